@@ -1,0 +1,123 @@
+"""What is known about one contact, as a join-semilattice.
+
+Every field is an idempotent, commutative merge (earliest-of, latest-of, union, or), so applying
+the same events in any order, any number of times, yields the same `ContactFacts`. That property
+is what makes arrival order and re-delivery harmless; `docs/metrics.md` turns facts into metrics.
+
+"Earliest"/"latest" compare `(ts, event_id)`, so two events at the same millisecond still have
+one deterministic winner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.core import records as r
+from streams.core.records import EventRecord
+
+# A "mark" is (ts, event_id, *payload); only (ts, event_id) is compared.
+Mark = tuple[Any, ...]
+
+
+def earliest(a: Mark | None, b: Mark | None) -> Mark | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a[:2] <= b[:2] else b
+
+
+def latest(a: Mark | None, b: Mark | None) -> Mark | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if a[:2] >= b[:2] else b
+
+
+@dataclass(slots=True)
+class ContactFacts:
+    tenant_id: str
+    contact_id: str
+    customer_id: str
+    event_ids: set[str] = field(default_factory=set)
+    first: Mark | None = None  # (ts, id, channel): earliest event of any type
+    last_ts: int = 0  # latest event time of any type
+    created: Mark | None = None  # (ts, id, channel, queue, priority, order_id, topic)
+    queued: Mark | None = None  # (ts, id, queue): earliest contact.queued
+    answer: Mark | None = None  # (ts, id, agent_id): earliest public human-agent message
+    abandoned: Mark | None = None  # (ts, id): earliest contact.abandoned
+    first_resolved: Mark | None = None  # (ts, id, resolved_by)
+    last_resolved: Mark | None = None  # (ts, id, resolved_by)
+    last_reopened: Mark | None = None  # (ts, id)
+    to_human: bool = False  # any transfer to a human
+    survey: Mark | None = None  # (ts, id, csat, nps): latest survey
+
+    def apply(self, e: EventRecord) -> bool:
+        """Merge one event; False when it was already merged (a duplicate)."""
+        if e.event_id in self.event_ids:
+            return False
+        self.event_ids.add(e.event_id)
+        ts, eid = e.ts, e.event_id
+        self.first = earliest(self.first, (ts, eid, e.channel))
+        self.last_ts = max(self.last_ts, ts)
+        t = e.type
+        if t == r.CREATED:
+            queue, priority = e.queue or "", e.priority or "normal"
+            created = (ts, eid, e.channel, queue, priority, e.order_id, e.topic)
+            self.created = earliest(self.created, created)
+        elif t == r.QUEUED:
+            self.queued = earliest(self.queued, (ts, eid, e.queue or ""))
+        elif t == r.MESSAGE:
+            # Only a public message from a human agent answers; bots and notes never do.
+            if e.sender == "agent" and e.public is not False:
+                self.answer = earliest(self.answer, (ts, eid, e.agent_id))
+        elif t == r.ABANDONED:
+            self.abandoned = earliest(self.abandoned, (ts, eid))
+        elif t == r.RESOLVED:
+            resolution = (ts, eid, e.resolved_by)
+            self.first_resolved = earliest(self.first_resolved, resolution)
+            self.last_resolved = latest(self.last_resolved, resolution)
+        elif t == r.REOPENED:
+            self.last_reopened = latest(self.last_reopened, (ts, eid))
+        elif t == r.TRANSFERRED:
+            self.to_human = self.to_human or e.to_kind == "human"
+        elif t == r.SURVEY:
+            self.survey = latest(self.survey, (ts, eid, e.csat, e.nps))
+        return True
+
+    def merge(self, other: ContactFacts) -> None:
+        """Join with another view of the same contact (used by tests and state migration)."""
+        self.event_ids |= other.event_ids
+        self.first = earliest(self.first, other.first)
+        self.last_ts = max(self.last_ts, other.last_ts)
+        self.created = earliest(self.created, other.created)
+        self.queued = earliest(self.queued, other.queued)
+        self.answer = earliest(self.answer, other.answer)
+        self.abandoned = earliest(self.abandoned, other.abandoned)
+        self.first_resolved = earliest(self.first_resolved, other.first_resolved)
+        self.last_resolved = latest(self.last_resolved, other.last_resolved)
+        self.last_reopened = latest(self.last_reopened, other.last_reopened)
+        self.to_human = self.to_human or other.to_human
+        self.survey = latest(self.survey, other.survey)
+
+    # -- state encoding (plain JSON-able lists; tuples come back as lists) --
+    _MARKS = (
+        "first", "created", "queued", "answer", "abandoned",
+        "first_resolved", "last_resolved", "last_reopened", "survey",
+    )
+
+    def to_state(self) -> list[Any]:
+        marks = [getattr(self, name) for name in self._MARKS]
+        return [
+            self.tenant_id, self.contact_id, self.customer_id, sorted(self.event_ids),
+            self.last_ts, self.to_human, marks,
+        ]
+
+    @classmethod
+    def from_state(cls, s: list[Any]) -> ContactFacts:
+        f = cls(s[0], s[1], s[2], set(s[3]), last_ts=s[4], to_human=s[5])
+        for name, mark in zip(cls._MARKS, s[6], strict=True):
+            setattr(f, name, tuple(mark) if mark is not None else None)
+        return f

@@ -1,0 +1,66 @@
+"""The compact, validated form of an interaction event that the core works on.
+
+The ingest stage turns a raw Kafka message into an `EventRecord` (or a rejection); everything
+after it sees only these. Times are integer milliseconds since the Unix epoch, UTC, which keeps
+comparisons exact and serialisation cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Event types of contract v1.
+CREATED = "contact.created"
+QUEUED = "contact.queued"
+ASSIGNED = "contact.assigned"
+MESSAGE = "message.sent"
+TRANSFERRED = "contact.transferred"
+RESOLVED = "contact.resolved"
+REOPENED = "contact.reopened"
+CLOSED = "contact.closed"
+ABANDONED = "contact.abandoned"
+SURVEY = "survey.submitted"
+
+EVENT_TYPES = (
+    CREATED, QUEUED, ASSIGNED, MESSAGE, TRANSFERRED, RESOLVED, REOPENED, CLOSED, ABANDONED, SURVEY,
+)
+CHANNELS = ("chat", "phone", "email", "social", "app")
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+@dataclass(slots=True)
+class EventRecord:
+    """One valid event. Optional fields are None when the type does not carry them."""
+
+    event_id: str
+    type: str
+    ts: int  # occurred_at, epoch milliseconds UTC
+    tenant_id: str
+    contact_id: str
+    customer_id: str
+    channel: str
+    raw: str = ""  # the JSON text as received, for the raw event store
+    queue: str | None = None
+    priority: str | None = None
+    order_id: str | None = None
+    topic: str | None = None
+    agent_id: str | None = None
+    agent_kind: str | None = None  # human | bot
+    sender: str | None = None  # customer | agent | bot
+    public: bool | None = None
+    from_queue: str | None = None
+    to_queue: str | None = None
+    to_kind: str | None = None  # human | bot
+    resolved_by: str | None = None  # human | bot
+    csat: int | None = None
+    nps: int | None = None
+    ratings: dict[str, int] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        """A JSON-able dict without None fields (for the internal topic)."""
+        return {k: v for k, v in asdict(self).items() if v is not None and v != {}}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> EventRecord:
+        return cls(**data)

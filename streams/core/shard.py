@@ -1,0 +1,266 @@
+"""Applies batches of events to one shard's state and says what to write.
+
+A shard owns the customers hashed to one partition of `sqm.by-customer`. `process()` takes the
+batch's messages in offset order and returns the rows to write; `commit()` then writes the
+changelog records, windows first, so a crash can never leave a customer ahead of the windows
+its deltas went into (see docs/architecture.md). Call `commit()` only after the rows are stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from streams.core.derive import ContactView, derive
+from streams.core.facts import ContactFacts
+from streams.core.policy import SlaPolicy
+from streams.core.records import EventRecord
+from streams.core.repeat import DEFAULT_REPEAT_WINDOW_MS, repeat_flags
+from streams.core.rollup import MINUTE_MS, WindowKey, add_into, delta
+from streams.core.state import (
+    CustomerState,
+    ShardMeta,
+    ShardStore,
+    WindowState,
+    customer_key,
+    meta_key,
+    parse_window_key,
+    shard_prefixes,
+    window_key,
+)
+
+HOUR_MS = 3_600_000
+# Row versions: the state generation in the high bits, the input offset in the low 35.
+OFFSET_BITS = 35
+
+
+@dataclass(frozen=True, slots=True)
+class ShardConfig:
+    policy: SlaPolicy = field(default_factory=SlaPolicy)
+    lateness_ms: int = HOUR_MS
+    repeat_window_ms: int = DEFAULT_REPEAT_WINDOW_MS
+    # How long after its last event a contact (and a window) stays in state. It must cover the
+    # repeat window: an older contact can no longer make a new one a repeat.
+    state_ttl_ms: int = 8 * 24 * HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Late:
+    offset: int
+    index: int
+    event: EventRecord
+    reason: str
+
+
+@dataclass(slots=True)
+class ShardResult:
+    accepted: list[EventRecord] = field(default_factory=list)
+    duplicates: int = 0
+    late: list[Late] = field(default_factory=list)
+    contacts: list[tuple[ContactView, int]] = field(default_factory=list)  # (view, version)
+    windows: list[tuple[WindowKey, list[int], int]] = field(default_factory=list)
+    # Deltas aimed at windows already evicted from state (older than the state TTL).
+    dropped_corrections: int = 0
+
+
+class Shard:
+    def __init__(self, shard_id: int, store: ShardStore, config: ShardConfig) -> None:
+        self.id = shard_id
+        self.store = store
+        self.config = config
+        self._dirty_customers: dict[str, CustomerState] = {}
+        self._dirty_windows: dict[str, WindowState] = {}
+        self._deleted: list[str] = []
+        self._meta_dirty = False
+        self.meta = self._load_meta()
+
+    # -- loading ---------------------------------------------------------------------------
+    def _load_meta(self) -> ShardMeta:
+        raw = self.store.get(meta_key(self.id))
+        if raw is None:
+            self._meta_dirty = True
+            return ShardMeta(generation=int(time.time()))
+        meta = ShardMeta.decode(raw) if isinstance(raw, bytes) else raw
+        self.store.keep(meta_key(self.id), meta)
+        return meta
+
+    def _customer(self, key: str) -> CustomerState:
+        raw = self.store.get(key)
+        if raw is None:
+            st = CustomerState()
+        elif isinstance(raw, bytes):
+            st = CustomerState.decode(raw)
+        else:
+            return raw  # type: ignore[no-any-return]
+        self.store.keep(key, st)
+        return st
+
+    def _window(self, key: str, start_ms: int) -> WindowState | None:
+        raw = self.store.get(key)
+        if raw is None:
+            if start_ms < self._horizon():
+                return None  # evicted long ago: a fresh zero would overwrite the stored total
+            st = WindowState()
+        elif isinstance(raw, bytes):
+            st = WindowState.decode(raw)
+        else:
+            return raw  # type: ignore[no-any-return]
+        self.store.keep(key, st)
+        return st
+
+    def _horizon(self) -> int:
+        return self.meta.watermark - self.config.lateness_ms - self.config.state_ttl_ms
+
+    # -- processing ------------------------------------------------------------------------
+    def process(self, messages: Sequence[tuple[int, Sequence[EventRecord]]]) -> ShardResult:
+        """Apply `(offset, events)` messages in order; return the rows to write."""
+        res = ShardResult()
+        views: dict[str, dict[str, ContactView]] = {}  # views as of the last applied message
+        touched_contacts: dict[tuple[str, str], ContactView] = {}
+        touched_windows: dict[str, tuple[WindowKey, WindowState]] = {}
+        for offset, events in messages:
+            changed: dict[str, set[str]] = {}
+            for index, e in enumerate(events):
+                if e.ts < self.meta.watermark - self.config.lateness_ms:
+                    res.late.append(Late(offset, index, e, self._late_reason(e)))
+                    continue
+                if e.ts > self.meta.watermark:
+                    self.meta.watermark = e.ts
+                    self._meta_dirty = True
+                ckey = customer_key(self.id, e.tenant_id, e.customer_id)
+                st = self._customer(ckey)
+                if ckey not in views:
+                    views[ckey] = self._views(st)
+                facts = st.contacts.get(e.contact_id)
+                if facts is None:
+                    facts = st.contacts[e.contact_id] = ContactFacts(
+                        e.tenant_id, e.contact_id, e.customer_id
+                    )
+                if facts.apply(e):
+                    res.accepted.append(e)
+                else:
+                    res.duplicates += 1
+                changed.setdefault(ckey, set()).add(e.contact_id)
+                self._dirty_customers[ckey] = st
+            self._apply_changes(offset, changed, views, touched_contacts, touched_windows, res)
+        self._sweep_if_due()
+        gen = self.meta.generation << OFFSET_BITS
+        res.contacts = [(v, v.event_count * 2 + v.is_repeat) for v in touched_contacts.values()]
+        res.windows = [
+            (wkey, list(w.counts), gen | max(w.stamp, 0)) for wkey, w in touched_windows.values()
+        ]
+        return res
+
+    def _views(self, st: CustomerState) -> dict[str, ContactView]:
+        policy = self.config.policy
+        return {
+            cid: derive(f, st.repeat.get(cid, False), policy) for cid, f in st.contacts.items()
+        }
+
+    def _apply_changes(
+        self,
+        offset: int,
+        changed: dict[str, set[str]],
+        views: dict[str, dict[str, ContactView]],
+        touched_contacts: dict[tuple[str, str], ContactView],
+        touched_windows: dict[str, tuple[WindowKey, WindowState]],
+        res: ShardResult,
+    ) -> None:
+        """Re-derive the contacts one message touched and move their window contributions."""
+        policy = self.config.policy
+        deltas: dict[WindowKey, list[int]] = {}
+        for ckey, contact_ids in changed.items():
+            st = self._dirty_customers[ckey]
+            flags = repeat_flags(
+                ((f.created[0], cid) for cid, f in st.contacts.items() if f.created),
+                self.config.repeat_window_ms,
+            )
+            for cid, flag in flags.items():
+                if flag and not st.repeat.get(cid, False):
+                    st.repeat[cid] = True
+                    contact_ids.add(cid)  # a sibling became a repeat
+            old_views = views[ckey]
+            for cid in contact_ids:
+                new = derive(st.contacts[cid], st.repeat.get(cid, False), policy)
+                old = old_views.get(cid)
+                if new != old:
+                    for wkey, d in delta(old, new).items():
+                        acc = deltas.get(wkey)
+                        if acc is None:
+                            deltas[wkey] = d
+                        else:
+                            add_into(acc, d)
+                    old_views[cid] = new
+                touched_contacts[(ckey, cid)] = new
+        for wkey, d in deltas.items():
+            skey = window_key(self.id, wkey)
+            w = self._window(skey, wkey[0])
+            if w is None:
+                res.dropped_corrections += 1
+                continue
+            touched_windows[skey] = (wkey, w)
+            if w.stamp >= offset:
+                continue  # this message already reached the window before a restart
+            add_into(w.counts, d)
+            w.stamp = offset
+            self._dirty_windows[skey] = w
+
+    def _late_reason(self, e: EventRecord) -> str:
+        behind_s = (self.meta.watermark - e.ts) / 1000
+        return (
+            f"late: occurred {behind_s:.0f} s before the shard's watermark, "
+            f"beyond the allowed lateness of {self.config.lateness_ms / 1000:.0f} s"
+        )
+
+    # -- eviction by event time -------------------------------------------------------------
+    def _sweep_if_due(self) -> None:
+        hour = self.meta.watermark // HOUR_MS
+        if hour <= self.meta.swept_hour:
+            return
+        self.meta.swept_hour = hour
+        self._meta_dirty = True
+        horizon = self._horizon()
+        cprefix, wprefix = shard_prefixes(self.id)
+        for key in list(self.store.keys()):
+            if key.startswith(wprefix):
+                if parse_window_key(key)[0] + MINUTE_MS <= horizon:
+                    self._evict(key)
+            elif key.startswith(cprefix):
+                st = self._customer(key)
+                old = [cid for cid, f in st.contacts.items() if f.last_ts < horizon]
+                if not old:
+                    continue
+                for cid in old:
+                    del st.contacts[cid]
+                    st.repeat.pop(cid, None)
+                if st.contacts:
+                    self._dirty_customers[key] = st
+                else:
+                    self._evict(key)
+
+    def _evict(self, key: str) -> None:
+        self._dirty_customers.pop(key, None)
+        self._dirty_windows.pop(key, None)
+        self._deleted.append(key)
+
+    # -- changelog --------------------------------------------------------------------------
+    def commit(self) -> None:
+        """Write the changelog: windows, then customers, then deletions, then the meta."""
+        store = self.store
+        for key, w in self._dirty_windows.items():
+            store.put(key, w, w.encode())
+        for key, st in self._dirty_customers.items():
+            store.put(key, st, st.encode())
+        for key in self._deleted:
+            store.delete(key)
+        if self._meta_dirty:
+            store.put(meta_key(self.id), self.meta, self.meta.encode())
+        self._dirty_windows.clear()
+        self._dirty_customers.clear()
+        self._deleted.clear()
+        self._meta_dirty = False
+
+    def pending(self) -> Iterable[str]:
+        """Keys with uncommitted changes (for tests)."""
+        return [*self._dirty_windows, *self._dirty_customers, *self._deleted]

@@ -1,0 +1,153 @@
+"""Raw Kafka message bytes → `EventRecord`, or a `Rejection` with one readable reason line.
+
+This is the hot path of the ingest stage, so it parses once with orjson, validates through the
+module-level adapter of `schemas.events`, and only does the costly error formatting on rejection.
+`validate` never raises: whatever the bytes, it returns one of the two types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from schemas.events import EVENT_ADAPTER, SCHEMA_VERSION, EventBase, EventModel, epoch_ms
+from streams.core.records import EventRecord
+
+MAX_REASON = 300
+_SHOWN = 40  # longest value quoted in a reason
+_COMMON_FIELDS = frozenset(EventBase.model_fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why an event was refused: `reason` is one line for an ops person, naming the field."""
+
+    reason: str
+    event_id: str | None = None
+    tenant_id: str | None = None
+
+
+def validate(raw: bytes) -> EventRecord | Rejection:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Rejection("not UTF-8 text")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejection(_one_line(f"invalid JSON: {exc}"))
+    if not isinstance(data, dict):
+        return Rejection("event is not a JSON object")
+    try:
+        event = EVENT_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        return Rejection(
+            _one_line(_reason(data, exc)),
+            event_id=_readable(data.get("event_id")),
+            tenant_id=_readable(data.get("tenant_id")),
+        )
+    return _record(event, text)
+
+
+def _record(event: EventModel, text: str) -> EventRecord:
+    # Model field names equal EventRecord field names, apart from occurred_at → ts.
+    fields = event.__dict__.copy()
+    fields["ts"] = epoch_ms(fields.pop("occurred_at"))
+    del fields["schema_version"]
+    if "ratings" in fields and fields["ratings"] is None:
+        fields["ratings"] = {}
+    return EventRecord(raw=text, **fields)
+
+
+# --- rejection reasons (cold path) --------------------------------------------------------------
+
+
+def _reason(data: dict[str, Any], exc: ValidationError) -> str:
+    # A different contract version explains every other error, so it wins.
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if type(version) is int and version != SCHEMA_VERSION:
+        return f"unsupported schema_version {version} (this service reads version {SCHEMA_VERSION})"
+    errors = exc.errors(include_url=False)
+    reason = _describe(data, errors[0])
+    if len(errors) > 1:
+        more = len(errors) - 1
+        reason += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return reason
+
+
+def _describe(data: dict[str, Any], error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind == "union_tag_not_found":
+        return "missing field 'type'"
+    if kind == "union_tag_invalid":
+        event_type = data.get("type")
+        if isinstance(event_type, str):
+            return f"unknown event type {_show(event_type)}"
+        return f"type must be a string (got {_show(event_type)})"
+
+    # Below the discriminated union, loc = (event type, field, nested keys...).
+    event_type, *path = error["loc"]
+    if not path:  # a model-level rule, e.g. agent_id required for agent messages
+        return f"{event_type}: {error['msg']}"
+    field = str(path[0])
+    prefix = "" if field in _COMMON_FIELDS else f"{event_type}: "
+    return prefix + _field_problem(_path_name(path), kind, error)
+
+
+def _field_problem(name: str, kind: str, error: ErrorDetails) -> str:
+    got = f"(got {_show(error['input'])})"
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return f"missing field '{name}'"
+    if kind == "string_too_short":
+        return f"{name} must not be empty"
+    if kind == "string_type":
+        return f"{name} must be a string {got}"
+    if kind in ("int_type", "version_type"):
+        return f"{name} must be an integer {got}"
+    if kind == "bool_type":
+        return f"{name} must be true or false {got}"
+    if kind == "dict_type":
+        return f"{name} must be an object {got}"
+    if kind == "literal_error":
+        # ctx["expected"] reads "'low', 'normal' or 'high'"; ops want "low, normal, high".
+        choices = str(ctx.get("expected", "")).replace("' or '", "', '").replace("'", "")
+        return f"{name} must be one of {choices} {got}"
+    if kind == "greater_than_equal":
+        return f"{name} must be at least {ctx.get('ge')} {got}"
+    if kind == "less_than_equal":
+        return f"{name} must be at most {ctx.get('le')} {got}"
+    if kind.startswith("rfc3339_"):  # messages from schemas.events.parse_occurred_at
+        return f"{name} {error['msg']} {got}"
+    return f"{name}: {error['msg']} {got}"
+
+
+def _path_name(path: list[int | str]) -> str:
+    """('ratings', 'patience') → ratings['patience']; a bad dict key ends in '[key]'."""
+    if len(path) > 2 and path[-1] == "[key]":
+        return f"{_path_name(path[:-2])} key {_show(path[-2])}"
+    return str(path[0]) + "".join(f"[{_show(part)}]" for part in path[1:])
+
+
+def _show(value: object) -> str:
+    """A short, single-line rendering of an offending value (JSON style except for strings)."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= _SHOWN else value[:_SHOWN] + "…")
+    try:
+        shown = orjson.dumps(value).decode()
+    except TypeError:  # not JSON-able; cannot happen for orjson-parsed input, but never raise
+        shown = repr(value)
+    return shown if len(shown) <= _SHOWN else shown[:_SHOWN] + "…"
+
+
+def _readable(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _one_line(reason: str) -> str:
+    reason = " ".join(reason.splitlines())  # any line break, not only \n
+    return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
