@@ -31,8 +31,14 @@ from streams.core.state import (
 )
 
 HOUR_MS = 3_600_000
-# Row versions: the state generation in the high bits, the input offset in the low 35.
+
+# (offset, events) or (offset, events, input partition the events were read from)
+Message = tuple[int, Sequence[EventRecord]] | tuple[int, Sequence[EventRecord], int]
+# Row versions (UInt64): the state generation in the high 29 bits, the input offset in the low
+# 35. Generations count seconds from 2024-01-01, which fits 29 bits until 2041.
 OFFSET_BITS = 35
+GENERATION_EPOCH_S = 1_704_067_200
+OFFSET_MASK = (1 << OFFSET_BITS) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +86,7 @@ class Shard:
         raw = self.store.get(meta_key(self.id))
         if raw is None:
             self._meta_dirty = True
-            return ShardMeta(generation=int(time.time()))
+            return ShardMeta(generation=int(time.time()) - GENERATION_EPOCH_S)
         meta = ShardMeta.decode(raw) if isinstance(raw, bytes) else raw
         self.store.keep(meta_key(self.id), meta)
         return meta
@@ -110,23 +116,27 @@ class Shard:
         return st
 
     def _horizon(self) -> int:
-        return self.meta.watermark - self.config.lateness_ms - self.config.state_ttl_ms
+        return self.meta.low_watermark - self.config.lateness_ms - self.config.state_ttl_ms
 
     # -- processing ------------------------------------------------------------------------
-    def process(self, messages: Sequence[tuple[int, Sequence[EventRecord]]]) -> ShardResult:
-        """Apply `(offset, events)` messages in order; return the rows to write."""
+    def process(self, messages: Sequence[Message]) -> ShardResult:
+        """Apply messages in offset order; return the rows to write."""
         res = ShardResult()
         views: dict[str, dict[str, ContactView]] = {}  # views as of the last applied message
         touched_contacts: dict[tuple[str, str], ContactView] = {}
         touched_windows: dict[str, tuple[WindowKey, WindowState]] = {}
-        for offset, events in messages:
+        marks = self.meta.watermarks
+        for message in messages:
+            offset, events = message[0], message[1]
+            source = message[2] if len(message) > 2 else 0
             changed: dict[str, set[str]] = {}
             for index, e in enumerate(events):
-                if e.ts < self.meta.watermark - self.config.lateness_ms:
-                    res.late.append(Late(offset, index, e, self._late_reason(e)))
+                mark = marks.get(source, 0)
+                if e.ts < mark - self.config.lateness_ms:
+                    res.late.append(Late(offset, index, e, self._late_reason(e, mark)))
                     continue
-                if e.ts > self.meta.watermark:
-                    self.meta.watermark = e.ts
+                if e.ts > mark:
+                    marks[source] = e.ts
                     self._meta_dirty = True
                 ckey = customer_key(self.id, e.tenant_id, e.customer_id)
                 st = self._customer(ckey)
@@ -148,7 +158,8 @@ class Shard:
         gen = self.meta.generation << OFFSET_BITS
         res.contacts = [(v, v.event_count * 2 + v.is_repeat) for v in touched_contacts.values()]
         res.windows = [
-            (wkey, list(w.counts), gen | max(w.stamp, 0)) for wkey, w in touched_windows.values()
+            (wkey, list(w.counts), gen | (max(w.stamp, 0) & OFFSET_MASK))
+            for wkey, w in touched_windows.values()
         ]
         return res
 
@@ -206,16 +217,16 @@ class Shard:
             w.stamp = offset
             self._dirty_windows[skey] = w
 
-    def _late_reason(self, e: EventRecord) -> str:
-        behind_s = (self.meta.watermark - e.ts) / 1000
+    def _late_reason(self, e: EventRecord, mark: int) -> str:
+        behind_s = (mark - e.ts) / 1000
         return (
-            f"late: occurred {behind_s:.0f} s before the shard's watermark, "
+            f"late: occurred {behind_s:.0f} s before its partition's watermark, "
             f"beyond the allowed lateness of {self.config.lateness_ms / 1000:.0f} s"
         )
 
     # -- eviction by event time -------------------------------------------------------------
     def _sweep_if_due(self) -> None:
-        hour = self.meta.watermark // HOUR_MS
+        hour = self.meta.low_watermark // HOUR_MS
         if hour <= self.meta.swept_hour:
             return
         self.meta.swept_hour = hour

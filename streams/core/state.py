@@ -81,16 +81,26 @@ class WindowState:
 
 @dataclass(slots=True)
 class ShardMeta:
-    watermark: int = 0  # latest event time seen, epoch ms
+    # Latest event time seen per input partition (epoch ms). Lateness is judged per input
+    # partition, the unit Kafka keeps in order: partitions are consumed at different speeds,
+    # so one fast partition must not make a slow one's events look late.
+    watermarks: dict[int, int] = field(default_factory=dict)
     generation: int = 0  # when this state was first created, seconds; part of row versions
     swept_hour: int = 0  # last event-time hour an eviction sweep ran for
 
+    @property
+    def low_watermark(self) -> int:
+        """Event time every input partition has reached: the safe clock for eviction."""
+        return min(self.watermarks.values()) if self.watermarks else 0
+
     def encode(self) -> bytes:
-        return orjson.dumps([self.watermark, self.generation, self.swept_hour])
+        marks = {str(k): v for k, v in self.watermarks.items()}
+        return orjson.dumps([marks, self.generation, self.swept_hour])
 
     @classmethod
     def decode(cls, data: bytes) -> ShardMeta:
-        return cls(*orjson.loads(data))
+        marks, generation, swept = orjson.loads(data)
+        return cls({int(k): v for k, v in marks.items()}, generation, swept)
 
 
 class ShardStore(Protocol):

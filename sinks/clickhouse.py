@@ -1,0 +1,130 @@
+"""Connecting to ClickHouse: a real server over HTTP(S) or the embedded chDB engine.
+
+One URL selects the store and the rest of the code is the same for both:
+- `chdb:///abs/dir`: embedded engine on a data directory (tests, local runs),
+- `chdb://memory`: embedded engine without persistence,
+- `http(s)://user:pass@host:port/db`: a ClickHouse server (production).
+
+chDB hosts one engine per process and one process per data directory; both conflicts surface
+here as a one-line `StoreError` instead of the engine's unhelpful "Error initializing".
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import clickhouse_connect
+from clickhouse_connect.driver import Client
+from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
+from clickhouse_connect.driver.exceptions import OperationalError
+
+__all__ = ["StoreError", "connect"]
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened (locked, unreachable, refused). `code` is the server's, if any."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def connect(url: str) -> Client:
+    """Open a client on `url`. Datetimes read back are timezone-aware UTC."""
+    parts = urlsplit(url)
+    if parts.scheme == "chdb":
+        return _connect_chdb(parts.netloc, parts.path)
+    if parts.scheme in ("http", "https"):
+        return _connect_http(url)
+    raise StoreError(
+        f"unsupported store URL scheme {parts.scheme!r} (use chdb://, http://, https://)"
+    )
+
+
+def _connect_chdb(netloc: str, path: str) -> Client:
+    if netloc == "memory" and path in ("", "/"):
+        location = "memory"
+    elif not netloc and path.startswith("/"):
+        location = os.path.realpath(path)
+    else:
+        raise StoreError("a chDB store URL is chdb:///absolute/dir or chdb://memory")
+    # chDB labels DateTime('UTC') values with the process time zone unless TZ is UTC when the
+    # engine starts (the instant is right, the label is not).
+    if os.environ.get("TZ") != "UTC":
+        os.environ["TZ"] = "UTC"
+        time.tzset()
+    dsn = "chdb://memory" if location == "memory" else f"chdb://{location}"
+    try:
+        return clickhouse_connect.get_client(dsn=dsn, tz_mode="aware")
+    except ClickHouseDriverError as ex:
+        raise _chdb_open_error(location, ex) from ex
+
+
+def _chdb_open_error(location: str, ex: ClickHouseDriverError) -> StoreError:
+    text = str(ex)
+    if "already initialized with path" in text:
+        other = re.search(r"with path '([^']*)'", text)
+        return StoreError(
+            f"store {location} cannot open: this process already runs chDB on "
+            f"{other.group(1) if other else 'another directory'} (close every client first)"
+        )
+    holder = _lock_holder(location)
+    if holder is not None:
+        return StoreError(f"store {location} is in use by another process ({holder})")
+    first = text.splitlines()[0] if text else type(ex).__name__
+    return StoreError(f"store {location} cannot open: {first}", ex.code)
+
+
+def _lock_holder(location: str) -> str | None:
+    """Describe who holds ClickHouse's `status` lock (flock) on `location`, or None if nobody."""
+    status = Path(location) / "status"
+    try:
+        fd = os.open(status, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # ClickHouse writes "PID: <n>" (and its start time) into the file it locks.
+            pids = [ln[4:].strip() for ln in _read_lines(status) if ln.startswith("PID:")]
+            pid = pids[0] if pids else "unknown"
+            return f"pid {pid}, lock file {status}"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def _connect_http(url: str) -> Client:
+    parts = urlsplit(url)
+    # Never echo the password: errors name the server as scheme://user@host:port/db.
+    shown = f"{parts.scheme}://{parts.username + '@' if parts.username else ''}{parts.hostname}"
+    shown += f":{parts.port}{parts.path}" if parts.port else parts.path
+    try:
+        # No HTTP session: our SQL is fully qualified and session-free, and a shared session id
+        # would make concurrent calls from worker threads fail with SESSION_IS_LOCKED.
+        return clickhouse_connect.get_client(
+            dsn=url, tz_mode="aware", autogenerate_session_id=False
+        )
+    except OperationalError as ex:
+        if ex.code is None:  # transport failure: refused, reset, DNS, timeout
+            cause = ex.__cause__
+            reason = str(getattr(cause, "reason", None) or cause or ex).splitlines()[0][:300]
+            raise StoreError(f"ClickHouse at {shown} is unreachable ({reason})") from ex
+        raise StoreError(f"ClickHouse at {shown} refused the connection: {ex}", ex.code) from ex
+    except ClickHouseDriverError as ex:
+        first = str(ex).splitlines()[0][:300] if str(ex) else type(ex).__name__
+        raise StoreError(f"ClickHouse at {shown} refused the connection: {first}", ex.code) from ex

@@ -1,0 +1,132 @@
+"""Applies the numbered DDL files of `schemas/clickhouse/` to a ClickHouse store, in order.
+
+Each file `NNNN_name.sql` is applied once and recorded in `sqm.schema_migrations` (created by
+0001 itself). Every statement is idempotent DDL, so two processes migrating at the same time,
+or a run that died half-way through a file, simply apply it again: the worst case is a version
+recorded twice, which the ReplacingMergeTree collapses.
+
+All statements are fully qualified (`sqm.`) and sent without the client's default database, so
+a fresh server reached through `https://.../sqm` can be migrated before `sqm` exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from importlib import resources
+
+from clickhouse_connect.driver import Client
+from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
+
+__all__ = ["Migration", "MigrationError", "load_migrations", "migrate"]
+
+_FILE_RE = re.compile(r"^(\d+)_(\w+)\.sql$")
+# A statement ends with `;` at the end of a line; `;` elsewhere (e.g. in a string) is kept.
+_STATEMENT_END_RE = re.compile(r";[ \t]*(?:\r?\n|$)")
+# A concurrent migrator can win the race between IF NOT EXISTS's check and its create.
+_ALREADY_EXISTS = frozenset({57, 82})  # TABLE_ALREADY_EXISTS, DATABASE_ALREADY_EXISTS
+
+
+class MigrationError(RuntimeError):
+    """A migration file is malformed, was edited after being applied, or failed on the server."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str  # file name without `.sql`, e.g. "0001_init"
+    sql: str
+    checksum: str  # sha256 of the file bytes
+
+    @property
+    def statements(self) -> list[str]:
+        lines = [ln for ln in self.sql.splitlines() if not ln.lstrip().startswith("--")]
+        parts = _STATEMENT_END_RE.split("\n".join(lines))
+        return [p.strip() for p in parts if p.strip()]
+
+
+def load_migrations() -> list[Migration]:
+    """The migrations shipped in the `schemas` package, ordered by version."""
+    found: dict[int, Migration] = {}
+    for entry in resources.files("schemas").joinpath("clickhouse").iterdir():
+        if not entry.name.endswith(".sql"):
+            continue
+        match = _FILE_RE.match(entry.name)
+        if match is None:
+            raise MigrationError(f"migration file {entry.name!r} is not named NNNN_name.sql")
+        data = entry.read_bytes()
+        migration = Migration(
+            version=int(match.group(1)),
+            name=entry.name.removesuffix(".sql"),
+            sql=data.decode("utf-8"),
+            checksum=hashlib.sha256(data).hexdigest(),
+        )
+        if migration.version in found:
+            other = found[migration.version].name
+            raise MigrationError(f"migrations {other} and {migration.name} share a version")
+        found[migration.version] = migration
+    return [found[v] for v in sorted(found)]
+
+
+def migrate(client: Client) -> list[str]:
+    """Apply the migrations not yet recorded; return the names applied (empty if none)."""
+    applied = _applied_checksums(client)
+    names: list[str] = []
+    for migration in load_migrations():
+        recorded = applied.get(migration.version)
+        if recorded is not None:
+            if recorded != migration.checksum:
+                # Editing an applied file would silently leave stores on different schemas.
+                raise MigrationError(
+                    f"migration {migration.name} changed after it was applied; "
+                    "add a new numbered file instead"
+                )
+            continue
+        for statement in migration.statements:
+            _run(client, migration, statement)
+        _run(
+            client,
+            migration,
+            "INSERT INTO sqm.schema_migrations (version, name, checksum, applied_at) "
+            "VALUES ({v:UInt32}, {n:String}, {c:String}, now64(3, 'UTC'))",
+            {"v": migration.version, "n": migration.name, "c": migration.checksum},
+        )
+        names.append(migration.name)
+    return names
+
+
+def _applied_checksums(client: Client) -> dict[int, str]:
+    try:
+        if not int(str(client.command("EXISTS TABLE sqm.schema_migrations", use_database=False))):
+            return {}
+        body = client.raw_query(
+            "SELECT version, any(checksum) FROM sqm.schema_migrations FINAL GROUP BY version",
+            fmt="TabSeparated",
+            use_database=False,
+        )
+    except ClickHouseDriverError as ex:
+        raise MigrationError(f"cannot read sqm.schema_migrations: {ex}", ex.code) from ex
+    rows = (line.split("\t") for line in body.decode().splitlines() if line)
+    return {int(version): checksum for version, checksum in rows}
+
+
+def _run(
+    client: Client,
+    migration: Migration,
+    statement: str,
+    parameters: dict[str, object] | None = None,
+) -> None:
+    try:
+        client.command(statement, parameters=parameters, use_database=False)
+    except ClickHouseDriverError as ex:
+        if ex.code in _ALREADY_EXISTS:
+            return
+        first_line = " ".join(statement.split())[:120]
+        raise MigrationError(
+            f"migration {migration.name} failed on `{first_line}`: {ex}", ex.code
+        ) from ex

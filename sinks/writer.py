@@ -1,0 +1,236 @@
+"""Writes the core's output rows to ClickHouse, one insert per table per batch.
+
+Delivery: at-least-once. A failed batch may have been partly written (some tables, or a whole
+insert whose acknowledgement was lost); the caller replays it. That is harmless by design: every
+table is a ReplacingMergeTree and rows carry absolute values, never increments, so a replayed
+row collapses into the one already stored and `FINAL` reads are exact. This is also what makes
+the transient failures below safe to retry here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from clickhouse_connect.datatypes.base import ClickHouseType
+from clickhouse_connect.datatypes.temporal import DateTime, DateTime64
+from clickhouse_connect.driver import Client
+from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
+from clickhouse_connect.driver.exceptions import OperationalError
+
+__all__ = ["RETRYABLE_CODES", "ClickHouseWriter", "RetryPolicy", "SinkError", "transient_reason"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Row = Mapping[str, Any]
+Batch = Mapping[str, Sequence[Row]]
+
+# ClickHouse server error codes worth retrying, and why. None of them means "this data is wrong":
+# each is load, a network fault or a cluster hiccup, and any insert that did land before the
+# failure is replaced by the identical replayed rows.
+RETRYABLE_CODES: dict[int, str] = {
+    159: "TIMEOUT_EXCEEDED",  # the server gave up waiting; the insert may or may not have landed
+    202: "TOO_MANY_SIMULTANEOUS_QUERIES",  # rejected before running: nothing was written
+    203: "NO_FREE_CONNECTION",  # rejected before running
+    209: "SOCKET_TIMEOUT",  # network between client, server or replicas
+    210: "NETWORK_ERROR",  # same
+    241: "MEMORY_LIMIT_EXCEEDED",  # server-wide pressure; our inserts are bounded batches
+    242: "TABLE_IS_READ_ONLY",  # a replica briefly lost its Keeper session
+    252: "TOO_MANY_PARTS",  # backpressure: the insert was refused until merges catch up
+    285: "TOO_FEW_LIVE_REPLICAS",  # quorum not reached; replicas are coming back
+    319: "UNKNOWN_STATUS_OF_INSERT",  # may have landed: exactly the replay-is-harmless case
+    439: "CANNOT_SCHEDULE_TASK",  # server thread pools are full
+    999: "KEEPER_EXCEPTION",  # coordination hiccup
+}
+# Gateway/overload statuses from a proxy or load balancer in front of the server: the request
+# never reached (or never finished on) a healthy server.
+RETRYABLE_HTTP_STATUSES = frozenset({429, 502, 503, 504})
+_HTTP_STATUS_RE = re.compile(r"HTTP status (\d{3})")
+
+
+class SinkError(RuntimeError):
+    """An insert failed for good. `code`/`name` are the server's error code and name, if any."""
+
+    def __init__(self, table: str, detail: str, code: int | None = None, name: str | None = None):
+        if code is not None:
+            label = f"code {code} {name}" if name else f"code {code}"
+        else:
+            label = name or "no server code"
+        super().__init__(f"insert into {table} failed ({label}): {detail}")
+        self.table = table
+        self.code = code
+        self.name = name
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Bounded exponential backoff with jitter (so many shards do not retry in lockstep)."""
+
+    attempts: int = 5
+    base_delay_s: float = 0.2
+    max_delay_s: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return ceiling * (0.5 + random.random() / 2)  # jitter, not crypto
+
+
+def transient_reason(ex: BaseException) -> str | None:
+    """Why `ex` is worth retrying, or None if retrying cannot help."""
+    if isinstance(ex, ConnectionError | TimeoutError):
+        return type(ex).__name__
+    if not isinstance(ex, ClickHouseDriverError):
+        return None
+    if ex.code is not None:
+        return RETRYABLE_CODES.get(ex.code)
+    status = _HTTP_STATUS_RE.search(str(ex))
+    if status is not None:
+        code = int(status.group(1))
+        return f"HTTP {code}" if code in RETRYABLE_HTTP_STATUSES else None
+    if isinstance(ex, OperationalError):
+        # The HTTP transport raises a code-less OperationalError only when the request failed
+        # on the wire: connection refused or reset, or a connect/read timeout.
+        return "transport"
+    return None
+
+
+class ClickHouseWriter:
+    """Inserts batches `{table: [row dict, ...]}` into database `database`. Thread-safe."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        database: str = "sqm",
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._database = database
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._types: dict[str, dict[str, ClickHouseType]] = {}  # table -> column -> type
+        self._types_lock = threading.Lock()
+
+    def write(self, batch: Batch) -> None:
+        """Insert each table's rows in one insert. Raises SinkError once retrying cannot help."""
+        for table, rows in batch.items():
+            if rows:
+                self._write_table(table, rows)
+
+    async def write_async(self, batch: Batch) -> None:
+        """`write` in a worker thread, so the event loop keeps running during the insert."""
+        await asyncio.to_thread(self.write, batch)
+
+    def _write_table(self, table: str, rows: Sequence[Row]) -> None:
+        name = f"{self._database}.{table}"
+        columns = list(rows[0])
+        data = _to_columns(name, columns, rows)
+        types = self._with_retry(table, lambda: self._column_types(table, columns))
+        for index, ch_type in enumerate(types):
+            tick = _tick(ch_type)
+            if tick is not None:
+                data[index] = _to_ticks(name, columns[index], data[index], tick)
+        self._with_retry(
+            table,
+            lambda: self._client.insert(
+                table,
+                data,
+                column_names=columns,
+                database=self._database,
+                column_types=types,
+                column_oriented=True,
+            ),
+        )
+
+    def _column_types(self, table: str, columns: Sequence[str]) -> list[ClickHouseType]:
+        """The server's types of `columns`, cached per table: inserts then need no DESCRIBE."""
+        known = self._types.get(table)
+        if known is None or any(c not in known for c in columns):
+            # First use, or the table gained a column since (a migration ran): describe again.
+            ctx = self._client.create_insert_context(table, database=self._database)
+            known = dict(zip(ctx.column_names, ctx.column_types, strict=True))
+            with self._types_lock:
+                self._types[table] = known
+        missing = [c for c in columns if c not in known]
+        if missing:
+            raise SinkError(f"{self._database}.{table}", f"no such column(s) {missing}")
+        return [known[c] for c in columns]
+
+    def _with_retry(self, table: str, call: Callable[[], T]) -> T:
+        name = f"{self._database}.{table}"
+        for attempt in range(1, self._retry.attempts + 1):
+            try:
+                return call()
+            except SinkError:
+                raise
+            except (ClickHouseDriverError, ConnectionError, TimeoutError) as ex:
+                reason = transient_reason(ex)
+                code = getattr(ex, "code", None)
+                err_name = getattr(ex, "name", None) or RETRYABLE_CODES.get(code or 0)
+                if reason is None:
+                    raise SinkError(name, _first_line(ex), code, err_name) from ex
+                if attempt == self._retry.attempts:
+                    detail = f"gave up after {attempt} attempts ({reason}): {_first_line(ex)}"
+                    raise SinkError(name, detail, code, err_name) from ex
+                delay = self._retry.delay(attempt)
+                log.warning(
+                    "insert into %s failed (%s), retry %d/%d in %.2fs",
+                    name,
+                    reason,
+                    attempt,
+                    self._retry.attempts - 1,
+                    delay,
+                )
+                self._sleep(delay)
+            except (TypeError, ValueError, OverflowError, KeyError) as ex:
+                # Raised while encoding rows client-side: bad data, retrying cannot help.
+                raise SinkError(name, f"cannot encode rows: {ex!r}") from ex
+        raise ValueError("RetryPolicy.attempts must be >= 1")
+
+
+def _to_columns(table: str, columns: list[str], rows: Sequence[Row]) -> list[list[Any]]:
+    """Pivot row dicts into column lists; every row must have exactly the first row's keys."""
+    width = len(columns)
+    for index, row in enumerate(rows):
+        if len(row) != width:
+            raise SinkError(table, f"row {index} has columns {sorted(row)}, expected {columns}")
+    try:
+        return [[row[c] for row in rows] for c in columns]
+    except KeyError as ex:
+        raise SinkError(table, f"a row lacks column {ex.args[0]!r} (expected {columns})") from None
+
+
+def _tick(ch_type: ClickHouseType) -> timedelta | None:
+    """The time one stored unit of a DateTime/DateTime64 column stands for; None otherwise."""
+    if isinstance(ch_type, DateTime64):
+        return timedelta(microseconds=1_000_000 // ch_type.prec) if ch_type.prec <= 10**6 else None
+    return timedelta(seconds=1) if isinstance(ch_type, DateTime) else None
+
+
+def _to_ticks(table: str, column: str, values: list[Any], tick: timedelta) -> list[int | None]:
+    """Aware datetimes → integer ticks since the epoch (floored, as ClickHouse truncates).
+
+    Cheaper than the driver's per-value `timestamp()` path (which then takes its int fast
+    path), and it refuses naive datetimes (aware minus naive is a TypeError) instead of
+    guessing their zone.
+    """
+    try:
+        return [None if v is None else (v - _EPOCH) // tick for v in values]
+    except TypeError as ex:
+        raise SinkError(table, f"column {column} needs timezone-aware datetimes ({ex})") from None
+
+
+def _first_line(ex: BaseException) -> str:
+    text = str(ex).strip()
+    return text.splitlines()[0][:500] if text else type(ex).__name__

@@ -1,0 +1,149 @@
+"""The customer stage: a thin adapter running `streams.core.shard.Shard` per partition.
+
+Order per batch, which the exactly-once argument in docs/architecture.md depends on:
+1. apply the batch to each shard's state (in memory);
+2. write every resulting row to ClickHouse (absolute values, versioned) and dead-letter late
+   events;
+3. only then write the shards' changelog records, windows first.
+The table's changelog goes to the partition of the shard, named explicitly: inside a
+`take_events` batch Faust's "current event" may belong to another partition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, MutableMapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from faust.types import TableT
+
+from sinks.writer import ClickHouseWriter
+from streams.agents.ingest import dead_letter_message, decode_chunk, record_time
+from streams.config import Settings
+from streams.core import rows
+from streams.core.records import EventRecord
+from streams.core.shard import Shard, ShardResult
+from streams.stats import PipelineStats
+
+log = logging.getLogger(__name__)
+
+
+class TableStore:
+    """`ShardStore` over a Faust table's in-memory data, for one partition.
+
+    Values are live objects once touched, or the bytes Faust restored from the changelog.
+    """
+
+    def __init__(self, table: TableT, partition: int) -> None:
+        self.table = table
+        self.store: Any = table.data  # faust.stores.memory.Store
+        self.data: MutableMapping[bytes, Any] = self.store.data
+        self.partition = partition
+
+    def get(self, key: str) -> Any | None:
+        return self.data.get(key.encode())
+
+    def keep(self, key: str, value: Any) -> None:
+        self.data[key.encode()] = value
+
+    def put(self, key: str, value: Any, encoded: bytes) -> None:
+        k = key.encode()
+        self.data[k] = value
+        # Lets Faust drop the key if this partition is later assigned elsewhere.
+        self.store._key_partition[k] = self.partition  # type: ignore[attr-defined]
+        self.table.send_changelog(self.partition, k, encoded)
+
+    def delete(self, key: str) -> None:
+        k = key.encode()
+        self.data.pop(k, None)
+        self.table.send_changelog(self.partition, k, None)
+
+    def keys(self) -> Iterable[str]:
+        return [k.decode() for k in list(self.data)]
+
+
+class CustomerStage:
+    def __init__(
+        self,
+        settings: Settings,
+        writer: ClickHouseWriter,
+        stats: PipelineStats,
+        table: TableT,
+        dead_letters: faust.TopicT,
+    ) -> None:
+        self.settings = settings
+        self.config = settings.shard_config()
+        self.writer = writer
+        self.stats = stats
+        self.table = table
+        self.dead_letters = dead_letters
+
+    async def handle(self, events: Sequence[faust.EventT]) -> None:
+        by_partition: dict[int, list[tuple[int, list[EventRecord], int]]] = defaultdict(list)
+        topic = ""
+        stamps: dict[tuple[int, int], datetime] = {}
+        for event in events:
+            msg = event.message
+            topic = msg.topic
+            source, records = decode_chunk(event.value)
+            by_partition[msg.partition].append((msg.offset, records, source))
+            stamps[(msg.partition, msg.offset)] = record_time(msg.timestamp)
+        self._stamps = stamps
+        now = datetime.now(UTC)
+        batch: dict[str, list[dict[str, Any]]] = {
+            "events": [], "contacts": [], "sla_1m": [], "dead_letters": [],
+        }
+        shards: list[Shard] = []
+        results: list[ShardResult] = []
+        for partition, messages in by_partition.items():
+            messages.sort(key=lambda m: m[0])
+            # A Shard is cheap to build and holds no cache of its own: the table's data is the
+            # state, so nothing goes stale across rebalances.
+            shard = Shard(partition, TableStore(self.table, partition), self.config)
+            res = shard.process(messages)
+            shards.append(shard)
+            results.append(res)
+            self._rows(batch, partition, topic, res, now)
+        await self.writer.write_async(batch)
+        for row in batch["dead_letters"]:
+            await self.dead_letters.send(key=row["dl_id"].encode(), value=dead_letter_message(row))
+        for shard in shards:
+            shard.commit()
+        self._count(results, sum(len(m[1]) for ms in by_partition.values() for m in ms))
+
+    def _rows(
+        self, batch: dict[str, list[dict[str, Any]]], partition: int, topic: str,
+        res: ShardResult, now: datetime,
+    ) -> None:
+        batch["events"].extend(rows.event_row(e, now) for e in res.accepted)
+        batch["contacts"].extend(rows.contact_row(v, ver, now) for v, ver in res.contacts)
+        batch["sla_1m"].extend(
+            rows.sla_row(key, counts, partition, ver, now) for key, counts, ver in res.windows
+        )
+        batch["dead_letters"].extend(
+            rows.dead_letter_row(
+                dl_id=f"{topic}:{partition}:{late.offset}:{late.index}", stage="late",
+                reason=late.reason, topic=topic, partition=partition, offset=late.offset,
+                raw=late.event.raw, now=self._stamps.get((partition, late.offset), now),
+                event_id=late.event.event_id,
+                tenant_id=late.event.tenant_id,
+            )
+            for late in res.late
+        )
+
+    def _count(self, results: list[ShardResult], n_events: int) -> None:
+        s = self.stats
+        for res in results:
+            s.accepted += len(res.accepted)
+            s.duplicates += res.duplicates
+            s.late += len(res.late)
+            s.dead_lettered += len(res.late)
+            s.dropped_corrections += res.dropped_corrections
+            if res.dropped_corrections:
+                log.warning("%d corrections aimed at windows older than the state TTL were "
+                            "dropped", res.dropped_corrections)
+        s.processed += n_events
+        s.batches += 1

@@ -1,0 +1,91 @@
+"""The Faust application: topics, the state table and the two agents, wired from Settings.
+
+`build_app` is a factory (no module-level app), so tests, `sqm replay`, `sqm demo` and
+`sqm worker` each get their own app bound to their broker and store.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+
+from sinks.writer import ClickHouseWriter
+from streams.agents.customers import CustomerStage
+from streams.agents.ingest import IngestStage
+from streams.broker import EMBEDDED_FAUST_SETTINGS
+from streams.config import Settings
+from streams.stats import PipelineStats
+
+STATE_TABLE = "sqm-state"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    app: faust.App
+    settings: Settings
+    stats: PipelineStats
+    ingest: IngestStage
+    customers: CustomerStage
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> Pipeline:
+    conf: dict[str, Any] = {
+        "broker": f"kafka://{bootstrap}",
+        "store": "memory://",
+        "processing_guarantee": "at_least_once",
+        "topic_partitions": settings.partitions,
+        "topic_disable_leader": True,
+        "web_enabled": False,
+        # web_enabled=False alone still bound 0.0.0.0:6066 (shared/notes/embedded-broker.md).
+        "web_bind": "127.0.0.1",
+        "web_port": settings.web_port,
+        "producer_max_request_size": 4 * 1024 * 1024,
+        "consumer_max_fetch_size": 4 * 1024 * 1024,
+        "stream_buffer_maxsize": max(settings.batch_max * 2, 4096),
+    }
+    if settings.embedded:
+        conf.update(EMBEDDED_FAUST_SETTINGS)
+    app = faust.App(settings.app_id, **conf)
+    stats = PipelineStats()
+
+    input_topic = app.topic(settings.input_topic, key_serializer="raw", value_serializer="raw",
+                            partitions=settings.partitions)
+    by_customer = app.topic(settings.by_customer_topic, key_serializer="raw",
+                            value_serializer="raw", partitions=settings.partitions,
+                            internal=False)
+    dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw",
+                             value_serializer="raw")
+    # bytes key/value types make Faust use the raw codec: the shard encodes its own values.
+    table = app.Table(STATE_TABLE, partitions=settings.partitions, key_type=bytes,
+                      value_type=bytes, default=None)
+
+    ingest = IngestStage(settings, writer, stats, by_customer, dead_letters)
+    customers = CustomerStage(settings, writer, stats, table, dead_letters)
+
+    async def guarded(stage: str, handle: Any, events: Any) -> None:
+        try:
+            await handle(events)
+        except Exception as exc:
+            # Stop the worker rather than run on with a dead agent: the batch is not
+            # acknowledged, so a restarted worker recovers its state and processes it again.
+            log.error("%s stage failed, stopping the worker: %s", stage, exc)
+            await app.crash(exc)
+            raise
+
+    @app.agent(input_topic, name="sqm.ingest")
+    async def ingest_agent(stream: Any) -> None:  # a faust.Stream
+        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+            await guarded("ingest", ingest.handle, events)
+
+    @app.agent(by_customer, name="sqm.customers")
+    async def customers_agent(stream: Any) -> None:  # a faust.Stream
+        # Messages here carry up to a batch of events each, so take fewer of them.
+        async for events in stream.take_events(64, settings.batch_within_s):
+            await guarded("customer", customers.handle, events)
+
+    return Pipeline(app, settings, stats, ingest, customers)

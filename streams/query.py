@@ -1,0 +1,55 @@
+"""`sqm sql`: run one query against the store and print it as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from sinks.clickhouse import connect
+from streams.config import Settings
+from streams.runtime import store_url
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "NULL"
+    if isinstance(v, datetime):
+        return v.isoformat(sep=" ")
+    return str(v)
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    raise TypeError
+
+
+def print_query(settings: Settings, query: str, fmt: str, console: Console) -> None:
+    client = connect(store_url(settings))
+    try:
+        result = client.query(query)
+    finally:
+        client.close()
+    names, rows = list(result.column_names), result.result_rows
+    if fmt == "json":
+        console.print_json(orjson.dumps([dict(zip(names, r, strict=True)) for r in rows],
+                                        default=_json_default).decode())
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(names)
+        w.writerows([[_cell(v) for v in r] for r in rows])
+        console.print(buf.getvalue(), end="", highlight=False, soft_wrap=True)
+    else:
+        table = Table(*names, show_lines=False)
+        for r in rows:
+            table.add_row(*(_cell(v) for v in r))
+        console.print(table)
+        console.print(f"{len(rows)} row(s)", style="dim")

@@ -1,0 +1,107 @@
+"""Runs the pipeline in this process: broker (embedded or real), ClickHouse, Faust worker.
+
+`sqm replay`, `sqm demo` and `sqm worker` all go through `run_pipeline`, so the embedded mode
+and production share one code path; only where the broker and the store come from differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import faust
+from clickhouse_connect.driver.client import Client
+
+from sinks.clickhouse import connect
+from sinks.migrations import migrate
+from sinks.writer import ClickHouseWriter
+from streams.app import Pipeline, build_app
+from streams.broker import EmbeddedBroker, ensure_topics
+from streams.config import Settings
+
+log = logging.getLogger(__name__)
+
+Main = Callable[[Pipeline], Awaitable[int]]
+
+
+def store_url(settings: Settings) -> str:
+    store = settings.store_dir()
+    return f"chdb://{store}" if store is not None else settings.clickhouse_url
+
+
+def open_store(settings: Settings, *, reset: bool = False) -> Client:
+    """Connect to ClickHouse and apply migrations (idempotent); `reset` drops `sqm` first."""
+    store = settings.store_dir()
+    if store is not None:
+        store.mkdir(parents=True, exist_ok=True)
+    client = connect(store_url(settings))
+    if reset:
+        client.command("DROP DATABASE IF EXISTS sqm SYNC")
+    migrate(client)
+    return client
+
+
+def run_pipeline(
+    settings: Settings,
+    main: Main | None = None,
+    *,
+    reset_store: bool = False,
+    before_start: Callable[[Client], None] | None = None,
+    broker_log: Path | None = None,
+) -> int:
+    """Start everything, run the Faust worker until `main` returns (or forever), then stop.
+
+    Returns `main`'s exit code (0 when the worker is stopped by a signal).
+    """
+    with ExitStack() as stack:
+        if settings.embedded:
+            broker = stack.enter_context(EmbeddedBroker(log_file=broker_log))
+            bootstrap = broker.bootstrap
+        else:
+            bootstrap = str(settings.kafka_bootstrap)
+        ensure_topics(
+            bootstrap,
+            [settings.input_topic, settings.by_customer_topic, settings.dead_letter_topic],
+            settings.partitions,
+        )
+        client = open_store(settings, reset=reset_store)
+        stack.callback(client.close)
+        if before_start is not None:
+            before_start(client)
+        pipeline = build_app(settings, bootstrap, ClickHouseWriter(client))
+        pipeline.extras["bootstrap"] = bootstrap
+        pipeline.extras["client"] = client
+        return _run_worker(pipeline, main)
+    return 1  # pragma: no cover  (mypy: ExitStack may swallow exceptions)
+
+
+def _run_worker(pipeline: Pipeline, main: Main | None) -> int:
+    app = pipeline.app
+    result = {"code": 0}
+    worker = faust.Worker(
+        app, loglevel=pipeline.settings.log_level, quiet=True, redirect_stdouts=False,
+        override_logging=False,
+    )
+
+    if main is not None:
+        @app.task
+        async def _main() -> None:
+            try:
+                result["code"] = await main(pipeline)
+            except Exception as exc:
+                log.error("pipeline stopped: %s", exc)
+                result["code"] = 1
+                raise
+            finally:
+                # Same path as Ctrl-C: a clean worker stop (flushes producer, closes consumer).
+                worker._schedule_shutdown(signal.SIGTERM)
+
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        if exc.code not in (None, 0) and result["code"] == 0:
+            result["code"] = int(exc.code) if isinstance(exc.code, int) else 1
+    return result["code"]

@@ -1,0 +1,23 @@
+"""In-process pipeline counters: what the replay progress bar and the summary line read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class PipelineStats:
+    read: int = 0  # messages the ingest agent consumed
+    dead_lettered: int = 0  # invalid at ingest + late at the customer stage
+    forwarded: int = 0  # valid events sent on to the customer stage
+    processed: int = 0  # events the customer stage has stored (accepted, duplicate or late)
+    accepted: int = 0  # distinct events merged into a contact
+    duplicates: int = 0  # re-deliveries of an event already merged
+    late: int = 0
+    dropped_corrections: int = 0
+    batches: int = 0
+
+    @property
+    def settled(self) -> int:
+        """Input events whose every result is written: stored or dead-lettered."""
+        return self.processed + self.dead_lettered - self.late

@@ -1,0 +1,510 @@
+"""The ClickHouse sink on the real engine (chDB, in-process): schema, migrations, writer, errors.
+
+chDB runs one engine per process on one data directory, so the whole module shares one store
+(module-scoped fixture, closed at the end so another module may open its own) and every test
+starts from empty tables (TRUNCATE). Test doubles only wrap the real client to inject failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from clickhouse_connect.driver import Client
+from clickhouse_connect.driver._backend.httpcommon import build_http_error
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+from sinks.clickhouse import StoreError, connect
+from sinks.migrations import load_migrations, migrate
+from sinks.writer import ClickHouseWriter, RetryPolicy, SinkError, transient_reason
+
+pytestmark = pytest.mark.integration
+
+PLUS8 = timezone(timedelta(hours=8))
+T0 = datetime(2024, 5, 1, 8, 30, 15, 123000, tzinfo=PLUS8)  # = 2024-05-01 00:30:15.123 UTC
+T0_UTC = datetime(2024, 5, 1, 0, 30, 15, 123000, tzinfo=UTC)
+TABLES = ("events", "contacts", "sla_1m", "dead_letters")
+
+
+class Store(NamedTuple):
+    path: Path
+    client: Client
+    first_migration: list[str]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    path = tmp_path_factory.mktemp("chdb")
+    client = connect(f"chdb://{path}")
+    try:
+        yield Store(path, client, migrate(client))
+    finally:
+        client.close()  # frees the engine for other modules' directories
+
+
+@pytest.fixture()
+def client(store: Store) -> Client:
+    for table in TABLES:
+        store.client.command(f"TRUNCATE TABLE sqm.{table}")
+    return store.client
+
+
+def no_sleep(_: float) -> None:
+    return None
+
+
+def event_row(event_id: str = "e1", **changes: Any) -> dict[str, Any]:
+    row = {
+        "event_id": event_id,
+        "type": "contact.created",
+        "occurred_at": T0,
+        "tenant_id": "t1",
+        "contact_id": "c1",
+        "customer_id": "u1",
+        "channel": "chat",
+        "queue": None,
+        "agent_id": None,
+        "sender": None,
+        "raw": '{"x": 1}',
+        "ingested_at": datetime(2024, 5, 1, 0, 31, tzinfo=UTC),
+    }
+    return row | changes
+
+
+def contact_row(contact_id: str = "c1", version: int = 1, **changes: Any) -> dict[str, Any]:
+    row = {
+        "tenant_id": "t1",
+        "contact_id": contact_id,
+        "customer_id": "u1",
+        "channel": "phone",
+        "queue": "billing",
+        "priority": "high",
+        "order_id": None,
+        "topic": "refund",
+        "created_at": T0,
+        "queued_at": T0,
+        "answered_at": None,
+        "first_agent_id": None,
+        "abandoned_at": None,
+        "wait_s": Decimal("12.345"),
+        "sla_target_s": 60,
+        "answered_in_sla": None,
+        "is_abandoned": False,
+        "is_short_abandon": False,
+        "is_repeat": True,
+        "resolved_at": None,
+        "resolved_by": None,
+        "bot_contained": False,
+        "transferred_to_human": False,
+        "csat": None,
+        "nps": 9,
+        "first_event_at": T0,
+        "last_event_at": T0,
+        "event_count": 3,
+        "version": version,
+        "updated_at": T0,
+    }
+    return row | changes
+
+
+def sla_row(shard: int = 0, version: int = 1, **changes: Any) -> dict[str, Any]:
+    row = {
+        "window_start": datetime(2024, 5, 1, 8, 30, tzinfo=PLUS8),
+        "tenant_id": "t1",
+        "channel": "chat",
+        "queue": "billing",
+        "priority": "normal",
+        "shard": shard,
+        "offered": 5,
+        "answered": 4,
+        "answered_in_sla": 3,
+        "wait_s_sum": Decimal("41.250"),
+        "abandoned": 1,
+        "short_abandoned": 0,
+        "created": 5,
+        "repeat_contacts": 2,
+        "version": version,
+        "updated_at": T0,
+    }
+    return row | changes
+
+
+def dead_letter_row(dl_id: str = "sqm.events:0:42", **changes: Any) -> dict[str, Any]:
+    row = {
+        "dl_id": dl_id,
+        "received_at": T0,
+        "stage": "ingest",
+        "reason": "invalid json",
+        "topic": "sqm.events",
+        "partition": 0,
+        "offset": 42,
+        "event_id": None,
+        "tenant_id": None,
+        "raw": "{not json \ufffd",
+        "raw_truncated": False,
+    }
+    return row | changes
+
+
+def read_final(client: Client, table: str, order_by: str) -> list[dict[str, Any]]:
+    return list(
+        client.query(f"SELECT * FROM sqm.{table} FINAL ORDER BY {order_by}").named_results()
+    )
+
+
+class CountingClient:
+    """Wraps the real client; counts calls and makes the first `fail` inserts raise `error`."""
+
+    def __init__(self, real: Client, error: Exception | None = None, fail: int = 0) -> None:
+        self.real, self.error, self.fail = real, error, fail
+        self.inserts = 0
+        self.describes = 0
+        self.insert_threads: list[int] = []
+
+    def create_insert_context(self, *args: Any, **kwargs: Any) -> Any:
+        self.describes += 1
+        return self.real.create_insert_context(*args, **kwargs)
+
+    def insert(self, *args: Any, **kwargs: Any) -> Any:
+        self.inserts += 1
+        self.insert_threads.append(threading.get_ident())
+        if self.error is not None and self.inserts <= self.fail:
+            raise self.error
+        return self.real.insert(*args, **kwargs)
+
+
+# --- migrations and schema -------------------------------------------------------------------
+
+
+def test_migrations_apply_once_then_nothing(store: Store) -> None:
+    assert store.first_migration == [m.name for m in load_migrations()] == ["0001_init"]
+    assert migrate(store.client) == []
+    rows = store.client.query(
+        "SELECT version, name, checksum FROM sqm.schema_migrations FINAL"
+    ).result_rows
+    assert rows == [(1, "0001_init", load_migrations()[0].checksum)]
+
+
+EXPECTED_COLUMNS: dict[str, str] = {
+    "events": "event_id String, type LowCardinality(String), occurred_at DateTime64(3, 'UTC'), "
+    "tenant_id String, contact_id String, customer_id String, channel LowCardinality(String), "
+    "queue Nullable(String), agent_id Nullable(String), sender LowCardinality(Nullable(String)), "
+    "raw String, ingested_at DateTime64(3, 'UTC')",
+    "contacts": "tenant_id String, contact_id String, customer_id String, "
+    "channel LowCardinality(String), queue String, priority LowCardinality(String), "
+    "order_id Nullable(String), topic Nullable(String), "
+    "created_at Nullable(DateTime64(3, 'UTC')), queued_at Nullable(DateTime64(3, 'UTC')), "
+    "answered_at Nullable(DateTime64(3, 'UTC')), first_agent_id Nullable(String), "
+    "abandoned_at Nullable(DateTime64(3, 'UTC')), wait_s Nullable(Decimal(18, 3)), "
+    "sla_target_s UInt32, answered_in_sla Nullable(Bool), is_abandoned Bool, "
+    "is_short_abandon Bool, is_repeat Bool, resolved_at Nullable(DateTime64(3, 'UTC')), "
+    "resolved_by LowCardinality(Nullable(String)), bot_contained Bool, "
+    "transferred_to_human Bool, csat Nullable(UInt8), nps Nullable(UInt8), "
+    "first_event_at DateTime64(3, 'UTC'), last_event_at DateTime64(3, 'UTC'), "
+    "event_count UInt32, version UInt64, updated_at DateTime64(3, 'UTC')",
+    "sla_1m": "window_start DateTime('UTC'), tenant_id String, channel LowCardinality(String), "
+    "queue String, priority LowCardinality(String), shard UInt16, offered UInt32, "
+    "answered UInt32, answered_in_sla UInt32, wait_s_sum Decimal(18, 3), abandoned UInt32, "
+    "short_abandoned UInt32, created UInt32, repeat_contacts UInt32, version UInt64, "
+    "updated_at DateTime64(3, 'UTC')",
+    "dead_letters": "dl_id String, received_at DateTime64(3, 'UTC'), "
+    "stage LowCardinality(String), reason String, topic String, partition Int32, "
+    "offset Int64, event_id Nullable(String), tenant_id Nullable(String), raw String, "
+    "raw_truncated Bool",
+    "schema_migrations": "version UInt32, name String, checksum String, "
+    "applied_at DateTime64(3, 'UTC')",
+    "sla_1m_total": "window_start DateTime('UTC'), tenant_id String, "
+    "channel LowCardinality(String), queue String, priority LowCardinality(String), "
+    "offered UInt64, answered UInt64, answered_in_sla UInt64, wait_s_sum Decimal(38, 3), "
+    "abandoned UInt64, short_abandoned UInt64, created UInt64, repeat_contacts UInt64, "
+    "updated_at DateTime64(3, 'UTC')",
+}
+
+
+def test_tables_have_exactly_the_documented_columns(store: Store) -> None:
+    rows = store.client.query(
+        "SELECT table, groupArray(concat(name, ' ', type)) FROM "
+        "(SELECT table, name, type FROM system.columns WHERE database = 'sqm' "
+        "ORDER BY table, position) GROUP BY table"
+    ).result_rows
+    assert {table: ", ".join(cols) for table, cols in rows} == EXPECTED_COLUMNS
+
+
+def test_tables_are_replacing_merge_trees_with_the_documented_keys(store: Store) -> None:
+    rows = store.client.query(
+        "SELECT name, engine_full FROM system.tables WHERE database = 'sqm' AND engine != 'View'"
+    ).result_rows
+    engines = {name: full.split(" SETTINGS ")[0] for name, full in rows}
+    assert engines == {
+        "events": "ReplacingMergeTree PARTITION BY toYYYYMMDD(occurred_at) "
+        "ORDER BY (tenant_id, occurred_at, event_id)",
+        "contacts": "ReplacingMergeTree(version) ORDER BY (tenant_id, contact_id)",
+        "sla_1m": "ReplacingMergeTree(version) PARTITION BY toYYYYMM(window_start) "
+        "ORDER BY (tenant_id, channel, queue, priority, window_start, shard)",
+        "dead_letters": "ReplacingMergeTree PARTITION BY toYYYYMM(received_at) ORDER BY dl_id",
+        "schema_migrations": "ReplacingMergeTree ORDER BY version",
+    }
+
+
+# --- writer: round trips and replays ---------------------------------------------------------
+
+
+def test_round_trip_every_table_with_nulls_aware_times_and_decimals(client: Client) -> None:
+    answered = contact_row(
+        "c2",
+        answered_at=T0 + timedelta(seconds=12),
+        first_agent_id="a1",
+        answered_in_sla=True,
+        csat=5,
+        resolved_by="bot",
+        order_id="o-9",
+    )
+    batch = {
+        "events": [
+            event_row("e1"),
+            event_row("e2", queue="billing", agent_id="a1", sender="agent"),
+        ],
+        "contacts": [contact_row("c1"), answered],
+        "sla_1m": [sla_row()],
+        "dead_letters": [
+            dead_letter_row(),
+            dead_letter_row(
+                "sqm.events:1:7", stage="late", event_id="e9", tenant_id="t1", raw_truncated=True
+            ),
+        ],
+    }
+    ClickHouseWriter(client).write(batch)
+
+    read = {
+        "events": read_final(client, "events", "event_id"),
+        "contacts": read_final(client, "contacts", "contact_id"),
+        "sla_1m": read_final(client, "sla_1m", "shard"),
+        "dead_letters": read_final(client, "dead_letters", "dl_id"),
+    }
+    assert read == batch  # aware datetimes compare by instant; labels are checked below
+    for rows in read.values():
+        for row in rows:
+            for value in row.values():
+                if isinstance(value, datetime):
+                    assert value.tzinfo is not None and value.utcoffset() == timedelta(0)
+    assert read["contacts"][0]["created_at"] == T0_UTC
+    assert str(read["contacts"][0]["created_at"]) == "2024-05-01 00:30:15.123000+00:00"
+    assert str(read["sla_1m"][0]["window_start"]) == "2024-05-01 00:30:00+00:00"
+    assert read["contacts"][0]["wait_s"] == Decimal("12.345")
+    assert read["contacts"][0]["answered_at"] is None
+    assert read["contacts"][1]["answered_in_sla"] is True
+
+
+def test_same_batch_twice_leaves_one_row_per_key(client: Client) -> None:
+    batch = {
+        "events": [event_row("e1"), event_row("e2")],
+        "contacts": [contact_row("c1"), contact_row("c2")],
+        "sla_1m": [sla_row(0), sla_row(1)],
+        "dead_letters": [dead_letter_row("d1"), dead_letter_row("d2")],
+    }
+    writer = ClickHouseWriter(client)
+    writer.write(batch)
+    writer.write(batch)
+    for table in TABLES:
+        assert client.command(f"SELECT count() FROM sqm.{table} FINAL") == 2, table
+
+
+def test_higher_version_replaces_lower_in_any_arrival_order(client: Client) -> None:
+    writer = ClickHouseWriter(client)
+    writer.write(
+        {
+            "contacts": [contact_row("c1", version=2, is_abandoned=True)],
+            "sla_1m": [sla_row(0, version=2, offered=9)],
+        }
+    )
+    writer.write(
+        {
+            "contacts": [contact_row("c1", version=1), contact_row("c2", version=1)],
+            "sla_1m": [sla_row(0, version=1), sla_row(1, version=1, offered=1)],
+        }
+    )
+    writer.write({"contacts": [contact_row("c2", version=3, is_repeat=False)]})
+    contacts = read_final(client, "contacts", "contact_id")
+    assert [(r["contact_id"], r["version"]) for r in contacts] == [("c1", 2), ("c2", 3)]
+    assert contacts[0]["is_abandoned"] is True and contacts[1]["is_repeat"] is False
+    # The view sums the FINAL shard rows: 9 (shard 0, version 2) + 1 (shard 1).
+    total = client.query("SELECT offered, wait_s_sum FROM sqm.sla_1m_total").result_rows
+    assert total == [(10, Decimal("82.500"))]
+
+
+def test_rows_with_differing_columns_are_rejected(client: Client) -> None:
+    row = contact_row()
+    del row["csat"]
+    with pytest.raises(SinkError, match="csat"):
+        ClickHouseWriter(client).write({"contacts": [contact_row(), row]})
+
+
+def test_example_queries_in_the_schema_doc_run_and_sum_shards(client: Client) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "schema.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", doc, re.DOTALL)
+    assert len(queries) >= 4
+    ClickHouseWriter(client).write(
+        {"sla_1m": [sla_row(0), sla_row(1)], "contacts": [contact_row("c1"), contact_row("c2")]}
+    )
+    params = {
+        "tenant": "t1",
+        "from": datetime(2024, 5, 1, tzinfo=UTC),
+        "to": datetime(2024, 5, 2, tzinfo=UTC),
+    }
+    results = [client.query(sql, parameters=params).named_results() for sql in queries]
+    service_level = list(results[0])
+    # Two shards, each: 3 in SLA of 4 answered + 1 abandoned (none short) -> 6 / 10.
+    assert [(r["channel"], r["service_level"]) for r in service_level] == [("chat", 0.6)]
+    assert [r["repeat_rate"] for r in results[1]] == [0.4]  # 2 repeats of 5 created, twice
+
+
+def test_naive_datetimes_are_refused(client: Client) -> None:
+    naive = datetime(2024, 5, 1, 0, 30)  # noqa: DTZ001 - the point of the test
+    with pytest.raises(SinkError, match="updated_at needs timezone-aware"):
+        ClickHouseWriter(client).write({"contacts": [contact_row(updated_at=naive)]})
+
+
+# --- writer: errors and retries --------------------------------------------------------------
+
+
+def test_server_error_raises_sink_error_with_code_without_retrying(client: Client) -> None:
+    counting = CountingClient(client)
+    writer = ClickHouseWriter(counting, sleep=no_sleep)  # type: ignore[arg-type]
+    # A view accepts DESCRIBE but the server refuses the insert itself: NOT_IMPLEMENTED (48).
+    view_row = {k: v for k, v in sla_row().items() if k not in ("shard", "version")}
+    with pytest.raises(SinkError) as caught:
+        writer.write({"sla_1m_total": [view_row]})
+    assert (caught.value.code, caught.value.name, caught.value.table) == (
+        48,
+        "NOT_IMPLEMENTED",
+        "sqm.sla_1m_total",
+    )
+    assert counting.inserts == 1
+
+    with pytest.raises(SinkError) as caught:
+        writer.write({"no_such_table": [{"a": 1}]})
+    assert caught.value.code == 60 and counting.describes == 2
+
+
+def test_unknown_column_raises_at_once(client: Client) -> None:
+    counting = CountingClient(client)
+    writer = ClickHouseWriter(counting, sleep=no_sleep)  # type: ignore[arg-type]
+    with pytest.raises(SinkError, match="no_such_column"):
+        writer.write({"events": [event_row(no_such_column=1)]})
+    assert counting.inserts == 0 and counting.describes == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("Error HTTPConnectionPool: Connection refused executing HTTP request"),
+        DatabaseError(
+            "Code: 252. Too many parts (TOO_MANY_PARTS)", code=252, name="TOO_MANY_PARTS"
+        ),
+    ],
+    ids=["connection-refused", "too-many-parts"],
+)
+def test_transient_failure_is_retried_with_backoff(client: Client, error: Exception) -> None:
+    counting = CountingClient(client, error, fail=2)
+    delays: list[float] = []
+    writer = ClickHouseWriter(counting, sleep=delays.append)  # type: ignore[arg-type]
+    writer.write({"contacts": [contact_row()]})
+    assert counting.inserts == 3
+    assert len(delays) == 2 and 0.1 <= delays[0] <= 0.2 and 0.2 <= delays[1] <= 0.4
+    assert client.command("SELECT count() FROM sqm.contacts FINAL") == 1
+
+
+def test_retries_are_bounded(client: Client) -> None:
+    error = DatabaseError("Code: 159. Timeout exceeded", code=159, name="TIMEOUT_EXCEEDED")
+    counting = CountingClient(client, error, fail=100)
+    policy = RetryPolicy(attempts=4, base_delay_s=1.0, max_delay_s=2.0)
+    delays: list[float] = []
+    writer = ClickHouseWriter(counting, retry=policy, sleep=delays.append)  # type: ignore[arg-type]
+    with pytest.raises(SinkError, match="gave up after 4 attempts") as caught:
+        writer.write({"contacts": [contact_row()]})
+    assert caught.value.code == 159 and counting.inserts == 4
+    assert len(delays) == 3 and max(delays) <= 2.0
+
+
+@pytest.mark.parametrize(
+    ("status", "header_code", "body", "retried", "expected"),
+    [
+        (502, None, "Bad Gateway", False, "HTTP 502"),
+        (503, None, "Service Unavailable", True, "HTTP 503"),
+        (504, None, "Gateway Timeout", False, "HTTP 504"),
+        (500, "252", "Code: 252. Too many parts (TOO_MANY_PARTS)", False, "TOO_MANY_PARTS"),
+        (500, "319", "Code: 319. (UNKNOWN_STATUS_OF_INSERT)", False, "UNKNOWN_STATUS_OF_INSERT"),
+        (400, "62", "Code: 62. Syntax error (SYNTAX_ERROR)", False, None),
+        (404, "60", "Code: 60. Unknown table (UNKNOWN_TABLE)", False, None),
+        (401, None, "Unauthorized", False, None),
+    ],
+)
+def test_http_errors_are_classified_as_the_driver_raises_them(
+    status: int, header_code: str | None, body: str, retried: bool, expected: str | None
+) -> None:
+    error = build_http_error(status, header_code, body, True, "https://ch:8443", retried)
+    assert transient_reason(error) == expected
+
+
+def test_write_async_runs_in_a_worker_thread(client: Client) -> None:
+    counting = CountingClient(client)
+    writer = ClickHouseWriter(counting)  # type: ignore[arg-type]
+
+    async def main() -> int:
+        await asyncio.gather(
+            writer.write_async({"contacts": [contact_row("c1")]}),
+            writer.write_async({"events": [event_row("e1")]}),
+        )
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert counting.inserts == 2 and loop_thread not in counting.insert_threads
+    assert client.command("SELECT count() FROM sqm.contacts FINAL") == 1
+
+
+# --- connecting ------------------------------------------------------------------------------
+
+
+def test_directory_locked_by_another_process(store: Store) -> None:
+    # This process holds the store; a second process trying to open it must get a StoreError.
+    code = "from sinks.clickhouse import connect\nimport sys\nconnect(sys.argv[1])"
+    done = subprocess.run(
+        [sys.executable, "-c", code, f"chdb://{store.path}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 1
+    assert (
+        f"StoreError: store {os.path.realpath(store.path)} is in use by another process "
+        f"(pid {os.getpid()}"
+    ) in done.stderr
+
+
+def test_second_directory_in_this_process_is_refused(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="already runs chDB on"):
+        connect(f"chdb://{tmp_path}")
+    assert store.client.command("SELECT 1") == 1  # the open store is unharmed
+
+
+def test_unreachable_server_is_a_store_error_without_the_password() -> None:
+    with pytest.raises(StoreError, match="is unreachable") as caught:
+        connect("http://bob:s3cret@127.0.0.1:1/sqm")
+    assert "s3cret" not in str(caught.value) and "bob@127.0.0.1:1/sqm" in str(caught.value)
+
+
+def test_bad_store_urls() -> None:
+    for url in ("chdb://relative/dir", "ftp://host/sqm"):
+        with pytest.raises(StoreError):
+            connect(url)
