@@ -99,11 +99,11 @@ def replay(
 
     code = run_pipeline(settings, main, reset_store=reset, before_start=refuse_non_empty)
     if summary:
-        out.print(summary[0].line(), highlight=False)
+        out.print(summary[0].line(), highlight=False, soft_wrap=True)
         store_dir = settings.store_dir()
         if store_dir is not None:
             out.print(f"store: {store_dir}  (query: sqm sql --store {store_dir} \"SELECT ...\")",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

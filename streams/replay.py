@@ -7,6 +7,7 @@ it, and the run ends when every event is stored or dead-lettered and every row i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ async def replay(pipeline: Pipeline, path: Path, *, show_progress: bool = True) 
         TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress,
     )
-    with progress:
+    with progress if show_progress else contextlib.nullcontext():
         task = progress.add_task("replay", total=total)
         last, last_change = -1, time.monotonic()
         while stats.settled < total or not producing.done():

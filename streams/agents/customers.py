@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, MutableMapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types import TableT
@@ -39,7 +39,7 @@ class TableStore:
 
     def __init__(self, table: TableT, partition: int) -> None:
         self.table = table
-        self.store: Any = table.data  # faust.stores.memory.Store
+        self.store: Any = cast(Any, table).data  # faust.stores.memory.Store
         self.data: MutableMapping[bytes, Any] = self.store.data
         self.partition = partition
 
