@@ -48,7 +48,7 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         "consumer_max_fetch_size": 4 * 1024 * 1024,
         "stream_buffer_maxsize": max(settings.batch_max * 2, 4096),
     }
-    if settings.embedded:
+    if settings.tansu:
         conf.update(EMBEDDED_FAUST_SETTINGS)
     app = faust.App(settings.app_id, **conf)
     stats = PipelineStats()
@@ -87,5 +87,9 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         # Messages here carry up to a batch of events each, so take fewer of them.
         async for events in stream.take_events(64, settings.batch_within_s):
             await guarded("customer", customers.handle, events)
+
+    @app.timer(interval=settings.progress_interval_s)
+    async def log_progress() -> None:
+        log.info("progress", extra={"fields": stats.as_dict()})
 
     return Pipeline(app, settings, stats, ingest, customers)

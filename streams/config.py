@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     clickhouse_url: str = Field(
         "chdb://./sqm-data/store", description="chdb://DIR (in-process) or https://user:pass@host:8443/sqm"
     )
+    broker_profile: Literal["auto", "kafka", "tansu"] = Field(
+        "auto", description="tansu applies the embedded broker's workarounds; auto = tansu "
+        "when embedded"
+    )
     input_topic: str = "sqm.events"
     by_customer_topic: str = "sqm.by-customer"
     dead_letter_topic: str = "sqm.dead-letters"
@@ -48,6 +52,7 @@ class Settings(BaseSettings):
     batch_max: int = Field(5000, ge=1, description="events per processing batch at most")
     batch_within_s: float = Field(0.5, gt=0, description="longest wait to fill a batch")
     web_port: int = Field(6066, ge=1, le=65535)
+    progress_interval_s: float = Field(10, gt=0, description="how often a worker logs counters")
     log_level: str = "WARNING"
     log_format: str = Field("json", pattern="^(json|text)$")
 
@@ -78,6 +83,11 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return not self.kafka_bootstrap
+
+    @property
+    def tansu(self) -> bool:
+        """Whether the broker is Tansu (embedded, or started by hand) and needs workarounds."""
+        return self.broker_profile == "tansu" or (self.broker_profile == "auto" and self.embedded)
 
     def shard_config(self) -> ShardConfig:
         day_ms = 24 * HOUR_MS

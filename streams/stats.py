@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 
 @dataclass(slots=True)
@@ -16,6 +16,9 @@ class PipelineStats:
     late: int = 0
     dropped_corrections: int = 0
     batches: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {**asdict(self), "settled": self.settled}
 
     @property
     def settled(self) -> int:

@@ -92,13 +92,15 @@ class Shard:
         return meta
 
     def _customer(self, key: str) -> CustomerState:
+        dirty = self._dirty_customers.get(key)
+        if dirty is not None:
+            return dirty
         raw = self.store.get(key)
         if raw is None:
-            st = CustomerState()
-        elif isinstance(raw, bytes):
-            st = CustomerState.decode(raw)
-        else:
+            return CustomerState()  # kept once it has a contact (via the dirty set)
+        if not isinstance(raw, bytes):
             return raw  # type: ignore[no-any-return]
+        st = CustomerState.decode(raw)
         self.store.keep(key, st)
         return st
 
@@ -131,6 +133,17 @@ class Shard:
             source = message[2] if len(message) > 2 else 0
             changed: dict[str, set[str]] = {}
             for index, e in enumerate(events):
+                ckey = customer_key(self.id, e.tenant_id, e.customer_id)
+                st = self._customer(ckey)
+                facts = st.contacts.get(e.contact_id)
+                # A duplicate before lateness: a worker restarted after a crash re-sends events
+                # behind newer ones, and those were merged already, not late.
+                if facts is not None and e.event_id in facts.event_ids:
+                    res.duplicates += 1
+                    touched_contacts.setdefault(
+                        (ckey, e.contact_id), derive(facts, st.repeat.get(e.contact_id, False),
+                                                     self.config.policy))
+                    continue
                 mark = marks.get(source, 0)
                 if e.ts < mark - self.config.lateness_ms:
                     res.late.append(Late(offset, index, e, self._late_reason(e, mark)))
@@ -138,19 +151,14 @@ class Shard:
                 if e.ts > mark:
                     marks[source] = e.ts
                     self._meta_dirty = True
-                ckey = customer_key(self.id, e.tenant_id, e.customer_id)
-                st = self._customer(ckey)
                 if ckey not in views:
                     views[ckey] = self._views(st)
-                facts = st.contacts.get(e.contact_id)
                 if facts is None:
                     facts = st.contacts[e.contact_id] = ContactFacts(
                         e.tenant_id, e.contact_id, e.customer_id
                     )
-                if facts.apply(e):
-                    res.accepted.append(e)
-                else:
-                    res.duplicates += 1
+                facts.apply(e)
+                res.accepted.append(e)
                 changed.setdefault(ckey, set()).add(e.contact_id)
                 self._dirty_customers[ckey] = st
             self._apply_changes(offset, changed, views, touched_contacts, touched_windows, res)

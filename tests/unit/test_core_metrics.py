@@ -153,3 +153,11 @@ def test_duplicates_count_once_and_late_events_are_reported():
     assert t.duplicates == 2
     assert t.late == [too_late.event_id]
     assert t.contacts[("t1", "c")][1].event_count == 2
+
+
+def test_a_redelivery_behind_newer_events_is_a_duplicate_not_late():
+    # After a crash the ingest stage re-sends events behind newer ones; they were merged already.
+    early = ev("contact.queued", at(0), "c", queue="q")
+    later = ev("contact.created", at(3 * 3600), "d", customer="u2", queue="q")
+    t = run([early, later, early], shards=1, message_size=1, batch_messages=1)
+    assert t.duplicates == 1 and t.late == []
