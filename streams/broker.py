@@ -75,6 +75,9 @@ class EmbeddedBroker:
                 [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
                  "--storage-engine", "memory://tansu/"],
                 stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                # Its own session: Ctrl-C reaches sqm only, which stops the worker cleanly
+                # (final commits need the broker) and then stops the broker.
+                start_new_session=True,
                 env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             )
         except OSError as exc:

@@ -203,6 +203,15 @@ def simulate(
     out.print(f"wrote {n:,} events for {contacts:,} contacts to {out_file}")
 
 
+def _mount_subcommands() -> None:
+    from dashboards.cli import app as dashboards_app
+
+    cli.add_typer(dashboards_app, name="dashboards", help="Build and push the Grafana dashboards.")
+
+
+_mount_subcommands()
+
+
 def main() -> None:
     try:
         cli()

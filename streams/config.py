@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -28,7 +29,9 @@ class ConfigError(ValueError):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SQM_", env_file=".env", extra="forbid", frozen=True
+        # extra="ignore": a .env file may hold other tools' keys (docker compose's); unknown
+        # keys in the YAML file are still refused by load_settings.
+        env_prefix="SQM_", env_file=".env", extra="ignore", frozen=True
     )
 
     kafka_bootstrap: str | None = Field(
@@ -106,6 +109,20 @@ class Settings(BaseSettings):
         return Path(rest).expanduser().resolve()
 
 
+def _check_yaml_keys(path: Path) -> None:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config: {path} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: {path} must be a mapping of setting: value")
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(f"config: {path}: unknown setting(s): {', '.join(map(str, unknown))}")
+
+
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build and validate settings; raise ConfigError with one line on a bad value."""
     if config_file is not None:
@@ -115,6 +132,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         os.environ["SQM_CONFIG"] = str(path)
     elif os.environ.get("SQM_CONFIG") and not Path(os.environ["SQM_CONFIG"]).is_file():
         raise ConfigError(f"config: file not found: {os.environ['SQM_CONFIG']} (SQM_CONFIG)")
+    if os.environ.get("SQM_CONFIG"):
+        _check_yaml_keys(Path(os.environ["SQM_CONFIG"]))
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)

@@ -187,12 +187,13 @@ class CountingClient:
 
 
 def test_migrations_apply_once_then_nothing(store: Store) -> None:
-    assert store.first_migration == [m.name for m in load_migrations()] == ["0001_init"]
+    names = ["0001_init", "0002_alerts"]
+    assert store.first_migration == [m.name for m in load_migrations()] == names
     assert migrate(store.client) == []
     rows = store.client.query(
-        "SELECT version, name, checksum FROM sqm.schema_migrations FINAL"
+        "SELECT version, name, checksum FROM sqm.schema_migrations FINAL ORDER BY version"
     ).result_rows
-    assert rows == [(1, "0001_init", load_migrations()[0].checksum)]
+    assert rows == [(i + 1, m.name, m.checksum) for i, m in enumerate(load_migrations())]
 
 
 EXPECTED_COLUMNS: dict[str, str] = {
@@ -221,6 +222,13 @@ EXPECTED_COLUMNS: dict[str, str] = {
     "stage LowCardinality(String), reason String, topic String, partition Int32, "
     "offset Int64, event_id Nullable(String), tenant_id Nullable(String), raw String, "
     "raw_truncated Bool",
+    "alerts": "alert_id String, rule_id String, kind LowCardinality(String), "
+    "severity LowCardinality(String), state LowCardinality(String), "
+    "metric LowCardinality(String), tenant_id String, channel String, queue String, "
+    "priority String, agent_id String, contact_id Nullable(String), value Float64, "
+    "threshold Float64, started_at DateTime64(3, 'UTC'), "
+    "ended_at Nullable(DateTime64(3, 'UTC')), message String, version UInt64, "
+    "updated_at DateTime64(3, 'UTC')",
     "schema_migrations": "version UInt32, name String, checksum String, "
     "applied_at DateTime64(3, 'UTC')",
     "sla_1m_total": "window_start DateTime('UTC'), tenant_id String, "
@@ -253,6 +261,7 @@ def test_tables_are_replacing_merge_trees_with_the_documented_keys(store: Store)
         "ORDER BY (tenant_id, channel, queue, priority, window_start, shard)",
         "dead_letters": "ReplacingMergeTree PARTITION BY toYYYYMM(received_at) ORDER BY dl_id",
         "schema_migrations": "ReplacingMergeTree ORDER BY version",
+        "alerts": "ReplacingMergeTree(version) PARTITION BY toYYYYMM(started_at) ORDER BY alert_id",
     }
 
 
