@@ -85,7 +85,7 @@ def replay(
     settings = settings_for(config, store)
     summary: list[ReplaySummary] = []
 
-    def refuse_non_empty(client: object) -> None:
+    def refuse_non_empty(client: object, _bootstrap: str) -> None:
         n = int(client.command("SELECT count() FROM sqm.events"))  # type: ignore[attr-defined]
         if n and not reset:
             raise fail(

@@ -49,7 +49,7 @@ def run_pipeline(
     main: Main | None = None,
     *,
     reset_store: bool = False,
-    before_start: Callable[[Client], None] | None = None,
+    before_start: Callable[[Client, str], None] | None = None,
     broker_log: Path | None = None,
 ) -> int:
     """Start everything, run the Faust worker until `main` returns (or forever), then stop.
@@ -70,10 +70,12 @@ def run_pipeline(
         client = open_store(settings, reset=reset_store)
         stack.callback(client.close)
         if before_start is not None:
-            before_start(client)
+            before_start(client, bootstrap)
         pipeline = build_app(settings, bootstrap, ClickHouseWriter(client))
         pipeline.extras["bootstrap"] = bootstrap
         pipeline.extras["client"] = client
+        if settings.embedded:
+            pipeline.extras["broker_pid"] = broker.pid
         return _run_worker(pipeline, main)
     return 1  # pragma: no cover  (mypy: ExitStack may swallow exceptions)
 

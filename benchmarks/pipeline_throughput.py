@@ -1,0 +1,130 @@
+"""Throughput of the full pipeline against a raw consume baseline, on one embedded broker.
+
+    python benchmarks/pipeline_throughput.py --events 200000
+
+1. N simulated events are produced to the input topic before anything consumes them.
+2. Raw baseline: aiokafka reads all N from the beginning and JSON-decodes each one.
+3. Full pipeline: one Faust worker (the same agents as `sqm worker`) processes the same N
+   events into chDB; the figure is N / (time from its first consumed event to the moment every
+   event is stored or dead-lettered and every row is written).
+Prints both rates, their ratio and the peak RSS of this process (worker + chDB) and the broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from streams.app import Pipeline  # noqa: E402
+from streams.config import load_settings  # noqa: E402
+from streams.replay import produce_file  # noqa: E402
+from streams.runtime import run_pipeline  # noqa: E402
+from streams.simulate import SimConfig, history  # noqa: E402
+
+
+def write_events(path: Path, n_events: int) -> int:
+    # About 7 events per contact; contacts start 50/s of event time.
+    contacts = max(1, n_events // 7)
+    written = 0
+    with path.open("wb") as f:
+        for event in history(contacts, datetime(2026, 3, 2, 1, 0, tzinfo=UTC), 50.0,
+                             SimConfig(customers=20_000)):
+            f.write(orjson.dumps(event) + b"\n")
+            written += 1
+    return written
+
+
+async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, group_id=None,
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    try:
+        seen = 0
+        started = time.perf_counter()
+        while seen < n:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batches.values():
+                for record in records:
+                    orjson.loads(record.value)
+                seen += sum(len(r) for r in batches.values())
+        return n / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def broker_peak_rss_mb(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def main() -> int:
+    if os.environ.get("BENCH_SWITCH"):
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="sqm-bench-"))
+    path = work / "events.jsonl"
+    n = write_events(path, args.events)
+    settings = load_settings(clickhouse_url=f"chdb://{work / 'store'}",
+                             partitions=args.partitions, log_level="ERROR",
+                             broker_profile=os.environ.get("BENCH_PROFILE", "auto"))
+    figures: dict[str, float | None] = {}
+
+    def prepare(_client: object, bootstrap: str) -> None:
+        started = time.perf_counter()
+        asyncio.run(produce_file(bootstrap, settings.input_topic, path))
+        figures["produce_eps"] = n / (time.perf_counter() - started)
+        figures["raw_eps"] = asyncio.run(raw_consume(bootstrap, settings.input_topic, n))
+
+    async def measure(pipeline: Pipeline) -> int:
+        stats = pipeline.stats
+        while stats.read == 0:
+            await asyncio.sleep(0.001)
+        started = time.perf_counter()
+        while stats.settled < n:
+            await asyncio.sleep(0.01)
+        figures["pipeline_eps"] = n / (time.perf_counter() - started)
+        figures["broker_rss_mb"] = broker_peak_rss_mb(pipeline.extras.get("broker_pid"))
+        return 0
+
+    code = run_pipeline(settings, measure, before_start=prepare)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    raw, full = figures.get("raw_eps"), figures.get("pipeline_eps")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, partitions {args.partitions}")
+    print(f"events: {n:,}")
+    print(f"produce (aiokafka, acks=all): {figures.get('produce_eps', 0):,.0f} events/s")
+    print(f"raw consume + JSON decode (aiokafka): {raw or 0:,.0f} events/s")
+    print(f"full pipeline, one worker, first event to last row: {full or 0:,.0f} events/s")
+    if raw and full:
+        print(f"ratio full / raw: {full / raw:.3f}")
+    print(f"peak RSS: worker + chDB {rss_mb:,.0f} MB, broker {figures.get('broker_rss_mb') or 0:,.0f} MB")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
