@@ -51,6 +51,8 @@ def _run_guarded(fn: typer.models.CommandFunctionType) -> typer.models.CommandFu
 
     @functools.wraps(fn)
     def wrapper(*args: object, **kwargs: object) -> object:
+        from clickhouse_connect.driver.exceptions import ClickHouseError
+
         from sinks.clickhouse import StoreError
         from sinks.migrations import MigrationError
         from sinks.writer import SinkError
@@ -59,6 +61,10 @@ def _run_guarded(fn: typer.models.CommandFunctionType) -> typer.models.CommandFu
 
         try:
             return fn(*args, **kwargs)
+        except ClickHouseError as exc:
+            # The server's message is long and multi-line; its first sentence says what is wrong.
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise fail(f"ClickHouse: {first[:300]}") from None
         except (BrokerError, StoreError, MigrationError, SinkError, ReplayError,
                 ConfigError) as exc:
             raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, le=1024, description="partitions of the topics sqm creates")
     app_id: str = "sqm"
     lateness_s: int = Field(3600, ge=0, description="allowed lateness in event time")
+    max_future_s: int = Field(
+        86400, ge=0, description="events dated further ahead of the wall clock are refused"
+    )
     repeat_window_days: float = Field(7, gt=0)
     state_ttl_days: float = Field(8, gt=0, description="event time a contact stays in state")
     batch_max: int = Field(5000, ge=1, description="events per processing batch at most")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -65,10 +66,19 @@ class IngestStage:
         dead: list[dict[str, Any]] = []
         n = self.settings.partitions
         forwarded = 0
+        # A far-future timestamp would drag its partition's watermark ahead and make every
+        # later event look late, so it is refused here, against the wall clock.
+        horizon_ms = int(time.time() * 1000) + self.settings.max_future_s * 1000
         for event in events:
             msg = event.message
             raw = event.value if isinstance(event.value, bytes) else bytes(event.value or b"")
             result = validate(raw)
+            if isinstance(result, EventRecord) and result.ts > horizon_ms:
+                ahead_s = (result.ts - horizon_ms) / 1000 + self.settings.max_future_s
+                result = Rejection(
+                    f"occurred_at is {ahead_s:.0f} s in the future (at most "
+                    f"{self.settings.max_future_s} s allowed)", result.event_id, result.tenant_id,
+                )
             if isinstance(result, Rejection):
                 dead.append(dead_letter_row(
                     dl_id=f"{msg.topic}:{msg.partition}:{msg.offset}", stage="ingest",

@@ -55,9 +55,9 @@ def messy_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_summary_line_counts_every_event(messy_store: tuple[Path, str]) -> None:
     _, stdout = messy_store
-    # 25 lines: 3 invalid, 22 valid of which 2 are re-deliveries; 6 contacts.
-    assert "replayed 25 events" in stdout
-    assert "22 stored (20 distinct, 2 duplicates merged), 3 dead-lettered, 6 contacts" in stdout
+    # 26 lines: 3 invalid, 1 dated 2099, 22 valid of which 2 are re-deliveries; 6 contacts.
+    assert "replayed 26 events" in stdout
+    assert "22 stored (20 distinct, 2 duplicates merged), 4 dead-lettered, 6 contacts" in stdout
 
 
 def test_messy_file_gives_hand_computed_results(messy_store: tuple[Path, str]) -> None:
@@ -99,9 +99,10 @@ def test_messy_file_gives_hand_computed_results(messy_store: tuple[Path, str]) -
         assert sl == {"A": 1 / 3, "B": 0.0}
         assert q(c, "SELECT count(), uniqExact(event_id) FROM sqm.events FINAL") == [(20, 20)]
         reasons = sorted(r[0] for r in q(c, "SELECT reason FROM sqm.dead_letters FINAL"))
-        assert len(reasons) == 3
+        assert len(reasons) == 4
         assert any("tenant_id" in r for r in reasons)
         assert any("offset" in r for r in reasons)
+        assert any("in the future" in r for r in reasons)
         # Times are stored in UTC whatever offset they arrived with.
         assert q(c, """SELECT toString(created_at) FROM sqm.contacts FINAL
                        WHERE contact_id = 'c1'""") == [("2026-03-02 01:00:00.000",)]
