@@ -28,11 +28,11 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.app import Pipeline  # noqa: E402
-from streams.config import load_settings  # noqa: E402
-from streams.replay import produce_file  # noqa: E402
-from streams.runtime import run_pipeline  # noqa: E402
-from streams.simulate import SimConfig, history  # noqa: E402
+from streams.app import Pipeline
+from streams.config import load_settings
+from streams.replay import produce_file
+from streams.runtime import run_pipeline
+from streams.simulate import SimConfig, history
 
 
 def write_events(path: Path, n_events: int) -> int:
@@ -122,7 +122,8 @@ def main() -> int:
     print(f"full pipeline, one worker, first event to last row: {full or 0:,.0f} events/s")
     if raw and full:
         print(f"ratio full / raw: {full / raw:.3f}")
-    print(f"peak RSS: worker + chDB {rss_mb:,.0f} MB, broker {figures.get('broker_rss_mb') or 0:,.0f} MB")
+    broker_mb = figures.get("broker_rss_mb") or 0
+    print(f"peak RSS: worker + chDB {rss_mb:,.0f} MB, broker {broker_mb:,.0f} MB")
     return code
 
 
