@@ -1,0 +1,121 @@
+"""Helpers for tests that run `sqm worker` subprocesses against a broker started by the test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from streams.broker import free_port
+from streams.core.records import EventRecord
+from streams.core.validate import validate
+
+COUNTERS = ("offered", "answered", "answered_in_sla", "wait_ms_sum", "abandoned",
+            "short_abandoned", "created", "repeat_contacts")
+WINDOWS_SQL = """
+    SELECT toUnixTimestamp(window_start) * 1000, tenant_id, channel, queue, priority, shard,
+           version, offered, answered, answered_in_sla, toInt64(wait_s_sum * 1000), abandoned,
+           short_abandoned, created, repeat_contacts
+    FROM sqm.sla_1m FINAL"""
+
+
+def worker_env(bootstrap: str, store: Path, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC",
+        "SQM_KAFKA_BOOTSTRAP": bootstrap, "SQM_BROKER_PROFILE": "tansu",
+        "SQM_CLICKHOUSE_URL": f"chdb://{store}", "SQM_LOG_LEVEL": "INFO",
+        "SQM_PROGRESS_INTERVAL_S": "0.5", "SQM_BATCH_MAX": "40", "SQM_BATCH_WITHIN_S": "0.05",
+        "SQM_WEB_PORT": str(free_port()), **extra,
+    }
+
+
+def produce(bootstrap: str, lines: list[bytes]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for line in lines:
+        rec = validate(line)
+        key = rec.contact_id.encode() if isinstance(rec, EventRecord) else None
+        producer.send("sqm.events", value=line, key=key)
+    producer.flush()
+    producer.close()
+
+
+def merged_window_totals(
+    stores_rows: list[list[tuple[Any, ...]]],
+) -> dict[tuple[Any, ...], dict[str, int]]:
+    """ReplacingMergeTree FINAL across several stores (highest version per key and shard),
+    then the sum over shards: what one shared ClickHouse server would answer."""
+    best: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+    for rows in stores_rows:
+        for r in rows:
+            key, version, counts = r[:6], r[6], tuple(r[7:])
+            if key not in best or best[key][0] < version:
+                best[key] = (version, counts)
+    totals: dict[tuple[Any, ...], list[int]] = {}
+    for key, (_, counts) in best.items():
+        acc = totals.setdefault(key[:5], [0] * len(COUNTERS))
+        for i, x in enumerate(counts):
+            acc[i] += x
+    return {k: dict(zip(COUNTERS, v, strict=True)) for k, v in totals.items() if any(v)}
+
+
+class Worker:
+    """`sqm worker` in a subprocess; its JSON progress lines are parsed as they arrive."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker"], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        self.progress: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            try:
+                entry = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                self.errors.append(line.decode(errors="replace"))
+                continue
+            if entry.get("msg") == "progress":
+                self.progress.append(entry)
+            elif entry.get("level") in ("error", "critical"):
+                self.errors.append(entry.get("msg", ""))
+
+    def wait_for(self, pred: Any, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.progress and pred(self.progress[-1]):
+                return self.progress[-1]
+            assert self.proc.poll() is None, f"worker exited: {self.errors[-3:]}"
+            time.sleep(0.1)
+        raise AssertionError(f"timed out; last progress {self.progress[-1:]}, {self.errors[-3:]}")
+
+    def wait_idle(self, timeout: float, quiet_reports: int = 4) -> None:
+        """Until the counters stop moving for a few reports (after having moved)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            tail = self.progress[-quiet_reports:]
+            if (len(tail) == quiet_reports and tail[-1]["processed"] > 0
+                    and len({orjson.dumps({k: v for k, v in t.items() if k not in ("ts",)})
+                             for t in tail}) == 1):
+                return
+            assert self.proc.poll() is None, f"worker exited: {self.errors[-3:]}"
+            time.sleep(0.2)
+        raise AssertionError(f"never idle; last progress {self.progress[-1:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=60)
+
+
