@@ -1,0 +1,232 @@
+"""Pre-breach warnings per waiting contact, and the queue gauges `backlog` and `at_risk_count`.
+
+A contact waits from its SLA clock start until it is answered, abandoned or resolved. Its
+timeline is fixed by its data: at `start + fraction × target` it is at risk, at `start +
+target` it breaches. `evaluate(now)` emits every transition whose time has come, stamped with
+that time rather than with `now`, so the alerts do not depend on how often the timer fires:
+ticking every second or once per batch of a replay gives the same rows. With no new events at
+all, time passing alone raises the warnings.
+
+At-risk alert (kind `at_risk`): fires at the at-risk time; resolves when the contact stops
+waiting, or at its breach time (the warning's job is over; the queue's `at_risk_count` and
+service-level rules carry on). A contact first seen after its breach time gets no warning: too
+late to act on. Optionally (`contact_breach`), a `breach` alert per contact from the breach
+time until it stops waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass
+from typing import Any
+
+from streams.core.alerting.changes import (
+    AT_RISK,
+    BREACH,
+    FIRING,
+    RESOLVED,
+    VERSIONS,
+    AlertChange,
+    ScopeKey,
+    alert_id,
+    duration_text,
+    iso,
+)
+from streams.core.alerting.rolling import Sample, group_key
+from streams.core.alerting.rules import AtRiskConfig, Scope
+from streams.core.derive import ContactView
+
+STOP_REASONS = ("answered", "abandoned", "resolved", "expired")
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingContact:
+    tenant_id: str
+    contact_id: str
+    channel: str
+    queue: str
+    priority: str
+    clock_start_ms: int
+    target_s: int
+
+
+def waiting_contact(v: ContactView) -> WaitingContact | None:
+    """The contact if it is waiting for a human now: offered to a queue and neither answered,
+    abandoned nor resolved (a bot-contained contact never waited)."""
+    if (not v.has_queued or v.queued_at is None or v.answered_at is not None
+            or v.abandoned_at is not None or v.resolved_at is not None):
+        return None
+    return WaitingContact(v.tenant_id, v.contact_id, v.channel, v.queue, v.priority,
+                          v.queued_at, v.sla_target_s)
+
+
+def stopped_waiting(v: ContactView) -> tuple[int, str]:
+    """When and why a contact that is not waiting stopped (for `AtRiskTracker.stop`)."""
+    for at, reason in ((v.answered_at, "answered"), (v.abandoned_at, "abandoned"),
+                       (v.resolved_at, "resolved")):
+        if at is not None:
+            return at, reason
+    return v.last_event_at, "left the queue"
+
+
+@dataclass(slots=True)
+class _Entry:
+    c: WaitingContact
+    stop_ms: int | None = None  # when it stopped waiting, once known
+    reason: str = ""
+    risk_start: int | None = None  # the at-risk alert fired, with this started_at
+    risk_done: bool = False
+    breach_start: int | None = None
+    breach_done: bool = False
+    late_since: int | None = None  # first seen already past its target: the tracker's clock
+
+
+class AtRiskTracker:
+    def __init__(self, config: AtRiskConfig | None = None) -> None:
+        self.config = config if config is not None else AtRiskConfig()
+        self.entries: dict[tuple[str, str], _Entry] = {}
+        self.now: int | None = None  # the clock of the last evaluate
+
+    def risk_at(self, c: WaitingContact) -> int:
+        return c.clock_start_ms + round(self.config.fraction * c.target_s * 1000)
+
+    def upsert(self, c: WaitingContact) -> None:
+        """The contact is waiting (new, or its clock start or queue corrected)."""
+        key = (c.tenant_id, c.contact_id)
+        e = self.entries.get(key)
+        if e is not None:
+            e.c, e.stop_ms, e.reason = c, None, ""
+            return
+        e = self.entries[key] = _Entry(c)
+        if self.now is not None and self.now >= c.clock_start_ms + c.target_s * 1000:
+            e.risk_done, e.late_since = True, self.now
+
+    def stop(self, tenant_id: str, contact_id: str, at_ms: int, reason: str = "answered") -> None:
+        """The contact stopped waiting at `at_ms` (event time); unknown contacts are ignored."""
+        e = self.entries.get((tenant_id, contact_id))
+        if e is not None and (e.stop_ms is None or at_ms < e.stop_ms):
+            e.stop_ms, e.reason = at_ms, reason
+
+    def apply_view(self, v: ContactView) -> None:
+        w = waiting_contact(v)
+        if w is not None:
+            self.upsert(w)
+        else:
+            self.stop(v.tenant_id, v.contact_id, *stopped_waiting(v))
+
+    def evaluate(self, now_ms: int) -> list[AlertChange]:
+        """Every transition due by `now_ms`; contacts that stopped waiting leave the state."""
+        now = now_ms if self.now is None else max(now_ms, self.now)
+        self.now = now
+        out: list[AlertChange] = []
+        for key in sorted(self.entries):
+            e = self.entries[key]
+            end = self._end(e, now)
+            out += self._advance(e, now, end)
+            if end is not None:
+                del self.entries[key]
+        return out
+
+    def _end(self, e: _Entry, now: int) -> tuple[int, str] | None:
+        ends = [(e.c.clock_start_ms + self.config.max_wait, "expired")]
+        if e.stop_ms is not None:
+            ends.append((e.stop_ms, e.reason))
+        end = min(ends)
+        return end if end[0] <= now else None
+
+    def _advance(self, e: _Entry, now: int, end: tuple[int, str] | None) -> list[AlertChange]:
+        cfg, c, out = self.config, e.c, []
+        risk, breach = self.risk_at(c), c.clock_start_ms + c.target_s * 1000
+        if cfg.enabled and not e.risk_done:
+            if e.risk_start is None:
+                if end is not None and end[0] <= risk:
+                    e.risk_done = True  # stopped before it was at risk
+                elif risk <= now:
+                    e.risk_start = risk
+                    out.append(self._change(e, AT_RISK, FIRING, risk, risk, None))
+            if e.risk_start is not None:
+                # Stopping exactly at the target is within it (wait ≤ target).
+                close = (breach, "breached") if end is None or breach < end[0] else end
+                if close[0] <= now:
+                    e.risk_done = True
+                    out.append(self._change(e, AT_RISK, RESOLVED, close[0], close[0], close[1]))
+        if cfg.contact_breach and not e.breach_done:
+            if e.breach_start is None:
+                if end is not None and end[0] <= breach:
+                    e.breach_done = True
+                elif breach <= now:
+                    e.breach_start = max(breach, e.late_since or breach)
+                    out.append(self._change(e, BREACH, FIRING, e.breach_start, breach, None))
+            if e.breach_start is not None and end is not None:
+                e.breach_done = True
+                out.append(self._change(e, BREACH, RESOLVED, end[0], end[0], end[1]))
+        return out
+
+    def _change(self, e: _Entry, kind: str, state: str, at: int, elapsed_at: int,
+                reason: str | None) -> AlertChange:
+        cfg, c = self.config, e.c
+        at_risk = kind == AT_RISK
+        started = e.risk_start if at_risk else e.breach_start
+        assert started is not None
+        rule_id = cfg.rule_id if at_risk else cfg.breach_rule_id
+        target_ms = c.target_s * 1000
+        threshold_ms = self.risk_at(c) - c.clock_start_ms if at_risk else target_ms
+        waited = elapsed_at - c.clock_start_ms
+        who = f"{c.channel} contact {c.contact_id} in queue {c.queue or '-'} (tenant {c.tenant_id})"
+        target = f"{duration_text(target_ms)} target"
+        if state == FIRING and at_risk:
+            msg = (f"{who} has waited {duration_text(waited)} of its {target}: "
+                   f"{duration_text(target_ms - waited)} left, breach at "
+                   f"{iso(c.clock_start_ms + target_ms)}")
+        elif state == FIRING:
+            msg = f"{who} passed its {target} at {iso(c.clock_start_ms + target_ms)}, still waiting"
+        elif reason == "breached":
+            msg = f"{who} breached its {target} at {iso(at)}, still waiting"
+        elif reason == "expired":
+            msg = f"{who} no longer tracked after waiting {duration_text(waited)}"
+        else:
+            within = "within" if waited <= target_ms else "over"
+            msg = f"{who} {reason} after {duration_text(waited)}, {within} its {target}"
+        return AlertChange(
+            alert_id(rule_id, c.tenant_id, c.contact_id, started), rule_id, kind,
+            cfg.severity if at_risk else cfg.breach_severity, state, "wait_s", c.tenant_id,
+            c.channel, c.queue, c.priority, "", c.contact_id, waited / 1000, threshold_ms / 1000,
+            started, at if state == RESOLVED else None, msg, VERSIONS[state], at,
+        )
+
+    def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
+                ) -> dict[ScopeKey, Sample]:
+        """`backlog` (waiting) or `at_risk_count` (waiting and past the at-risk point, breached
+        included) per scope key as of `end_ms`; the window plays no part. Sample size = backlog."""
+        counts: dict[ScopeKey, list[int]] = {}
+        specs = scope.specs
+        for e in self.entries.values():
+            c = e.c
+            if c.clock_start_ms > end_ms or (e.stop_ms is not None and e.stop_ms <= end_ms):
+                continue
+            if end_ms - c.clock_start_ms >= self.config.max_wait:
+                continue
+            key = group_key(specs, (c.tenant_id, c.channel, c.queue, c.priority))
+            if key is None:
+                continue
+            acc = counts.setdefault(key, [0, 0])
+            acc[0] += 1
+            acc[1] += self.risk_at(c) <= end_ms
+        i = 1 if metric == "at_risk_count" else 0
+        return {key: Sample(float(acc[i]), acc[0]) for key, acc in counts.items()}
+
+    def to_state(self) -> dict[str, Any]:
+        return {"now": self.now, "entries": [
+            [*astuple(e.c), e.stop_ms, e.reason, e.risk_start, e.risk_done, e.breach_start,
+             e.breach_done, e.late_since]
+            for _, e in sorted(self.entries.items())
+        ]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], config: AtRiskConfig | None = None
+                   ) -> AtRiskTracker:
+        t = cls(config)
+        t.now = state["now"]
+        for row in state["entries"]:
+            c = WaitingContact(*row[:7])
+            t.entries[(c.tenant_id, c.contact_id)] = _Entry(c, *row[7:])
+        return t

@@ -1,0 +1,157 @@
+"""Threshold rules over the rolling windows, the waiting contacts and supplied metrics.
+
+Everything is a function of the inputs and the explicit clock `now_ms` (epoch ms UTC): in
+`sqm replay` that clock is event time, so history raises the alerts live operation raised.
+
+When a rule is evaluated, and at what time its changes are stamped:
+- window metrics (service level, abandonment, repeat rate, average wait) at every whole minute
+  `b` the clock has passed since the last call, over the whole minutes `[b − window, b)`. The
+  result is then the same however often `evaluate` is called (once a minute or once an hour of
+  event time), and `started_at`/`ended_at` fall on minute boundaries;
+- gauges (backlog, at-risk count) and supplied metrics at `now_ms`, as they are now.
+
+A value that is undefined (no data) or whose sample is below `min_sample` is not evaluated:
+the (rule, scope) keeps its state, so a pending alert stays pending and a firing one stays
+firing until enough data says otherwise (docs/alerting.md, "No data").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any, Protocol
+
+from streams.core.alerting.changes import (
+    BREACH,
+    FIRING,
+    LABELS,
+    AlertChange,
+    ScopeKey,
+    duration_text,
+    scope_text,
+    value_text,
+)
+from streams.core.alerting.machine import Machines
+from streams.core.alerting.rolling import Sample
+from streams.core.alerting.rules import (
+    GAUGE_METRICS,
+    MINUTE_MS,
+    ROLLING_METRICS,
+    SUPPLIED_METRICS,
+    Rule,
+    Scope,
+)
+
+HOUR_MS = 3_600_000
+
+
+class MetricSource(Protocol):
+    """Anything that gives a metric per scope key: RollingStore, AtRiskTracker, supplied data."""
+
+    def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
+                ) -> Mapping[ScopeKey, Sample]: ...
+
+
+def boundaries(last: int | None, now_ms: int, catch_up_ms: int) -> range:
+    """Whole minutes in (last, now_ms], at most `catch_up_ms` back (also on the first call, so
+    the result does not depend on where the first tick falls)."""
+    end = now_ms - now_ms % MINUTE_MS
+    start = end - catch_up_ms if last is None else max(last + MINUTE_MS, end - catch_up_ms)
+    return range(start, end + 1, MINUTE_MS)
+
+
+def describe(rule: Rule, key: ScopeKey, state: str, value: float) -> str:
+    """`service level 40.0 % < 80.0 % over 5 min (tenant t1, chat, queue billing)`."""
+    label = LABELS.get(rule.metric, rule.metric)
+    over = "" if rule.metric in GAUGE_METRICS else f" over {duration_text(rule.window)}"
+    if state == FIRING:
+        cond = f"{rule.comparison} {value_text(rule.metric, rule.threshold)}"
+        text = f"{label} {value_text(rule.metric, value)} {cond}"
+    else:
+        cond = f"{'>=' if rule.low_is_bad else '<='} {value_text(rule.metric, rule.resolve_at)}"
+        text = f"{label} back to {value_text(rule.metric, value)} {cond}"
+    return f"{text}{over} ({scope_text(key)})"
+
+
+class Engine:
+    def __init__(self, rules: Sequence[Rule], catch_up_ms: int = HOUR_MS) -> None:
+        self.rules = tuple(r for r in rules if r.enabled)
+        self.catch_up_ms = catch_up_ms
+        self.machines = Machines()
+        self.last_boundary: int | None = None
+        self.last_now: int | None = None
+        self._retire = False  # set by from_state: the policy may have changed since
+
+    @property
+    def max_window_ms(self) -> int:
+        return max((r.window for r in self.rules if r.metric in ROLLING_METRICS), default=0)
+
+    def evaluate(
+        self,
+        now_ms: int,
+        rolling: MetricSource | None = None,
+        gauges: MetricSource | None = None,
+        supplied: Mapping[str, MetricSource] | None = None,
+        windows_ms: int | None = None,
+    ) -> list[AlertChange]:
+        """Evaluate every rule that has a source; the alert changes, in a deterministic order.
+
+        rolling: the windows (RollingStore); gauges: the waiting contacts (AtRiskTracker);
+        supplied: metric name → source for `wait_p90_s`, `csat`. Rules without one are skipped.
+        windows_ms: how far the window rows are complete, when that lags `now_ms` (default:
+        `now_ms`). A clock earlier than the last one is taken as the last one.
+        """
+        now = now_ms if self.last_now is None else max(now_ms, self.last_now)
+        self.last_now = now
+        upto = now if windows_ms is None else windows_ms
+        out: list[AlertChange] = []
+        if self._retire:
+            out += self.machines.retire({r.id for r in self.rules}, now)
+            self._retire = False
+        window_rules = [r for r in self.rules if r.metric in ROLLING_METRICS]
+        if rolling is not None:
+            for b in boundaries(self.last_boundary, upto, self.catch_up_ms):
+                for r in window_rules:
+                    out += self._rule(r, rolling.samples(r.metric, r.scope, r.window, b), b,
+                                      Sample(None, 0))
+                self.last_boundary = b
+        for r in self.rules:
+            if r.metric in GAUGE_METRICS and gauges is not None:
+                # A key no longer reported has nothing waiting: 0, so its alert can resolve.
+                out += self._rule(r, gauges.samples(r.metric, r.scope, r.window, now), now,
+                                  Sample(0.0, 0))
+            elif r.metric in SUPPLIED_METRICS and supplied and r.metric in supplied:
+                samples = supplied[r.metric].samples(r.metric, r.scope, r.window, now)
+                out += self._rule(r, samples, now, Sample(None, 0))
+        return out
+
+    def _rule(self, rule: Rule, samples: Mapping[ScopeKey, Sample], at: int,
+              absent: Sample) -> list[AlertChange]:
+        out: list[AlertChange] = []
+        for key in sorted(samples.keys() | set(self.machines.keys(rule.id))):
+            value, n = samples.get(key, absent)
+            if value is None or n < rule.min_sample:
+                continue  # no data or too little: state unchanged
+            change = self.machines.step(rule, BREACH, key, at, value, rule.breaches(value),
+                                        rule.recovers(value), partial(describe, rule, key))
+            if change is not None:
+                out.append(change)
+        return out
+
+    def acknowledge(self, alert_id: str, now_ms: int) -> AlertChange | None:
+        return self.machines.acknowledge(alert_id, now_ms)
+
+    def to_state(self) -> dict[str, Any]:
+        return {"tracks": self.machines.to_state(), "last_boundary": self.last_boundary,
+                "last_now": self.last_now}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], rules: Sequence[Rule],
+                   catch_up_ms: int = HOUR_MS) -> Engine:
+        """Restore; alerts of rules no longer in `rules` resolve at the next evaluate."""
+        engine = cls(rules, catch_up_ms)
+        engine.machines = Machines.from_state(state["tracks"])
+        engine.last_boundary = state["last_boundary"]
+        engine.last_now = state["last_now"]
+        engine._retire = True
+        return engine

@@ -1,0 +1,106 @@
+"""One object for the pipeline stage: windows in, waiting contacts in, clock ticks → changes.
+
+    monitor = AlertMonitor(load_rules(path))
+    monitor.apply_window(window_key, shard, version, counts)   # every sla_1m row written
+    monitor.apply_view(contact_view)                            # every contact row written
+    changes = monitor.evaluate(now_ms)                          # on a timer, clock = event time
+    monitor.acknowledge(alert_id, now_ms)                       # from a person
+
+Each call is a pure function of the state and its arguments; `to_state()` is plain JSON-able
+data and `from_state()` restores it exactly, so the state can live in a changelog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from streams.core.alerting.anomaly import AnomalyDetector
+from streams.core.alerting.at_risk import AtRiskTracker, WaitingContact
+from streams.core.alerting.changes import AlertChange
+from streams.core.alerting.engine import HOUR_MS, Engine, MetricSource
+from streams.core.alerting.rolling import RollingStore
+from streams.core.alerting.rules import DEFAULT_CONFIG, MINUTE_MS, AlertConfig
+from streams.core.derive import ContactView
+from streams.core.rollup import WindowKey
+
+STATE_VERSION = 1
+
+
+class AlertMonitor:
+    def __init__(self, config: AlertConfig = DEFAULT_CONFIG, catch_up_ms: int = HOUR_MS) -> None:
+        self.config = config
+        self.catch_up_ms = catch_up_ms
+        self.rolling = RollingStore()
+        self.waiting = AtRiskTracker(config.at_risk)
+        self.engine = Engine(config.rules, catch_up_ms)
+        self.anomalies = AnomalyDetector(config.anomalies, catch_up_ms)
+
+    @property
+    def retention_ms(self) -> int:
+        """How far back windows are kept: the longest rule window plus the catch-up span."""
+        longest = max(self.engine.max_window_ms, self.anomalies.max_window_ms)
+        return longest + self.catch_up_ms + MINUTE_MS
+
+    # -- inputs ------------------------------------------------------------------------------
+    def apply_window(self, window: WindowKey, shard: int, version: int,
+                     counts: Sequence[int]) -> bool:
+        return self.rolling.apply(window, shard, version, counts)
+
+    def apply_row(self, row: Sequence[Any]) -> bool:
+        return self.rolling.apply_row(row)
+
+    def apply_view(self, view: ContactView) -> None:
+        self.waiting.apply_view(view)
+
+    def upsert_waiting(self, contact: WaitingContact) -> None:
+        self.waiting.upsert(contact)
+
+    def stop_waiting(self, tenant_id: str, contact_id: str, at_ms: int,
+                     reason: str = "answered") -> None:
+        self.waiting.stop(tenant_id, contact_id, at_ms, reason)
+
+    # -- clock -------------------------------------------------------------------------------
+    def evaluate(self, now_ms: int, supplied: Mapping[str, MetricSource] | None = None,
+                 windows_ms: int | None = None) -> list[AlertChange]:
+        """All changes due by `now_ms`: at-risk contacts, threshold rules, anomalies.
+
+        `windows_ms` is how far the window rows are complete when that lags the clock (live:
+        the shards' lowest watermark while `now_ms` is the wall clock); default `now_ms`, which
+        is right for a replay, where both are the watermark.
+        """
+        upto = now_ms if windows_ms is None else min(windows_ms, now_ms)
+        out = self.waiting.evaluate(now_ms)
+        out += self.engine.evaluate(now_ms, self.rolling, self.waiting, supplied, upto)
+        out += self.anomalies.evaluate(upto, self.rolling)
+        # Later calls evaluate minutes from floor(upto) − catch-up on: older windows are dead.
+        self.rolling.evict(upto - self.retention_ms)
+        return out
+
+    def acknowledge(self, alert_id: str, now_ms: int) -> AlertChange | None:
+        """firing → acknowledged; None when no firing rule or anomaly alert has this id
+        (at-risk warnings last seconds to minutes and are not acknowledged)."""
+        return self.engine.acknowledge(alert_id, now_ms) or self.anomalies.acknowledge(
+            alert_id, now_ms)
+
+    # -- state -------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "v": STATE_VERSION,
+            "rolling": self.rolling.to_state(),
+            "waiting": self.waiting.to_state(),
+            "engine": self.engine.to_state(),
+            "anomalies": self.anomalies.to_state(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], config: AlertConfig = DEFAULT_CONFIG,
+                   catch_up_ms: int = HOUR_MS) -> AlertMonitor:
+        if state.get("v") != STATE_VERSION:
+            raise ValueError(f"alert state version {state.get('v')!r} is not {STATE_VERSION}")
+        m = cls(config, catch_up_ms)
+        m.rolling = RollingStore.from_state(state["rolling"])
+        m.waiting = AtRiskTracker.from_state(state["waiting"], config.at_risk)
+        m.engine = Engine.from_state(state["engine"], config.rules, catch_up_ms)
+        m.anomalies = AnomalyDetector.from_state(state["anomalies"], config.anomalies, catch_up_ms)
+        return m

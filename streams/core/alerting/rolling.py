@@ -1,0 +1,221 @@
+"""Rolling sums over one-minute windows, fed from `sqm.sla_1m`-style partial rows.
+
+A row is one shard's *absolute* total for one window (docs/schema.md): the row with the highest
+`version` per (window key, shard) replaces the shard's previous one, and the window's total is
+the sum over shards. So re-delivered rows, corrections and rows arriving out of order never
+double count: the result depends only on the set of rows seen, not on their order or number.
+
+Counters are in `streams/core/rollup.py` order (`COUNTER_NAMES`; the wait sum in ms).
+A sum over a window is kept per (scope, window length) and slid forward a minute at a time (add
+the minute entering, subtract the one leaving) while none of its minutes changed; a late row
+forces a full recomputation. Counters are integers, so both ways give the same sums.
+Windows starting before the horizon (`evict`) are dropped and rows aimed at them ignored:
+the clock only moves forward, so no later evaluation can read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from streams.core.alerting.changes import ScopeKey
+from streams.core.alerting.rules import Scope
+from streams.core.rollup import (
+    ABANDONED,
+    ANSWERED,
+    CREATED,
+    IN_SLA,
+    MINUTE_MS,
+    N_COUNTERS,
+    OFFERED,
+    REPEAT,
+    SHORT,
+    WAIT_MS,
+    WindowKey,
+)
+
+Dims = tuple[str, str, str, str]  # tenant_id, channel, queue, priority
+Specs = tuple[str | None, ...]
+
+# Metrics computable from the windows; `volume` (offered) serves the anomaly rules.
+WINDOW_METRICS = ("service_level", "abandonment_rate", "repeat_rate", "avg_wait_s", "volume")
+
+
+class Sample(NamedTuple):
+    """A metric's value (None when undefined) and its sample size (the ratio's denominator)."""
+
+    value: float | None
+    n: float
+
+
+def group_key(specs: Specs, dims: Sequence[str]) -> ScopeKey | None:
+    """The scope key `dims` falls under, or None when the scope excludes it.
+
+    Per dimension: None (all together) → '', '*' (each separately) → the value, a fixed value →
+    itself when it matches. Missing trailing dims (sla_1m has no agent) count as ''.
+    """
+    out: list[str] = []
+    for i, spec in enumerate(specs):
+        v = dims[i] if i < len(dims) else ""
+        if spec is None:
+            out.append("")
+        elif spec == "*" or spec == v:
+            out.append(v)
+        else:
+            return None
+    return (out[0], out[1], out[2], out[3], out[4])
+
+
+def metric_sample(metric: str, c: Sequence[int]) -> Sample:
+    """docs/metrics.md, "Derived rates", over summed counters."""
+    if metric in ("service_level", "abandonment_rate"):
+        den = c[ANSWERED] + c[ABANDONED] - c[SHORT]
+        num = c[IN_SLA] if metric == "service_level" else c[ABANDONED] - c[SHORT]
+        return Sample(num / den if den > 0 else None, den)
+    if metric == "repeat_rate":
+        return Sample(c[REPEAT] / c[CREATED] if c[CREATED] > 0 else None, c[CREATED])
+    if metric == "avg_wait_s":
+        return Sample(c[WAIT_MS] / c[ANSWERED] / 1000 if c[ANSWERED] > 0 else None, c[ANSWERED])
+    if metric == "volume":
+        return Sample(float(c[OFFERED]), c[OFFERED])
+    raise ValueError(f"{metric} is not computed from the one-minute windows")
+
+
+@dataclass(slots=True)
+class _Slide:
+    end: int
+    revs: dict[int, int]  # revisions of the window's minutes when summed
+    sums: dict[ScopeKey, list[int]]
+
+
+_UNKNOWN: Any = object()
+
+
+class RollingStore:
+    def __init__(self) -> None:
+        # minute → (dims, shard) → (version, that shard's absolute counts)
+        self._parts: dict[int, dict[tuple[Dims, int], tuple[int, list[int]]]] = {}
+        # minute → dims → counts summed over shards (kept in step with _parts)
+        self._minutes: dict[int, dict[Dims, list[int]]] = {}
+        self.horizon: int | None = None
+        # Caches (not state). A minute's revision counts the rows that changed it; a sum over
+        # a window slides forward a minute when none of its minutes changed since.
+        self._rev: dict[int, int] = {}
+        self._slides: dict[tuple[Specs, int], _Slide] = {}
+        self._keys: dict[Specs, dict[Dims, ScopeKey | None]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(parts) for parts in self._parts.values())
+
+    def apply(self, window: WindowKey, shard: int, version: int, counts: Sequence[int]) -> bool:
+        """Take one shard's row for one window; False when it changes nothing (older version,
+        re-delivery, or a window before the horizon)."""
+        minute, dims = window[0], (window[1], window[2], window[3], window[4])
+        if minute % MINUTE_MS:
+            raise ValueError(f"window start {minute} is not a whole UTC minute")
+        if len(counts) != N_COUNTERS:
+            raise ValueError(f"a window row has {N_COUNTERS} counters, got {len(counts)}")
+        if self.horizon is not None and minute < self.horizon:
+            return False
+        parts = self._parts.setdefault(minute, {})
+        old = parts.get((dims, shard))
+        if old is not None and old[0] >= version:
+            return False  # equal: a re-delivery; lower: overtaken by a newer row
+        new = [int(x) for x in counts]
+        parts[(dims, shard)] = (version, new)
+        total = self._minutes.setdefault(minute, {}).setdefault(dims, [0] * N_COUNTERS)
+        before = old[1] if old is not None else [0] * N_COUNTERS
+        for i in range(N_COUNTERS):
+            total[i] += new[i] - before[i]
+        self._rev[minute] = self._rev.get(minute, 0) + 1
+        return True
+
+    def apply_row(self, row: Sequence[Any]) -> bool:
+        """(window_start_ms, tenant, channel, queue, priority, shard, version, *counts)."""
+        start, tenant, channel, queue, priority, shard, version, *counts = row
+        return self.apply((int(start), tenant, channel, queue, priority), int(shard),
+                          int(version), counts)
+
+    def evict(self, before_ms: int) -> int:
+        """Drop windows starting before `before_ms` (the horizon only moves forward)."""
+        before_ms -= before_ms % MINUTE_MS
+        old_horizon = self.horizon
+        if old_horizon is not None and before_ms <= old_horizon:
+            return 0
+        self.horizon = before_ms
+        old = [m for m in self._minutes if m < before_ms]
+        for m in old:
+            del self._minutes[m]
+            self._parts.pop(m, None)
+            self._rev.pop(m, None)
+        if old_horizon is None or old_horizon // 3_600_000 != before_ms // 3_600_000:
+            self._keys.clear()  # hourly: forget dims that may be gone for good
+        return len(old)
+
+    def sums(self, scope: Scope, start_ms: int, end_ms: int) -> dict[ScopeKey, list[int]]:
+        """Counters summed per scope key over the windows starting in [start_ms, end_ms).
+
+        Keys whose counters are all 0 are left out (every metric reads them as absent). The
+        result is only valid until the next call: read it, do not keep it.
+        """
+        specs = scope.specs
+        start, end = start_ms - start_ms % MINUTE_MS, end_ms - end_ms % MINUTE_MS
+        slide = self._slides.get((specs, end - start))
+        if slide is not None and slide.end == end and self._same(slide, start, end):
+            return slide.sums
+        if slide is not None and slide.end == end - MINUTE_MS and self._same(
+                slide, start - MINUTE_MS, end - MINUTE_MS):
+            self._add(slide.sums, specs, end - MINUTE_MS, 1)  # the minute entering
+            self._add(slide.sums, specs, start - MINUTE_MS, -1)  # the minute leaving
+        else:
+            slide = _Slide(end, {}, {})
+            for minute in range(start, end, MINUTE_MS):
+                self._add(slide.sums, specs, minute, 1)
+            self._slides[(specs, end - start)] = slide
+        slide.end = end
+        slide.revs = {m: self._rev[m] for m in range(start, end, MINUTE_MS) if m in self._rev}
+        return slide.sums
+
+    def _same(self, slide: _Slide, start: int, end: int) -> bool:
+        """No minute of [start, end) changed since `slide` was computed."""
+        revs = {m: self._rev[m] for m in range(start, end, MINUTE_MS) if m in self._rev}
+        return revs == slide.revs
+
+    def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int) -> None:
+        keys = self._keys.setdefault(specs, {})
+        for dims, counts in self._minutes.get(minute, {}).items():
+            key = keys.get(dims, _UNKNOWN)
+            if key is _UNKNOWN:
+                key = keys[dims] = group_key(specs, dims)
+            if key is None:
+                continue
+            acc = out.get(key)
+            if acc is None:
+                acc = out[key] = [0] * N_COUNTERS
+            for i, x in enumerate(counts):
+                acc[i] += sign * x
+            if not any(acc):
+                del out[key]  # as if never added: a later add starts again from 0
+
+    def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
+                ) -> dict[ScopeKey, Sample]:
+        """The metric per scope key over the `window_ms` of whole minutes before `end_ms`."""
+        sums = self.sums(scope, end_ms - window_ms, end_ms)
+        return {key: metric_sample(metric, c) for key, c in sums.items()}
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "horizon": self.horizon,
+            "parts": [[m, *dims, shard, version, *counts]
+                      for m, parts in sorted(self._parts.items())
+                      for (dims, shard), (version, counts) in sorted(parts.items())],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RollingStore:
+        store = cls()
+        for row in state["parts"]:
+            store.apply_row(row)
+        store.horizon = state["horizon"]
+        return store
