@@ -1,21 +1,23 @@
 """Per-event cost of each step of the engine-free core, without Kafka or Faust.
 
-    python benchmarks/core_throughput.py [--contacts 7000] [--store /tmp/cbench]
+    python benchmarks/core_throughput.py [--contacts 7000] [--store /tmp/cbench] [--wire list]
 
 Prints µs per event for: validation, the internal wire format (encode and decode), the shard's
-state update, building rows, the chDB insert and the changelog encoding. The store directory is
-emptied first (chDB allows one process per directory).
+state update, building rows (the column form the customer agent writes), the chDB insert and
+the changelog encoding. `--wire dict` measures `EventRecord.to_wire`/`from_wire`, `--wire list`
+the positional `to_wire_list`/`from_wire_list`. The store directory is emptied first (chDB
+allows one process per directory).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import shutil
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -39,22 +41,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=7000)
     parser.add_argument("--store", type=Path, default=Path("/tmp/cbench"))
+    parser.add_argument("--wire", choices=("dict", "list"), default="list")
     args = parser.parse_args()
 
     lines = [orjson.dumps(e) for e in history(
         args.contacts, datetime(2026, 3, 2, tzinfo=UTC), 50.0, SimConfig(customers=20_000))]
     n = len(lines)
     cost: dict[str, float] = {}
+    gc_pauses = GcPauses()
 
     t = time.perf_counter()
     records = [r for r in map(validate, lines) if isinstance(r, EventRecord)]
     cost["validate"] = time.perf_counter() - t
+    as_list = args.wire == "list"
     t = time.perf_counter()
-    wire = b"[" + b",".join(orjson.dumps(r.to_wire()) for r in records) + b"]"
+    if as_list:
+        wire = b"[" + b",".join(orjson.dumps(r.to_wire_list()) for r in records) + b"]"
+    else:
+        wire = b"[" + b",".join(orjson.dumps(r.to_wire()) for r in records) + b"]"
     cost["wire encode"] = time.perf_counter() - t
     t = time.perf_counter()
-    decoded = [EventRecord.from_wire(d) for d in orjson.loads(wire)]
+    if as_list:
+        decoded = [EventRecord.from_wire_list(d) for d in orjson.loads(wire)]
+    else:
+        decoded = [EventRecord.from_wire(d) for d in orjson.loads(wire)]
     cost["wire decode"] = time.perf_counter() - t
+    assert decoded == records
 
     shutil.rmtree(args.store, ignore_errors=True)
     client = connect(f"chdb://{args.store.resolve()}")
@@ -63,17 +75,17 @@ def main() -> None:
     shard = Shard(0, DictStore(), ShardConfig())
     messages = [(i, decoded[j:j + MESSAGE_EVENTS], 0)
                 for i, j in enumerate(range(0, len(decoded), MESSAGE_EVENTS))]
-    now = datetime.now(UTC)
+    now_ms = rows.epoch_ms(datetime.now(UTC))
     for step in ("shard process", "rows", "chDB insert", "changelog encode"):
         cost[step] = 0.0
     for k in range(0, len(messages), BATCH_MESSAGES):
         t0 = time.perf_counter()
         res = shard.process(messages[k:k + BATCH_MESSAGES])
         t1 = time.perf_counter()
-        batch: dict[str, list[dict[str, Any]]] = {
-            "events": [rows.event_row(e, now) for e in res.accepted],
-            "contacts": [rows.contact_row(v, ver, now) for v, ver in res.contacts],
-            "sla_1m": [rows.sla_row(key, c, 0, ver, now) for key, c, ver in res.windows],
+        batch = {
+            "events": rows.event_columns(res.accepted, now_ms),
+            "contacts": rows.contact_columns(res.contacts, now_ms),
+            "sla_1m": rows.sla_columns([(0, *w) for w in res.windows], now_ms),
         }
         t2 = time.perf_counter()
         writer.write(batch)
@@ -85,12 +97,36 @@ def main() -> None:
         cost["chDB insert"] += t3 - t2
         cost["changelog encode"] += t4 - t3
     client.close()
+    gc_pauses.stop()
 
     print(f"events: {n:,}")
     for step, seconds in cost.items():
         print(f"{step:>18}: {seconds / n * 1e6:6.1f} µs/event")
     total = sum(cost.values()) / n * 1e6
     print(f"{'total':>18}: {total:6.1f} µs/event  (~{1e6 / total:,.0f} events/s on one core)")
+    print(f"{'of which gc':>18}: {gc_pauses.seconds / n * 1e6:6.1f} µs/event  (collector pauses "
+          f"inside the steps above, {gc_pauses.full} full collections)")
+
+
+class GcPauses:
+    """Time spent in the cyclic garbage collector: it lands in whichever step allocates when a
+    threshold trips, so per-step figures move with it; this says how much of the total it is."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._start = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.full += info["generation"] == 2
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._callback)
 
 
 if __name__ == "__main__":

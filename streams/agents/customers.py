@@ -20,11 +20,13 @@ from typing import Any, cast
 import faust
 from faust.types import TableT
 
-from sinks.writer import ClickHouseWriter
+from sinks.writer import Batch, ClickHouseWriter
 from streams.agents.ingest import dead_letter_message, decode_chunk, record_time
 from streams.config import Settings
 from streams.core import rows
+from streams.core.derive import ContactView
 from streams.core.records import EventRecord
+from streams.core.rollup import WindowKey
 from streams.core.shard import Shard, ShardResult
 from streams.stats import PipelineStats
 
@@ -93,9 +95,10 @@ class CustomerStage:
             stamps[(msg.partition, msg.offset)] = record_time(msg.timestamp)
         self._stamps = stamps
         now = datetime.now(UTC)
-        batch: dict[str, list[dict[str, Any]]] = {
-            "events": [], "contacts": [], "sla_1m": [], "dead_letters": [],
-        }
+        accepted: list[EventRecord] = []
+        contacts: list[tuple[ContactView, int]] = []
+        windows: list[tuple[int, WindowKey, list[int], int]] = []  # (shard, key, counts, version)
+        dead: list[dict[str, Any]] = []
         shards: list[Shard] = []
         results: list[ShardResult] = []
         for partition, messages in by_partition.items():
@@ -106,24 +109,29 @@ class CustomerStage:
             res = shard.process(messages)
             shards.append(shard)
             results.append(res)
-            self._rows(batch, partition, topic, res, now)
+            accepted.extend(res.accepted)
+            contacts.extend(res.contacts)
+            windows.extend((partition, *w) for w in res.windows)
+            dead.extend(self._late_rows(partition, topic, res, now))
+        # Column form for the hot tables (times as epoch ms); dead letters are few, rows do.
+        now_ms = rows.epoch_ms(now)
+        batch: Batch = {
+            "events": rows.event_columns(accepted, now_ms),
+            "contacts": rows.contact_columns(contacts, now_ms),
+            "sla_1m": rows.sla_columns(windows, now_ms),
+            "dead_letters": dead,
+        }
         await self.writer.write_async(batch)
-        for row in batch["dead_letters"]:
+        for row in dead:
             await self.dead_letters.send(key=row["dl_id"].encode(), value=dead_letter_message(row))
         for shard in shards:
             shard.commit()
         self._count(results, sum(len(m[1]) for ms in by_partition.values() for m in ms))
 
-    def _rows(
-        self, batch: dict[str, list[dict[str, Any]]], partition: int, topic: str,
-        res: ShardResult, now: datetime,
-    ) -> None:
-        batch["events"].extend(rows.event_row(e, now) for e in res.accepted)
-        batch["contacts"].extend(rows.contact_row(v, ver, now) for v, ver in res.contacts)
-        batch["sla_1m"].extend(
-            rows.sla_row(key, counts, partition, ver, now) for key, counts, ver in res.windows
-        )
-        batch["dead_letters"].extend(
+    def _late_rows(
+        self, partition: int, topic: str, res: ShardResult, now: datetime
+    ) -> list[dict[str, Any]]:
+        return [
             rows.dead_letter_row(
                 dl_id=f"{topic}:{partition}:{late.offset}:{late.index}", stage="late",
                 reason=late.reason, topic=topic, partition=partition, offset=late.offset,
@@ -132,7 +140,7 @@ class CustomerStage:
                 tenant_id=late.event.tenant_id,
             )
             for late in res.late
-        )
+        ]
 
     def _count(self, results: list[ShardResult], n_events: int) -> None:
         s = self.stats

@@ -6,15 +6,19 @@ so a contact's row never depends on the order its events arrived in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from streams.core.facts import ContactFacts
 from streams.core.policy import SlaPolicy
 
 
-@dataclass(frozen=True, slots=True)
-class ContactView:
-    """One contact's metrics; times are epoch ms UTC, None where unknown."""
+class ContactView(NamedTuple):
+    """One contact's metrics; times are epoch ms UTC, None where unknown.
+
+    A named tuple rather than a frozen dataclass: the shard derives one or two views per event
+    and compares old with new, and a tuple is ~10x cheaper to build and ~5x to compare. Fields
+    are named like the `sqm.contacts` columns, so rows.py can transpose views into columns.
+    """
 
     tenant_id: str
     contact_id: str
@@ -86,34 +90,35 @@ def derive(f: ContactFacts, is_repeat: bool, policy: SlaPolicy) -> ContactView:
     resolved_by = resolved[2] if resolved else None
     bot_contained = resolved_by == "bot" and f.answer is None and not f.to_human
 
-    return ContactView(
-        tenant_id=f.tenant_id,
-        contact_id=f.contact_id,
-        customer_id=f.customer_id,
-        channel=channel,
-        queue=queue,
-        priority=priority,
-        order_id=created[5] if created else None,
-        topic=created[6] if created else None,
-        created_at=created_at,
-        queued_at=queued_at,
-        has_queued=f.queued is not None,
-        answered_at=answered_at,
-        first_agent_id=f.answer[2] if (f.answer and answered_at is not None) else None,
-        abandoned_at=abandoned_at,
-        wait_ms=wait_ms,
-        sla_target_s=target_s,
-        answered_in_sla=in_sla,
-        is_abandoned=is_abandoned,
-        is_short_abandon=is_short,
-        is_repeat=is_repeat,
-        resolved_at=resolved[0] if resolved else None,
-        resolved_by=resolved_by,
-        bot_contained=bot_contained,
-        transferred_to_human=f.to_human,
-        csat=f.survey[2] if f.survey else None,
-        nps=f.survey[3] if f.survey else None,
-        first_event_at=f.first[0] if f.first else f.last_ts,
-        last_event_at=f.last_ts,
-        event_count=len(f.event_ids),
-    )
+    # Positional `_make` skips the generated keyword __new__ (~4x cheaper); keep field order.
+    return ContactView._make((
+        f.tenant_id,
+        f.contact_id,
+        f.customer_id,
+        channel,
+        queue,
+        priority,
+        created[5] if created else None,  # order_id
+        created[6] if created else None,  # topic
+        created_at,
+        queued_at,
+        f.queued is not None,  # has_queued
+        answered_at,
+        f.answer[2] if (f.answer and answered_at is not None) else None,  # first_agent_id
+        abandoned_at,
+        wait_ms,
+        target_s,
+        in_sla,
+        is_abandoned,
+        is_short,
+        is_repeat,
+        resolved[0] if resolved else None,  # resolved_at
+        resolved_by,
+        bot_contained,
+        f.to_human,  # transferred_to_human
+        f.survey[2] if f.survey else None,  # csat
+        f.survey[3] if f.survey else None,  # nps
+        f.first[0] if f.first else f.last_ts,  # first_event_at
+        f.last_ts,  # last_event_at
+        len(f.event_ids),  # event_count
+    ))

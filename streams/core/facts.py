@@ -11,6 +11,7 @@ one deterministic winner.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from streams.core import records as r
@@ -109,10 +110,9 @@ class ContactFacts:
     )
 
     def to_state(self) -> list[Any]:
-        marks = [getattr(self, name) for name in self._MARKS]
         return [
             self.tenant_id, self.contact_id, self.customer_id, sorted(self.event_ids),
-            self.last_ts, self.to_human, marks,
+            self.last_ts, self.to_human, list(_marks_of(self)),
         ]
 
     @classmethod
@@ -121,3 +121,6 @@ class ContactFacts:
         for name, mark in zip(cls._MARKS, s[6], strict=True):
             setattr(f, name, tuple(mark) if mark is not None else None)
         return f
+
+
+_marks_of = attrgetter(*ContactFacts._MARKS)  # one C call instead of a getattr per mark

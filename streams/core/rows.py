@@ -1,9 +1,17 @@
-"""Shard results → ClickHouse rows (dicts keyed by column name; see docs/schema.md)."""
+"""Shard results → ClickHouse rows (see docs/schema.md).
+
+Two forms: row dicts with datetimes (`event_row`, ...), and the hot path's columns
+(`event_columns`, ...): `{column: [value, ...]}` with times as epoch ms, which
+`sinks.writer.ClickHouseWriter` takes as they are. Columns skip a dict per row, a datetime per
+time value and the writer's pivot back to columns.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from streams.core.derive import ContactView
@@ -24,6 +32,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RAW_LIMIT = 64 * 1024
 
 Row = dict[str, Any]
+Columns = dict[str, Sequence[Any]]
 
 
 def ts(ms: int) -> datetime:
@@ -138,4 +147,108 @@ def dead_letter_row(
         "tenant_id": tenant_id,
         "raw": data[:RAW_LIMIT].decode("utf-8", errors="replace"),
         "raw_truncated": len(data) > RAW_LIMIT,
+    }
+
+
+# --- column form ---------------------------------------------------------------------------------
+
+
+def epoch_ms(dt: datetime) -> int:
+    """Aware datetime → epoch ms, floored like the writer floors datetimes to ticks."""
+    return (dt - EPOCH) // timedelta(milliseconds=1)
+
+
+_EVENT_FIELDS = attrgetter(
+    "event_id", "type", "ts", "tenant_id", "contact_id", "customer_id", "channel", "queue",
+    "to_queue", "agent_id", "sender", "raw",
+)
+EVENT_COLUMNS = (
+    "event_id", "type", "occurred_at", "tenant_id", "contact_id", "customer_id", "channel",
+    "queue", "agent_id", "sender", "raw", "ingested_at",
+)
+
+
+def event_columns(events: Sequence[EventRecord], now_ms: int) -> Columns:
+    """`event_row` for many events, as columns."""
+    if not events:
+        return dict.fromkeys(EVENT_COLUMNS, ())
+    # zip(*...) transposes in C: one tuple per field.
+    (event_id, type_, ts_, tenant, contact, customer, channel, queue, to_queue, agent, sender,
+     raw) = zip(*map(_EVENT_FIELDS, events), strict=True)
+    return {
+        "event_id": event_id,
+        "type": type_,
+        "occurred_at": ts_,
+        "tenant_id": tenant,
+        "contact_id": contact,
+        "customer_id": customer,
+        "channel": channel,
+        "queue": [q if q is not None else t for q, t in zip(queue, to_queue, strict=True)],
+        "agent_id": agent,
+        "sender": sender,
+        "raw": raw,
+        "ingested_at": [now_ms] * len(events),
+    }
+
+
+CONTACT_COLUMNS = (
+    "tenant_id", "contact_id", "customer_id", "channel", "queue", "priority", "order_id", "topic",
+    "created_at", "queued_at", "answered_at", "first_agent_id", "abandoned_at", "wait_s",
+    "sla_target_s", "answered_in_sla", "is_abandoned", "is_short_abandon", "is_repeat",
+    "resolved_at", "resolved_by", "bot_contained", "transferred_to_human", "csat", "nps",
+    "first_event_at", "last_event_at", "event_count", "version", "updated_at",
+)
+# ContactView fields that are columns of the same name (all but has_queued and wait_ms).
+_SAME_NAMED = tuple(
+    (name, ContactView._fields.index(name))
+    for name in CONTACT_COLUMNS
+    if name in ContactView._fields
+)
+_WAIT_MS = ContactView._fields.index("wait_ms")
+
+
+def contact_columns(contacts: Sequence[tuple[ContactView, int]], now_ms: int) -> Columns:
+    """`contact_row` for many (view, version) pairs, as columns."""
+    if not contacts:
+        return dict.fromkeys(CONTACT_COLUMNS, ())
+    views, versions = zip(*contacts, strict=True)
+    fields = list(zip(*views, strict=True))  # views are tuples: one tuple per field
+    out: Columns = {name: fields[index] for name, index in _SAME_NAMED}
+    out["wait_s"] = [None if ms is None else seconds(ms) for ms in fields[_WAIT_MS]]
+    out["version"] = versions
+    out["updated_at"] = [now_ms] * len(contacts)
+    return {name: out[name] for name in CONTACT_COLUMNS}
+
+
+SLA_COLUMNS = (
+    "window_start", "tenant_id", "channel", "queue", "priority", "shard", "offered", "answered",
+    "answered_in_sla", "wait_s_sum", "abandoned", "short_abandoned", "created", "repeat_contacts",
+    "version", "updated_at",
+)
+
+
+def sla_columns(windows: Sequence[tuple[int, WindowKey, list[int], int]], now_ms: int) -> Columns:
+    """`sla_row` for many (shard, window key, counts, version), as columns."""
+    if not windows:
+        return dict.fromkeys(SLA_COLUMNS, ())
+    shard, keys, counts, versions = zip(*windows, strict=True)
+    start, tenant, channel, queue, priority = zip(*keys, strict=True)
+    c = list(zip(*counts, strict=True))
+    return {
+        "window_start": start,
+        "tenant_id": tenant,
+        "channel": channel,
+        "queue": queue,
+        "priority": priority,
+        "shard": shard,
+        "offered": c[OFFERED],
+        "answered": c[ANSWERED],
+        "answered_in_sla": c[IN_SLA],
+        "wait_s_sum": [seconds(ms) for ms in c[WAIT_MS]],
+        "abandoned": c[ABANDONED],
+        "short_abandoned": c[SHORT],
+        "created": c[CREATED],
+        "repeat_contacts": c[REPEAT],
+        "version": versions,
+        "updated_at": [now_ms] * len(windows),
     }

@@ -124,44 +124,61 @@ class Shard:
     def process(self, messages: Sequence[Message]) -> ShardResult:
         """Apply messages in offset order; return the rows to write."""
         res = ShardResult()
-        views: dict[str, dict[str, ContactView]] = {}  # views as of the last applied message
+        policy = self.config.policy
+        lateness = self.config.lateness_ms
+        # (customer key, contact id) -> the contact's view as of the last applied message, None
+        # for a contact new in this batch. Derived lazily, just before the contact first
+        # changes: a contact untouched so far still has its facts and flag of the batch start.
+        views: dict[tuple[str, str], ContactView | None] = {}
         touched_contacts: dict[tuple[str, str], ContactView] = {}
         touched_windows: dict[str, tuple[WindowKey, WindowState]] = {}
         marks = self.meta.watermarks
+        dirty = self._dirty_customers
         for message in messages:
             offset, events = message[0], message[1]
             source = message[2] if len(message) > 2 else 0
+            mark = marks.get(source, 0)
             changed: dict[str, set[str]] = {}
+            created_moved: set[str] = set()  # customers with a contact whose created changed
             for index, e in enumerate(events):
                 ckey = customer_key(self.id, e.tenant_id, e.customer_id)
-                st = self._customer(ckey)
-                facts = st.contacts.get(e.contact_id)
+                st = dirty.get(ckey)  # the common case, without a method call
+                if st is None:
+                    st = self._customer(ckey)
+                cid = e.contact_id
+                facts = st.contacts.get(cid)
                 # A duplicate before lateness: a worker restarted after a crash re-sends events
                 # behind newer ones, and those were merged already, not late.
                 if facts is not None and e.event_id in facts.event_ids:
                     res.duplicates += 1
-                    touched_contacts.setdefault(
-                        (ckey, e.contact_id), derive(facts, st.repeat.get(e.contact_id, False),
-                                                     self.config.policy))
+                    if (ckey, cid) not in touched_contacts:
+                        touched_contacts[(ckey, cid)] = derive(
+                            facts, st.repeat.get(cid, False), policy)
                     continue
-                mark = marks.get(source, 0)
-                if e.ts < mark - self.config.lateness_ms:
+                if e.ts < mark - lateness:
                     res.late.append(Late(offset, index, e, self._late_reason(e, mark)))
                     continue
                 if e.ts > mark:
-                    marks[source] = e.ts
+                    marks[source] = mark = e.ts
                     self._meta_dirty = True
-                if ckey not in views:
-                    views[ckey] = self._views(st)
+                vkey = (ckey, cid)
                 if facts is None:
-                    facts = st.contacts[e.contact_id] = ContactFacts(
-                        e.tenant_id, e.contact_id, e.customer_id
-                    )
+                    views.setdefault(vkey, None)
+                    facts = st.contacts[cid] = ContactFacts(e.tenant_id, cid, e.customer_id)
+                elif vkey not in views:
+                    views[vkey] = derive(facts, st.repeat.get(cid, False), policy)
+                created = facts.created
                 facts.apply(e)
+                if facts.created is not created:
+                    created_moved.add(ckey)
                 res.accepted.append(e)
-                changed.setdefault(ckey, set()).add(e.contact_id)
-                self._dirty_customers[ckey] = st
-            self._apply_changes(offset, changed, views, touched_contacts, touched_windows, res)
+                ids = changed.get(ckey)
+                if ids is None:
+                    ids = changed[ckey] = set()
+                ids.add(cid)
+                dirty[ckey] = st
+            self._apply_changes(
+                offset, changed, created_moved, views, touched_contacts, touched_windows, res)
         self._sweep_if_due()
         gen = self.meta.generation << OFFSET_BITS
         res.contacts = [(v, v.event_count * 2 + v.is_repeat) for v in touched_contacts.values()]
@@ -171,17 +188,12 @@ class Shard:
         ]
         return res
 
-    def _views(self, st: CustomerState) -> dict[str, ContactView]:
-        policy = self.config.policy
-        return {
-            cid: derive(f, st.repeat.get(cid, False), policy) for cid, f in st.contacts.items()
-        }
-
     def _apply_changes(
         self,
         offset: int,
         changed: dict[str, set[str]],
-        views: dict[str, dict[str, ContactView]],
+        created_moved: set[str],
+        views: dict[tuple[str, str], ContactView | None],
         touched_contacts: dict[tuple[str, str], ContactView],
         touched_windows: dict[str, tuple[WindowKey, WindowState]],
         res: ShardResult,
@@ -191,18 +203,23 @@ class Shard:
         deltas: dict[WindowKey, list[int]] = {}
         for ckey, contact_ids in changed.items():
             st = self._dirty_customers[ckey]
-            flags = repeat_flags(
-                ((f.created[0], cid) for cid, f in st.contacts.items() if f.created),
-                self.config.repeat_window_ms,
-            )
-            for cid, flag in flags.items():
-                if flag and not st.repeat.get(cid, False):
-                    st.repeat[cid] = True
-                    contact_ids.add(cid)  # a sibling became a repeat
-            old_views = views[ckey]
+            # Flags are sticky and only a created time can turn one on (evicting contacts never
+            # can), so they need recomputing only when a created time moved.
+            if ckey in created_moved and len(st.contacts) > 1:
+                flags = repeat_flags(
+                    ((f.created[0], cid) for cid, f in st.contacts.items() if f.created),
+                    self.config.repeat_window_ms,
+                )
+                for cid, flag in flags.items():
+                    if flag and not st.repeat.get(cid, False):
+                        if (ckey, cid) not in views:  # its view before the flag turns on
+                            views[(ckey, cid)] = derive(st.contacts[cid], False, policy)
+                        st.repeat[cid] = True
+                        contact_ids.add(cid)  # a sibling became a repeat
             for cid in contact_ids:
+                vkey = (ckey, cid)
                 new = derive(st.contacts[cid], st.repeat.get(cid, False), policy)
-                old = old_views.get(cid)
+                old = views[vkey]
                 if new != old:
                     for wkey, d in delta(old, new).items():
                         acc = deltas.get(wkey)
@@ -210,8 +227,8 @@ class Shard:
                             deltas[wkey] = d
                         else:
                             add_into(acc, d)
-                    old_views[cid] = new
-                touched_contacts[(ckey, cid)] = new
+                    views[vkey] = new
+                touched_contacts[vkey] = new
         for wkey, d in deltas.items():
             skey = window_key(self.id, wkey)
             w = self._window(skey, wkey[0])

@@ -33,6 +33,7 @@ pytestmark = pytest.mark.integration
 PLUS8 = timezone(timedelta(hours=8))
 T0 = datetime(2024, 5, 1, 8, 30, 15, 123000, tzinfo=PLUS8)  # = 2024-05-01 00:30:15.123 UTC
 T0_UTC = datetime(2024, 5, 1, 0, 30, 15, 123000, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TABLES = ("events", "contacts", "sla_1m", "dead_letters")
 
 
@@ -381,6 +382,47 @@ def test_naive_datetimes_are_refused(client: Client) -> None:
     naive = datetime(2024, 5, 1, 0, 30)  # noqa: DTZ001 - the point of the test
     with pytest.raises(SinkError, match="updated_at needs timezone-aware"):
         ClickHouseWriter(client).write({"contacts": [contact_row(updated_at=naive)]})
+
+
+def as_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Row dicts → the writer's column form: times as epoch ms."""
+    def ms(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return (value - EPOCH) // timedelta(milliseconds=1)
+        return value
+
+    return {column: [ms(row[column]) for row in rows] for column in rows[0]}
+
+
+def test_column_form_stores_the_same_rows_as_row_dicts(client: Client) -> None:
+    answered = contact_row("c2", answered_at=T0 + timedelta(seconds=12), first_agent_id="a1",
+                           answered_in_sla=True, csat=5, resolved_by="bot", wait_s=None)
+    batch = {
+        "events": [event_row("e1"), event_row("e2", queue="billing", sender="agent")],
+        "contacts": [contact_row("c1"), answered],
+        # window_start is DateTime('UTC'), whole seconds: ms are floored like datetimes.
+        "sla_1m": [sla_row(0), sla_row(1, window_start=T0, wait_s_sum=Decimal("0.001"))],
+    }
+    orders = {"events": "event_id", "contacts": "contact_id", "sla_1m": "shard"}
+    writer = ClickHouseWriter(client)
+    writer.write(batch)
+    from_rows = {t: read_final(client, t, order) for t, order in orders.items()}
+    for table in orders:
+        client.command(f"TRUNCATE TABLE sqm.{table}")
+    writer.write({table: as_columns(rows) for table, rows in batch.items()})
+    assert {t: read_final(client, t, order) for t, order in orders.items()} == from_rows
+    assert from_rows["sla_1m"][1]["window_start"] == datetime(2024, 5, 1, 0, 30, 15, tzinfo=UTC)
+
+
+def test_column_form_refuses_datetimes_and_ragged_columns(client: Client) -> None:
+    writer = ClickHouseWriter(client)
+    columns = as_columns([contact_row()])
+    with pytest.raises(SinkError, match="updated_at takes epoch milliseconds"):
+        writer.write({"contacts": columns | {"updated_at": [T0]}})
+    with pytest.raises(SinkError, match="columns differ in length"):
+        writer.write({"contacts": columns | {"csat": [1, 2]}})
+    writer.write({"contacts": {c: [] for c in columns}})  # no rows: nothing to insert
+    assert client.command("SELECT count() FROM sqm.contacts") == 0
 
 
 # --- writer: errors and retries --------------------------------------------------------------

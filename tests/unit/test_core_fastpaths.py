@@ -1,0 +1,182 @@
+"""The hot path's cheaper forms say exactly what the plain forms say.
+
+- `EventRecord.to_wire_list`/`from_wire_list`: the positional wire form round-trips like the dict.
+- `rows.*_columns`: the column form holds the values of the row dicts (times as epoch ms).
+- `rollup.delta`: equals "new contribution − old contribution, without all-zero windows", and
+  its shortcut for views that agree on every window input is sound.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.core import rows
+from streams.core.derive import ContactView
+from streams.core.records import EventRecord
+from streams.core.rollup import contribution, delta
+from streams.core.shard import Shard, ShardConfig
+from streams.core.state import DictStore
+from streams.core.validate import validate
+from streams.simulate import SimConfig, history
+from tests.events import ev
+
+BASE = 1_772_326_800_000  # 2026-03-01T01:00:00Z
+
+
+@pytest.fixture(scope="module")
+def simulated() -> list[EventRecord]:
+    """Messy simulated traffic: every event type, duplicates, +08:00 offsets."""
+    lines = history(400, datetime(2026, 3, 2, tzinfo=UTC), 2.0, SimConfig(customers=60), messy=True)
+    records = [validate(x.encode() if isinstance(x, str) else orjson.dumps(x)) for x in lines]
+    return [r for r in records if isinstance(r, EventRecord)]
+
+
+def hand_built() -> list[EventRecord]:
+    return [
+        ev("survey.submitted", BASE, "c1", csat=4),  # trailing nps None, empty ratings
+        ev("survey.submitted", BASE, "c1", csat=4, nps=9, ratings={"speed": 5}),
+        ev("contact.transferred", BASE, "c2", to_queue="q", to_kind="human"),
+        ev("message.sent", BASE, "c3", sender="agent", agent_id="a", public=False),
+        ev("contact.closed", BASE, "c4"),  # nothing but the common fields
+        ev("contact.created", BASE, "c5", raw='{"x": "é"}', queue="q", priority="high"),
+    ]
+
+
+# --- wire ----------------------------------------------------------------------------------------
+
+
+def test_wire_list_round_trips_like_the_dict(simulated: list[EventRecord]) -> None:
+    for record in [*simulated, *hand_built()]:
+        as_list = orjson.loads(orjson.dumps(record.to_wire_list()))
+        as_dict = orjson.loads(orjson.dumps(record.to_wire()))
+        assert EventRecord.from_wire_list(as_list) == record
+        assert EventRecord.from_wire_any(as_list) == record
+        assert EventRecord.from_wire_any(as_dict) == EventRecord.from_wire(as_dict) == record
+
+
+def test_wire_list_leaves_off_trailing_unset_fields_only() -> None:
+    closed, survey = hand_built()[4], hand_built()[0]
+    assert closed.to_wire_list() == [
+        closed.event_id, "contact.closed", BASE, "t1", "c4", "u1", "chat", "",
+    ]
+    assert survey.to_wire_list()[-2:] == [None, 4]  # None inside the list stays
+    rated = hand_built()[1].to_wire_list()
+    assert rated[-3:] == [4, 9, {"speed": 5}]
+    assert EventRecord.from_wire_list(closed.to_wire_list()).ratings == {}
+
+
+# --- rows ----------------------------------------------------------------------------------------
+
+
+def shard_results(records: list[EventRecord]) -> list[Any]:
+    shard = Shard(0, DictStore(), ShardConfig())
+    messages = [(i, records[j:j + 50], i % 2) for i, j in enumerate(range(0, len(records), 50))]
+    results = []
+    for k in range(0, len(messages), 3):
+        results.append(shard.process(messages[k:k + 3]))
+        shard.commit()
+    return results
+
+
+def as_ms(value: Any) -> Any:
+    return rows.epoch_ms(value) if isinstance(value, datetime) else value
+
+
+def transpose(row_dicts: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {c: [as_ms(r[c]) for r in row_dicts] for c in row_dicts[0]}
+
+
+def test_columns_hold_the_values_of_the_row_dicts(simulated: list[EventRecord]) -> None:
+    now = datetime(2026, 3, 2, 1, 2, 3, 456789, tzinfo=UTC)  # sub-ms part: floored either way
+    now_ms = rows.epoch_ms(now)
+    assert now_ms == 1_772_413_323_456
+    results = shard_results(simulated)
+    events = [e for res in results for e in res.accepted]
+    contacts = [c for res in results for c in res.contacts]
+    windows = [(shard, *w) for shard, res in enumerate(results) for w in res.windows]
+    assert events and contacts and windows
+
+    def columns(form: dict[str, Any]) -> dict[str, list[Any]]:
+        return {c: list(v) for c, v in form.items()}
+
+    assert columns(rows.event_columns(events, now_ms)) == transpose(
+        [rows.event_row(e, now) for e in events])
+    assert columns(rows.contact_columns(contacts, now_ms)) == transpose(
+        [rows.contact_row(v, ver, now) for v, ver in contacts])
+    sla = columns(rows.sla_columns(windows, now_ms))
+    assert sla == transpose([rows.sla_row(k, c, s, ver, now) for s, k, c, ver in windows])
+    # DateTime('UTC') windows: whole minutes, which the writer turns into seconds.
+    assert all(start % 60_000 == 0 for start in sla["window_start"])
+    assert all(isinstance(x, Decimal) for x in sla["wait_s_sum"])
+
+
+def test_empty_results_give_empty_columns_of_the_same_names() -> None:
+    assert list(rows.event_columns([], 0)) == list(rows.EVENT_COLUMNS)
+    assert list(rows.contact_columns([], 0)) == list(rows.CONTACT_COLUMNS)
+    assert list(rows.sla_columns([], 0)) == list(rows.SLA_COLUMNS)
+    for form in (rows.event_columns([], 0), rows.contact_columns([], 0), rows.sla_columns([], 0)):
+        assert not any(form.values())  # the writer skips such a table
+
+
+# --- rollup --------------------------------------------------------------------------------------
+
+
+def naive_delta(old: ContactView | None, new: ContactView | None) -> dict[Any, list[int]]:
+    """The definition: new − old per window, all-zero windows left out."""
+    before, after = contribution(old), contribution(new)
+    out = {}
+    for key in before.keys() | after.keys():
+        b = before.get(key, [0] * 8)
+        a = after.get(key, [0] * 8)
+        d = [x - y for x, y in zip(a, b, strict=True)]
+        if any(d):
+            out[key] = d
+    return out
+
+
+def all_views(records: list[EventRecord]) -> list[ContactView]:
+    return [v for res in shard_results(records) for v, _ in res.contacts]
+
+
+def test_delta_is_new_minus_old_contribution(simulated: list[EventRecord]) -> None:
+    views = all_views(simulated)
+    by_contact: dict[str, list[ContactView]] = {}
+    for v in views:
+        by_contact.setdefault(v.contact_id, []).append(v)
+    pairs = [(None, views[0]), (views[0], None), (None, None)]
+    pairs += [(a, b) for vs in by_contact.values() for a in vs for b in vs]
+    pairs += list(pairwise(views))  # different contacts and dimensions
+    moved = 0
+    for old, new in pairs:
+        assert delta(old, new) == naive_delta(old, new)
+        moved += bool(delta(old, new))
+    assert moved > 100
+
+
+def test_fields_outside_the_window_inputs_do_not_change_a_contribution(
+    simulated: list[EventRecord],
+) -> None:
+    # delta() skips views that agree on its window inputs; that is sound only if no other field
+    # feeds a contribution. Change each other field and the contribution must stay the same.
+    others = {
+        "contact_id": "zz", "customer_id": "zz", "order_id": "o", "topic": "t",
+        "first_agent_id": "a", "sla_target_s": 1, "resolved_at": 1, "resolved_by": "bot",
+        "bot_contained": True, "transferred_to_human": True, "csat": 1, "nps": 1,
+        "first_event_at": 1, "last_event_at": 1, "event_count": 99, "is_abandoned": None,
+    }
+    assert set(others) | {
+        "tenant_id", "channel", "queue", "priority", "created_at", "is_repeat", "queued_at",
+        "has_queued", "answered_at", "wait_ms", "answered_in_sla", "abandoned_at",
+        "is_short_abandon",
+    } == set(ContactView._fields)
+    for v in all_views(simulated):
+        for name, value in others.items():
+            changed = v._replace(**{name: value})
+            assert contribution(changed) == contribution(v), name
+            assert delta(v, changed) == {}
