@@ -8,6 +8,7 @@ Real parts only: a Tansu broker started here, `sqm worker` subprocesses, chDB.
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,10 @@ def test_sigkill_and_restart_never_double_counts(broker: EmbeddedBroker, tmp_pat
     first.wait_for(lambda p: p["batches"] >= 3, timeout=120)
     first.stop(signal.SIGKILL)  # no flush, no commit: the hard case
     assert first.progress[-1]["settled"] < len(lines), "finished before it could be killed"
+    # Restart once the group has evicted the dead member (broker_session_timeout = 10 s), as a
+    # supervisor's back-off would. Restarting inside that window means a second rebalance
+    # mid-recovery, after which a worker on Tansu was seen to stall (see the issue notes).
+    time.sleep(12)
 
     second = Worker({**env, "SQM_WEB_PORT": str(free_port())})
     second.wait_idle(timeout=240, quiet_reports=20)
