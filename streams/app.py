@@ -13,13 +13,16 @@ from typing import Any
 import faust
 
 from sinks.writer import ClickHouseWriter
+from streams.agents.alerts import AlertStage
 from streams.agents.customers import CustomerStage
 from streams.agents.ingest import IngestStage
 from streams.broker import EMBEDDED_FAUST_SETTINGS
-from streams.config import Settings
+from streams.config import ConfigError, Settings
+from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
 from streams.stats import PipelineStats
 
 STATE_TABLE = "sqm-state"
+ALERT_STATE_TABLE = "sqm-alert-state"
 log = logging.getLogger(__name__)
 
 
@@ -30,7 +33,17 @@ class Pipeline:
     stats: PipelineStats
     ingest: IngestStage
     customers: CustomerStage
+    alerts: AlertStage
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+def load_alert_config(settings: Settings) -> AlertConfig:
+    if settings.alerts_config is None:
+        return DEFAULT_CONFIG
+    try:
+        return load_rules(settings.alerts_config)
+    except AlertConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> Pipeline:
@@ -63,9 +76,18 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     # bytes key/value types make Faust use the raw codec: the shard encodes its own values.
     table = app.Table(STATE_TABLE, partitions=settings.partitions, key_type=bytes,
                       value_type=bytes, default=None)
+    alert_inputs = app.topic(settings.alert_inputs_topic, key_serializer="raw",
+                             value_serializer="raw", partitions=settings.partitions)
+    alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
+    alert_table = app.Table(ALERT_STATE_TABLE, partitions=settings.partitions, key_type=bytes,
+                            value_type=bytes, default=None)
 
     ingest = IngestStage(settings, writer, stats, by_customer, dead_letters)
-    customers = CustomerStage(settings, writer, stats, table, dead_letters)
+    customers = CustomerStage(settings, writer, stats, table, dead_letters, alert_inputs)
+    alerting = AlertStage(
+        load_alert_config(settings), writer, stats, alert_table, alerts_topic,
+        event_clock=settings.alert_clock == "event", grace_s=settings.alert_grace_s,
+    )
 
     async def guarded(stage: str, handle: Any, events: Any) -> None:
         try:
@@ -88,8 +110,21 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         async for events in stream.take_events(64, settings.batch_within_s):
             await guarded("customer", customers.handle, events)
 
+    @app.agent(alert_inputs, name="sqm.alerts")
+    async def alerts_agent(stream: Any) -> None:  # a faust.Stream
+        async for events in stream.take_events(256, settings.batch_within_s):
+            await guarded("alert", alerting.handle, events)
+
+    @app.timer(interval=settings.alert_tick_s)
+    async def alert_clock() -> None:
+        # Live only (a no-op on the event clock): a queue with no new events must still warn.
+        mine = [tp.partition for tp in app.consumer.assignment()
+                if tp.topic == settings.alert_inputs_topic]
+        if mine:
+            await guarded("alert", alerting.tick, mine)
+
     @app.timer(interval=settings.progress_interval_s)
     async def log_progress() -> None:
         log.info("progress", extra={"fields": stats.as_dict()})
 
-    return Pipeline(app, settings, stats, ingest, customers)
+    return Pipeline(app, settings, stats, ingest, customers, alerting)

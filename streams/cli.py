@@ -88,7 +88,8 @@ def replay(
 
     if not events.is_file():
         raise fail(f"no such file: {events}")
-    settings = settings_for(config, store)
+    # History replays on the event clock: the same alerts at the same event times as live.
+    settings = settings_for(config, store, alert_clock="event")
     summary: list[ReplaySummary] = []
 
     def refuse_non_empty(client: object, _bootstrap: str) -> None:

@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     input_topic: str = "sqm.events"
     by_customer_topic: str = "sqm.by-customer"
     dead_letter_topic: str = "sqm.dead-letters"
+    alert_inputs_topic: str = "sqm.alert-inputs"
+    alerts_topic: str = "sqm.alerts"
+    alerts_config: Path | None = Field(
+        None, description="alert rules YAML (docs/alerting.md); unset = the default rules"
+    )
+    alert_clock: Literal["wall", "event"] = Field(
+        "wall", description="wall: live timer; event: the watermark (what sqm replay uses)"
+    )
+    alert_grace_s: float = Field(
+        5, ge=0, description="live: how long behind the wall clock alerts are evaluated"
+    )
+    alert_tick_s: float = Field(1, gt=0, description="live: how often alerts are evaluated")
     partitions: int = Field(4, ge=1, le=1024, description="partitions of the topics sqm creates")
     app_id: str = "sqm"
     lateness_s: int = Field(3600, ge=0, description="allowed lateness in event time")

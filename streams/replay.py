@@ -96,7 +96,7 @@ async def replay(pipeline: Pipeline, path: Path, *, show_progress: bool = True) 
     with progress if show_progress else contextlib.nullcontext():
         task = progress.add_task("replay", total=total)
         last, last_change = -1, time.monotonic()
-        while stats.settled < total or not producing.done():
+        while stats.settled < total or not producing.done() or not stats.alerts_caught_up:
             if producing.done() and producing.exception():
                 raise ReplayError(f"could not produce the file: {producing.exception()}")
             progress.update(task, completed=stats.settled)

@@ -64,7 +64,8 @@ def run_pipeline(
             bootstrap = str(settings.kafka_bootstrap)
         ensure_topics(
             bootstrap,
-            [settings.input_topic, settings.by_customer_topic, settings.dead_letter_topic],
+            [settings.input_topic, settings.by_customer_topic, settings.dead_letter_topic,
+             settings.alert_inputs_topic, settings.alerts_topic],
             settings.partitions,
         )
         client = open_store(settings, reset=reset_store)

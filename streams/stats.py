@@ -16,6 +16,13 @@ class PipelineStats:
     late: int = 0
     dropped_corrections: int = 0
     batches: int = 0
+    alert_changes: int = 0  # alert rows written (firing, resolved, at-risk, ...)
+    alert_inputs_sent: int = 0  # messages from the customer stage to the alert stage
+    alert_inputs_done: int = 0  # of those, evaluated and written by the alert stage
+
+    @property
+    def alerts_caught_up(self) -> bool:
+        return self.alert_inputs_done >= self.alert_inputs_sent
 
     def as_dict(self) -> dict[str, int]:
         return {**asdict(self), "settled": self.settled}

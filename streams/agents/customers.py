@@ -11,6 +11,7 @@ The table's changelog goes to the partition of the shard, named explicitly: insi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, MutableMapping, Sequence
@@ -21,6 +22,7 @@ import faust
 from faust.types import TableT
 
 from sinks.writer import Batch, ClickHouseWriter
+from streams.agents.alerts import alert_inputs
 from streams.agents.ingest import dead_letter_message, decode_chunk, record_time
 from streams.config import Settings
 from streams.core import rows
@@ -75,7 +77,9 @@ class CustomerStage:
         stats: PipelineStats,
         table: TableT,
         dead_letters: faust.TopicT,
+        alert_inputs: faust.TopicT,
     ) -> None:
+        self.alert_inputs = alert_inputs
         self.settings = settings
         self.config = settings.shard_config()
         self.writer = writer
@@ -122,8 +126,19 @@ class CustomerStage:
             "dead_letters": dead,
         }
         await self.writer.write_async(batch)
-        for row in dead:
+        sends = [
             await self.dead_letters.send(key=row["dl_id"].encode(), value=dead_letter_message(row))
+            for row in dead
+        ]
+        for shard, res in zip(shards, results, strict=True):
+            inputs = alert_inputs(shard.id, shard.meta.low_watermark, res.windows, res.contacts,
+                                  self.settings.partitions)
+            for p, value in inputs.items():
+                sends.append(await self.alert_inputs.send(key=str(p).encode(), value=value,
+                                                          partition=p))
+            self.stats.alert_inputs_sent += len(inputs)
+        if sends:
+            await asyncio.gather(*sends)  # delivered before the batch is acknowledged
         for shard in shards:
             shard.commit()
         self._count(results, sum(len(m[1]) for ms in by_partition.values() for m in ms))

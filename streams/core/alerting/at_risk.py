@@ -100,6 +100,21 @@ class AtRiskTracker:
         if self.now is not None and self.now >= c.clock_start_ms + c.target_s * 1000:
             e.risk_done, e.late_since = True, self.now
 
+    def record(self, c: WaitingContact, stop: tuple[int, str] | None) -> None:
+        """The contact's waiting interval as known now: its clock start and, once it stopped,
+        when and why. Unlike `upsert`, nothing depends on the clock of the last evaluate, so a
+        replay raises the same warnings however events were batched; a contact recorded again
+        after it left the state repeats its changes with the same ids and versions
+        (idempotent rows)."""
+        key = (c.tenant_id, c.contact_id)
+        e = self.entries.get(key)
+        if e is None:
+            e = self.entries[key] = _Entry(c)
+        else:
+            e.c = c
+        if stop is not None and (e.stop_ms is None or stop[0] < e.stop_ms):
+            e.stop_ms, e.reason = stop
+
     def stop(self, tenant_id: str, contact_id: str, at_ms: int, reason: str = "answered") -> None:
         """The contact stopped waiting at `at_ms` (event time); unknown contacts are ignored."""
         e = self.entries.get((tenant_id, contact_id))

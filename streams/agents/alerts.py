@@ -1,0 +1,188 @@
+"""The alert stage: a thin adapter running `streams.core.alerting.AlertMonitor` per partition.
+
+Inputs come from the customer stage on `sqm.alert-inputs`, keyed by tenant: the one-minute
+window totals it wrote, which contacts wait in a queue (and which stopped), and every shard's
+low watermark. The clock is event time in `sqm replay` (the lowest shard watermark, after each
+batch), so history raises the same alerts at the same event times as live operation; live, a
+timer also evaluates against the wall clock, so a queue that stops receiving events still warns.
+
+Outputs (rows in `sqm.alerts`, messages on `sqm.alerts`, Grafana annotations when configured)
+are written before the state's changelog record, and alert rows carry stable ids and per-state
+versions, so a replay after a crash rewrites the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
+
+import faust
+import orjson
+from faust.types import TableT
+
+from sinks.writer import ClickHouseWriter
+from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
+from streams.core.alerting.at_risk import WaitingContact, stopped_waiting, waiting_contact
+from streams.core.derive import ContactView
+from streams.core.rollup import WindowKey
+from streams.stats import PipelineStats
+
+log = logging.getLogger(__name__)
+
+
+def alert_partition(tenant_id: str, partitions: int) -> int:
+    return zlib.crc32(tenant_id.encode()) % partitions
+
+
+def alert_inputs(
+    shard: int,
+    low_watermark: int,
+    windows: Iterable[tuple[WindowKey, list[int], int]],
+    contacts: Iterable[tuple[ContactView, int]],
+    partitions: int,
+) -> dict[int, bytes]:
+    """One `sqm.alert-inputs` message per alert partition; every partition gets the watermark
+    (a tick), so its clock moves even when this shard has nothing else for it."""
+    out: dict[int, dict[str, Any]] = {
+        p: {"shard": shard, "wm": low_watermark, "windows": [], "waiting": []}
+        for p in range(partitions)
+    }
+    for key, counts, version in windows:
+        out[alert_partition(key[1], partitions)]["windows"].append([*key, version, *counts])
+    for view, _ in contacts:
+        if not view.has_queued or view.queued_at is None:
+            continue  # never offered to a queue: never waits, never warns
+        # The whole waiting interval, also when it already ended: the alert stage then raises
+        # the same warnings whether it saw the contact waiting or only afterwards.
+        stop = None if waiting_contact(view) is not None else stopped_waiting(view)
+        out[alert_partition(view.tenant_id, partitions)]["waiting"].append([
+            view.tenant_id, view.contact_id, view.channel, view.queue, view.priority,
+            view.queued_at, view.sla_target_s, *(stop or (None, None)),
+        ])
+    return {p: orjson.dumps(m) for p, m in out.items()}
+
+
+class PartitionAlerts:
+    """The monitor of one alert partition and the latest watermark of every shard."""
+
+    def __init__(self, monitor: AlertMonitor, watermarks: dict[int, int] | None = None) -> None:
+        self.monitor = monitor
+        self.watermarks = watermarks or {}
+
+    @property
+    def clock(self) -> int | None:
+        return min(self.watermarks.values()) if self.watermarks else None
+
+    def apply(self, message: bytes) -> None:
+        data = orjson.loads(message)
+        shard = data["shard"]
+        self.watermarks[shard] = max(self.watermarks.get(shard, 0), data["wm"])
+        m = self.monitor
+        for row in data["windows"]:
+            m.apply_window(cast(WindowKey, tuple(row[:5])), shard, row[5], row[6:])
+        for t, c, ch, q, p, start, target, stop_at, reason in data["waiting"]:
+            stop = None if stop_at is None else (stop_at, reason)
+            m.waiting.record(WaitingContact(t, c, ch, q, p, start, target), stop)
+
+    def encode(self) -> bytes:
+        marks = {str(k): v for k, v in self.watermarks.items()}
+        return orjson.dumps({"monitor": self.monitor.to_state(), "watermarks": marks})
+
+    @classmethod
+    def decode(cls, data: bytes, config: AlertConfig) -> PartitionAlerts:
+        state = orjson.loads(data)
+        marks = {int(k): v for k, v in state["watermarks"].items()}
+        return cls(AlertMonitor.from_state(state["monitor"], config), marks)
+
+
+class AlertStage:
+    def __init__(
+        self,
+        config: AlertConfig,
+        writer: ClickHouseWriter,
+        stats: PipelineStats,
+        table: TableT,
+        alerts_topic: faust.TopicT,
+        *,
+        event_clock: bool,
+        grace_s: float,
+    ) -> None:
+        self.config = config
+        self.writer = writer
+        self.stats = stats
+        self.table = table
+        self.data: Any = cast(Any, table).data  # faust.stores.memory.Store
+        self.alerts_topic = alerts_topic
+        self.event_clock = event_clock
+        self.grace_ms = int(grace_s * 1000)
+        self._pending_done = 0
+
+    def _partition(self, p: int) -> PartitionAlerts:
+        key = str(p).encode()
+        value = self.data.data.get(key)
+        if isinstance(value, PartitionAlerts):
+            return value
+        part = (PartitionAlerts.decode(value, self.config) if isinstance(value, bytes)
+                else PartitionAlerts(AlertMonitor(self.config)))
+        self.data.data[key] = part
+        return part
+
+    async def handle(self, events: Sequence[faust.EventT]) -> None:
+        touched: dict[int, PartitionAlerts] = {}
+        for event in events:
+            p = event.message.partition
+            part = touched.get(p) or self._partition(p)
+            touched[p] = part
+            part.apply(event.value)
+        self._pending_done = len(events)
+        changes: dict[int, list[AlertChange]] = defaultdict(list)
+        if self.event_clock:
+            for p, part in touched.items():
+                if part.clock is not None:
+                    changes[p] = part.monitor.evaluate(part.clock)
+        await self._emit(changes, touched)
+
+    async def tick(self, partitions: Iterable[int]) -> None:
+        """Live: evaluate against the wall clock (less a grace for events still in flight)."""
+        if self.event_clock:
+            return
+        now = int(time.time() * 1000) - self.grace_ms
+        touched: dict[int, PartitionAlerts] = {}
+        changes: dict[int, list[AlertChange]] = {}
+        for p in partitions:
+            part = self._partition(p)
+            touched[p] = part
+            changes[p] = part.monitor.evaluate(now, windows_ms=part.clock or 0)
+        await self._emit(changes, touched)
+
+    async def _emit(self, changes: dict[int, list[AlertChange]],
+                    touched: dict[int, PartitionAlerts]) -> None:
+        flat = [c for cs in changes.values() for c in cs]
+        if flat:
+            await self.writer.write_async({"alerts": [c.to_row() for c in flat]})
+            for c in flat:
+                await self.alerts_topic.send(key=c.alert_id.encode(),
+                                             value=orjson.dumps(c.to_dict()))
+            self.stats.alert_changes += len(flat)
+            for c in flat:
+                log.info("alert %s %s: %s", c.state, c.alert_id, c.message)
+            await _push_annotations(flat)
+        for p, part in touched.items():
+            self.table.send_changelog(p, str(p).encode(), part.encode())
+        self.stats.alert_inputs_done += self._pending_done
+        self._pending_done = 0
+
+
+async def _push_annotations(changes: list[AlertChange]) -> None:
+    """Grafana annotations when SQM_GRAFANA_URL and a token are set; never fails the stage."""
+    from dashboards.annotations import push_alert_annotation_async
+    from dashboards.grafana import GrafanaTarget
+
+    if GrafanaTarget.from_env() is None:
+        return
+    for c in changes:
+        await push_alert_annotation_async(c.to_row())
