@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         "wall", description="wall: live timer; event: the watermark (what sqm replay uses)"
     )
     alert_grace_s: float = Field(
-        5, ge=0, description="live: how long behind the wall clock alerts are evaluated"
+        2, ge=0, description="live: how long behind the wall clock alerts are evaluated"
     )
     alert_tick_s: float = Field(1, gt=0, description="live: how often alerts are evaluated")
     partitions: int = Field(4, ge=1, le=1024, description="partitions of the topics sqm creates")
