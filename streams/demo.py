@@ -68,11 +68,17 @@ async def feed(bootstrap: str, topic: str, rate: float, stop: asyncio.Event) -> 
         await producer.stop()
 
 
+FIRING_SQL = """
+SELECT kind, count() FROM sqm.alerts FINAL WHERE state = 'firing' GROUP BY kind
+"""
+
+
 def _pct(num: float, den: float) -> str:
     return f"{100 * num / den:5.1f} %" if den else "    –  "
 
 
-def render(rows: Sequence[Sequence[Any]], pipeline: Pipeline, started: float) -> Group:
+def render(rows: Sequence[Sequence[Any]], pipeline: Pipeline, started: float,
+           firing: Sequence[Sequence[Any]] = ()) -> Group:
     table = Table(title=f"Service level, last {WINDOW_MIN} min (event time, UTC)",
                   title_justify="left")
     for name in ("channel", "offered", "answered", "service level", "avg wait",
@@ -90,7 +96,9 @@ def render(rows: Sequence[Sequence[Any]], pipeline: Pipeline, started: float) ->
         table.add_row(channel, str(offered), str(answered), _pct(in_sla, denominator), avg_wait,
                       str(abandoned), _pct(repeats, created))
     s = pipeline.stats
+    alerts = ", ".join(f"{n} {kind.replace('_', '-')}" for kind, n in firing) or "none"
     status = Text(
+        f"alerts firing: {alerts}\n"
         f"events {s.read:,} · stored {s.accepted:,} · dead-lettered {s.dead_lettered:,} · "
         f"running {time.monotonic() - started:.0f} s · Ctrl-C to stop", style="dim")
     return Group(table, status)
@@ -110,7 +118,8 @@ async def live_view(pipeline: Pipeline, console: Console, seconds: float | None)
                 rows = await asyncio.to_thread(
                     lambda: client.query(LIVE_SQL, parameters={"minutes": WINDOW_MIN}).result_rows
                 )
-                live.update(render(rows, pipeline, started))
+                firing = await asyncio.to_thread(lambda: client.query(FIRING_SQL).result_rows)
+                live.update(render(rows, pipeline, started, firing))
                 if feeder.done():
                     feeder.result()  # surfaces a producer failure
                 await asyncio.sleep(REFRESH_S)
