@@ -2,8 +2,8 @@
 
 Order per batch, which the exactly-once argument in docs/architecture.md depends on:
 1. apply the batch to each shard's state (in memory);
-2. write every resulting row to ClickHouse (absolute values, versioned) and dead-letter late
-   events;
+2. write every resulting row to ClickHouse (absolute values, versioned), dead-letter late
+   events and send the alert stage its inputs (all delivered before going on);
 3. only then write the shards' changelog records, windows first.
 The table's changelog goes to the partition of the shard, named explicitly: inside a
 `take_events` batch Faust's "current event" may belong to another partition.
@@ -97,7 +97,6 @@ class CustomerStage:
             source, records = decode_chunk(event.value)
             by_partition[msg.partition].append((msg.offset, records, source))
             stamps[(msg.partition, msg.offset)] = record_time(msg.timestamp)
-        self._stamps = stamps
         now = datetime.now(UTC)
         accepted: list[EventRecord] = []
         contacts: list[tuple[ContactView, int]] = []
@@ -116,7 +115,7 @@ class CustomerStage:
             accepted.extend(res.accepted)
             contacts.extend(res.contacts)
             windows.extend((partition, *w) for w in res.windows)
-            dead.extend(self._late_rows(partition, topic, res, now))
+            dead.extend(self._late_rows(partition, topic, res, stamps, now))
         # Column form for the hot tables (times as epoch ms); dead letters are few, rows do.
         now_ms = rows.epoch_ms(now)
         batch: Batch = {
@@ -144,13 +143,14 @@ class CustomerStage:
         self._count(results, sum(len(m[1]) for ms in by_partition.values() for m in ms))
 
     def _late_rows(
-        self, partition: int, topic: str, res: ShardResult, now: datetime
+        self, partition: int, topic: str, res: ShardResult,
+        stamps: dict[tuple[int, int], datetime], now: datetime,
     ) -> list[dict[str, Any]]:
         return [
             rows.dead_letter_row(
                 dl_id=f"{topic}:{partition}:{late.offset}:{late.index}", stage="late",
                 reason=late.reason, topic=topic, partition=partition, offset=late.offset,
-                raw=late.event.raw, now=self._stamps.get((partition, late.offset), now),
+                raw=late.event.raw, now=stamps.get((partition, late.offset), now),
                 event_id=late.event.event_id,
                 tenant_id=late.event.tenant_id,
             )
