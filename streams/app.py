@@ -19,6 +19,7 @@ from streams.agents.ingest import IngestStage
 from streams.broker import EMBEDDED_FAUST_SETTINGS
 from streams.config import ConfigError, Settings
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
+from streams.recovery import OrderedTableManager
 from streams.stats import PipelineStats
 
 STATE_TABLE = "sqm-state"
@@ -60,6 +61,8 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         "producer_max_request_size": 4 * 1024 * 1024,
         "consumer_max_fetch_size": 4 * 1024 * 1024,
         "stream_buffer_maxsize": max(settings.batch_max * 2, 4096),
+        # Faust's own recovery drops messages fetched while it starts the streams (see there).
+        "TableManager": OrderedTableManager,
     }
     if settings.tansu:
         conf.update(EMBEDDED_FAUST_SETTINGS)
