@@ -26,6 +26,19 @@ WINDOWS_SQL = """
     FROM sqm.sla_1m FINAL"""
 
 
+STARTED: list[Worker] = []
+
+
+def kill_leftovers() -> None:
+    """SIGKILL every worker a test started and did not stop (a worker whose broker is gone
+    may never finish a graceful stop)."""
+    while STARTED:
+        proc = STARTED.pop().proc
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 def worker_env(bootstrap: str, store: Path, **extra: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "TZ": "UTC",
@@ -68,13 +81,17 @@ def merged_window_totals(
 
 
 class Worker:
-    """`sqm worker` in a subprocess; its JSON progress lines are parsed as they arrive."""
+    """`sqm worker` in a subprocess; its JSON progress lines are parsed as they arrive.
+
+    Every worker started is remembered in `STARTED` so a fixture can kill what a failed test
+    left running (`kill_leftovers`)."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker"], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
+        STARTED.append(self)
         self.progress: list[dict[str, Any]] = []
         self.errors: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()

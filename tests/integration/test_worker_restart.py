@@ -23,7 +23,14 @@ from streams.core.records import EventRecord
 from streams.core.validate import validate
 from streams.simulate import SimConfig, history
 from tests import reference
-from tests.workers import WINDOWS_SQL, Worker, merged_window_totals, produce, worker_env
+from tests.workers import (
+    WINDOWS_SQL,
+    Worker,
+    kill_leftovers,
+    merged_window_totals,
+    produce,
+    worker_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +39,12 @@ TOPICS = ["sqm.events", "sqm.by-customer", "sqm.dead-letters"]
 
 @pytest.fixture()
 def broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as b:
-        ensure_topics(b.bootstrap, TOPICS, 4)
-        yield b
+    try:
+        with EmbeddedBroker() as b:
+            ensure_topics(b.bootstrap, TOPICS, 4)
+            yield b
+    finally:
+        kill_leftovers()
 
 
 def simulated(contacts: int, seed: int) -> tuple[list[bytes], list[EventRecord]]:
