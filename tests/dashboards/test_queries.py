@@ -18,7 +18,7 @@ import pytest
 from clickhouse_connect.driver import Client
 
 from sinks.clickhouse import connect
-from sinks.migrations import migrate
+from sinks.migrations import load_migrations, migrate
 from sinks.writer import ClickHouseWriter
 from tests.dashboards import seed
 from tests.dashboards.expected import CASES, COLUMNS, EVERYTHING, Case
@@ -36,7 +36,7 @@ ALERT_NOW = at(0, 35)  # alert rules evaluate "now" = 00:35 (expected.py's alert
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     client = connect(f"chdb://{tmp_path_factory.mktemp('chdb-dashboards')}")
     try:
-        assert migrate(client) == ["0001_init", "0002_alerts"]
+        assert migrate(client) == [m.name for m in load_migrations()]
         ClickHouseWriter(client).write(seed.BATCH)
         yield client
     finally:
