@@ -52,6 +52,10 @@ def contacts(events: list[EventRecord]) -> dict[tuple[str, str], dict[str, Any]]
         ):
             resolved = None
         to_human = any(e.to_kind == "human" for e in of("contact.transferred"))
+        first_resolution = resolution = None
+        if created_at is not None:
+            first_resolution = resolves[0].ts - created_at if resolves else None
+            resolution = resolved.ts - created_at if resolved else None
         out[key] = {
             "customer_id": evs[0].customer_id,
             "channel": channel,
@@ -71,6 +75,10 @@ def contacts(events: list[EventRecord]) -> dict[tuple[str, str], dict[str, Any]]
             and not answers and not to_human,
             "csat": of("survey.submitted")[-1].csat if of("survey.submitted") else None,
             "event_count": len(evs),
+            "first_resolution_ms": None if first_resolution is None else max(0, first_resolution),
+            "resolution_ms": None if resolution is None else max(0, resolution),
+            "reopen_count": len(reopens),
+            "transfer_count": len(of("contact.transferred")),
         }
     # Repeat: brute force over every pair of the same tenant and customer.
     for key, c in out.items():

@@ -49,6 +49,11 @@ class ContactView(NamedTuple):
     first_event_at: int
     last_event_at: int
     event_count: int
+    first_resolved_at: int | None
+    first_resolution_ms: int | None  # first resolution − created_at
+    resolution_ms: int | None  # resolved_at (the current, final one) − created_at
+    reopen_count: int
+    transfer_count: int
 
     @property
     def clock_started(self) -> bool:
@@ -89,6 +94,8 @@ def derive(f: ContactFacts, is_repeat: bool, policy: SlaPolicy) -> ContactView:
         resolved = None
     resolved_by = resolved[2] if resolved else None
     bot_contained = resolved_by == "bot" and f.answer is None and not f.to_human
+    first_resolved_at = f.first_resolved[0] if f.first_resolved else None
+    resolved_at = resolved[0] if resolved else None
 
     # Positional `_make` skips the generated keyword __new__ (~4x cheaper); keep field order.
     return ContactView._make((
@@ -112,7 +119,7 @@ def derive(f: ContactFacts, is_repeat: bool, policy: SlaPolicy) -> ContactView:
         is_abandoned,
         is_short,
         is_repeat,
-        resolved[0] if resolved else None,  # resolved_at
+        resolved_at,
         resolved_by,
         bot_contained,
         f.to_human,  # transferred_to_human
@@ -121,4 +128,14 @@ def derive(f: ContactFacts, is_repeat: bool, policy: SlaPolicy) -> ContactView:
         f.first[0] if f.first else f.last_ts,  # first_event_at
         f.last_ts,  # last_event_at
         len(f.event_ids),  # event_count
+        first_resolved_at,
+        _since(created_at, first_resolved_at),  # first_resolution_ms
+        _since(created_at, resolved_at),  # resolution_ms
+        len(f.reopens),  # reopen_count
+        len(f.transfers),  # transfer_count
     ))
+
+
+def _since(start: int | None, end: int | None) -> int | None:
+    """Milliseconds from start to end; an end logged before the start counts as 0."""
+    return None if start is None or end is None else max(0, end - start)

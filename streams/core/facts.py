@@ -54,6 +54,8 @@ class ContactFacts:
     last_reopened: Mark | None = None  # (ts, id)
     to_human: bool = False  # any transfer to a human
     survey: Mark | None = None  # (ts, id, csat, nps): latest survey
+    reopens: set[str] = field(default_factory=set)  # event ids of contact.reopened
+    transfers: set[str] = field(default_factory=set)  # event ids of contact.transferred
 
     def apply(self, e: EventRecord) -> bool:
         """Merge one event; False when it was already merged (a duplicate)."""
@@ -82,8 +84,10 @@ class ContactFacts:
             self.last_resolved = latest(self.last_resolved, resolution)
         elif t == r.REOPENED:
             self.last_reopened = latest(self.last_reopened, (ts, eid))
+            self.reopens.add(eid)
         elif t == r.TRANSFERRED:
             self.to_human = self.to_human or e.to_kind == "human"
+            self.transfers.add(eid)
         elif t == r.SURVEY:
             self.survey = latest(self.survey, (ts, eid, e.csat, e.nps))
         return True
@@ -102,6 +106,8 @@ class ContactFacts:
         self.last_reopened = latest(self.last_reopened, other.last_reopened)
         self.to_human = self.to_human or other.to_human
         self.survey = latest(self.survey, other.survey)
+        self.reopens |= other.reopens
+        self.transfers |= other.transfers
 
     # -- state encoding (plain JSON-able lists; tuples come back as lists) --
     _MARKS = (
@@ -113,11 +119,14 @@ class ContactFacts:
         return [
             self.tenant_id, self.contact_id, self.customer_id, sorted(self.event_ids),
             self.last_ts, self.to_human, list(_marks_of(self)),
+            sorted(self.reopens), sorted(self.transfers),
         ]
 
     @classmethod
     def from_state(cls, s: list[Any]) -> ContactFacts:
         f = cls(s[0], s[1], s[2], set(s[3]), last_ts=s[4], to_human=s[5])
+        if len(s) > 7:  # state written before reopen/transfer counts has none: counts start at 0
+            f.reopens, f.transfers = set(s[7]), set(s[8])
         for name, mark in zip(cls._MARKS, s[6], strict=True):
             setattr(f, name, tuple(mark) if mark is not None else None)
         return f

@@ -47,6 +47,10 @@ def seconds(ms: int) -> Decimal:
     return Decimal(ms).scaleb(-3)
 
 
+def opt_seconds(ms: int | None) -> Decimal | None:
+    return None if ms is None else Decimal(ms).scaleb(-3)
+
+
 def event_row(e: EventRecord, now: datetime) -> Row:
     return {
         "event_id": e.event_id,
@@ -79,7 +83,7 @@ def contact_row(v: ContactView, version: int, now: datetime) -> Row:
         "answered_at": opt_ts(v.answered_at),
         "first_agent_id": v.first_agent_id,
         "abandoned_at": opt_ts(v.abandoned_at),
-        "wait_s": None if v.wait_ms is None else seconds(v.wait_ms),
+        "wait_s": opt_seconds(v.wait_ms),
         "sla_target_s": v.sla_target_s,
         "answered_in_sla": v.answered_in_sla,
         "is_abandoned": v.is_abandoned,
@@ -94,6 +98,11 @@ def contact_row(v: ContactView, version: int, now: datetime) -> Row:
         "first_event_at": ts(v.first_event_at),
         "last_event_at": ts(v.last_event_at),
         "event_count": v.event_count,
+        "first_resolved_at": opt_ts(v.first_resolved_at),
+        "first_resolution_s": opt_seconds(v.first_resolution_ms),
+        "resolution_s": opt_seconds(v.resolution_ms),
+        "reopen_count": v.reopen_count,
+        "transfer_count": v.transfer_count,
         "version": version,
         "updated_at": now,
     }
@@ -196,15 +205,19 @@ CONTACT_COLUMNS = (
     "created_at", "queued_at", "answered_at", "first_agent_id", "abandoned_at", "wait_s",
     "sla_target_s", "answered_in_sla", "is_abandoned", "is_short_abandon", "is_repeat",
     "resolved_at", "resolved_by", "bot_contained", "transferred_to_human", "csat", "nps",
-    "first_event_at", "last_event_at", "event_count", "version", "updated_at",
+    "first_event_at", "last_event_at", "event_count", "first_resolved_at", "first_resolution_s",
+    "resolution_s", "reopen_count", "transfer_count", "version", "updated_at",
 )
-# ContactView fields that are columns of the same name (all but has_queued and wait_ms).
+# ContactView fields in milliseconds, written as Decimal seconds under another name.
+_MS_AS_SECONDS = (("wait_s", "wait_ms"), ("first_resolution_s", "first_resolution_ms"),
+                  ("resolution_s", "resolution_ms"))
+# ContactView fields that are columns of the same name (all but has_queued and the ms ones).
 _SAME_NAMED = tuple(
     (name, ContactView._fields.index(name))
     for name in CONTACT_COLUMNS
     if name in ContactView._fields
 )
-_WAIT_MS = ContactView._fields.index("wait_ms")
+_MS_FIELDS = tuple((column, ContactView._fields.index(f)) for column, f in _MS_AS_SECONDS)
 
 
 def contact_columns(contacts: Sequence[tuple[ContactView, int]], now_ms: int) -> Columns:
@@ -214,7 +227,8 @@ def contact_columns(contacts: Sequence[tuple[ContactView, int]], now_ms: int) ->
     views, versions = zip(*contacts, strict=True)
     fields = list(zip(*views, strict=True))  # views are tuples: one tuple per field
     out: Columns = {name: fields[index] for name, index in _SAME_NAMED}
-    out["wait_s"] = [None if ms is None else seconds(ms) for ms in fields[_WAIT_MS]]
+    for column, index in _MS_FIELDS:
+        out[column] = [None if ms is None else seconds(ms) for ms in fields[index]]
     out["version"] = versions
     out["updated_at"] = [now_ms] * len(contacts)
     return {name: out[name] for name in CONTACT_COLUMNS}

@@ -112,6 +112,11 @@ def contact_row(contact_id: str = "c1", version: int = 1, **changes: Any) -> dic
         "first_event_at": T0,
         "last_event_at": T0,
         "event_count": 3,
+        "first_resolved_at": T0 + timedelta(minutes=5),
+        "first_resolution_s": Decimal("300.000"),
+        "resolution_s": None,
+        "reopen_count": 1,
+        "transfer_count": 2,
         "version": version,
         "updated_at": T0,
     }
@@ -188,7 +193,7 @@ class CountingClient:
 
 
 def test_migrations_apply_once_then_nothing(store: Store) -> None:
-    names = ["0001_init", "0002_alerts", "0003_windows"]
+    names = ["0001_init", "0002_alerts", "0003_windows", "0004_contact_resolution"]
     assert store.first_migration == [m.name for m in load_migrations()] == names
     assert migrate(store.client) == []
     rows = store.client.query(
@@ -213,7 +218,10 @@ EXPECTED_COLUMNS: dict[str, str] = {
     "resolved_by LowCardinality(Nullable(String)), bot_contained Bool, "
     "transferred_to_human Bool, csat Nullable(UInt8), nps Nullable(UInt8), "
     "first_event_at DateTime64(3, 'UTC'), last_event_at DateTime64(3, 'UTC'), "
-    "event_count UInt32, version UInt64, updated_at DateTime64(3, 'UTC')",
+    "event_count UInt32, first_resolved_at Nullable(DateTime64(3, 'UTC')), "
+    "first_resolution_s Nullable(Decimal(18, 3)), resolution_s Nullable(Decimal(18, 3)), "
+    "reopen_count UInt16, transfer_count UInt16, version UInt64, "
+    "updated_at DateTime64(3, 'UTC')",
     "sla_1m": "window_start DateTime('UTC'), tenant_id String, channel LowCardinality(String), "
     "queue String, priority LowCardinality(String), shard UInt16, offered UInt32, "
     "answered UInt32, answered_in_sla UInt32, wait_s_sum Decimal(18, 3), abandoned UInt32, "

@@ -126,12 +126,15 @@ def test_simulated_messy_history_matches_the_reference(tmp_path: Path) -> None:
         got = {
             (r[0], r[1]): r[2:] for r in q(c, """
                 SELECT tenant_id, contact_id, toUnixTimestamp64Milli(answered_at), is_repeat,
-                       is_abandoned, is_short_abandon, bot_contained, answered_in_sla
+                       is_abandoned, is_short_abandon, bot_contained, answered_in_sla,
+                       toInt64OrNull(toString(first_resolution_s * 1000)),
+                       toInt64OrNull(toString(resolution_s * 1000)), reopen_count, transfer_count
                 FROM sqm.contacts FINAL""")
         }
         assert got == {
             k: (v["answered_at"], v["is_repeat"], v["abandoned_at"] is not None, v["short"],
-                v["bot_contained"], v["in_sla"])
+                v["bot_contained"], v["in_sla"], v["first_resolution_ms"], v["resolution_ms"],
+                v["reopen_count"], v["transfer_count"])
             for k, v in ref_contacts.items()
         }
         rows = q(c, """

@@ -169,6 +169,8 @@ def test_fields_outside_the_window_inputs_do_not_change_a_contribution(
         "first_agent_id": "a", "sla_target_s": 1, "resolved_at": 1, "resolved_by": "bot",
         "bot_contained": True, "transferred_to_human": True, "csat": 1, "nps": 1,
         "first_event_at": 1, "last_event_at": 1, "event_count": 99, "is_abandoned": None,
+        "first_resolved_at": 1, "first_resolution_ms": 1, "resolution_ms": 1, "reopen_count": 9,
+        "transfer_count": 9,
     }
     assert set(others) | {
         "tenant_id", "channel", "queue", "priority", "created_at", "is_repeat", "queued_at",

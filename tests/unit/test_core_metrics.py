@@ -144,6 +144,34 @@ def test_reopen_clears_resolution_and_a_later_resolve_restores_it():
     assert run(events).contacts[("t1", "r")][1].resolved_at == at(30)
 
 
+def test_resolution_times_reopens_and_transfers():
+    # Created 01:00:00 UTC; bot hands off to a human queue (transfer 1), moved to another human
+    # queue (transfer 2), first resolved at +10 min, reopened at +20 min, resolved again at
+    # +40 min. The reopen arrives twice (a re-delivery), which counts once.
+    reopen = ev("contact.reopened", at(1200), "r")
+    events = [
+        ev("contact.created", at(0), "r", queue="bot"),
+        ev("contact.transferred", at(60), "r", to_queue="q1", to_kind="human"),
+        ev("contact.transferred", at(120), "r", to_queue="q2", to_kind="human"),
+        ev("message.sent", at(180), "r", sender="agent", agent_id="a1"),
+        ev("contact.resolved", at(600), "r", resolved_by="human"),
+        reopen, reopen,
+        ev("contact.resolved", at(2400), "r", resolved_by="human"),
+    ]
+    v = run(list(reversed(events))).contacts[("t1", "r")][1]
+    assert v.first_resolved_at == at(600) and v.first_resolution_ms == 600_000
+    assert v.resolved_at == at(2400) and v.resolution_ms == 2_400_000
+    assert v.reopen_count == 1 and v.transfer_count == 2
+    row = contact_row(v, 1, None)  # type: ignore[arg-type]
+    assert row["first_resolution_s"] == Decimal("600.000")
+    assert row["resolution_s"] == Decimal("2400.000")
+    # Reopened again after the final resolution: unresolved now, the first resolution stays.
+    events.append(ev("contact.reopened", at(3000), "r"))
+    v = run(events).contacts[("t1", "r")][1]
+    assert v.resolved_at is None and v.resolution_ms is None
+    assert v.first_resolution_ms == 600_000 and v.reopen_count == 2
+
+
 def test_duplicates_count_once_and_late_events_are_reported():
     e1 = ev("contact.queued", at(0), "c", queue="q")
     e2 = ev("message.sent", at(5), "c", sender="agent", agent_id="a")
@@ -161,3 +189,16 @@ def test_a_redelivery_behind_newer_events_is_a_duplicate_not_late():
     later = ev("contact.created", at(3 * 3600), "d", customer="u2", queue="q")
     t = run([early, later, early], shards=1, message_size=1, batch_messages=1)
     assert t.duplicates == 1 and t.late == []
+
+
+def test_facts_state_round_trips_and_reads_state_written_before_the_counts() -> None:
+    from streams.core.facts import ContactFacts
+
+    f = ContactFacts("t1", "r", "u1")
+    for e in [ev("contact.created", at(0), "r", queue="q"), ev("contact.reopened", at(5), "r"),
+              ev("contact.transferred", at(6), "r", to_queue="q2", to_kind="bot")]:
+        f.apply(e)
+    state = f.to_state()
+    assert ContactFacts.from_state(state) == f
+    old = ContactFacts.from_state(state[:7])  # the format before reopen/transfer counts
+    assert old.reopens == set() and old.transfers == set() and old.last_reopened == f.last_reopened

@@ -82,7 +82,9 @@ def assert_matches_reference(tables: FinalTables, events: list[EventRecord]) -> 
             "abandoned_at": v.abandoned_at, "wait_ms": v.wait_ms, "in_sla": v.answered_in_sla,
             "short": v.is_short_abandon, "resolved_by": v.resolved_by,
             "bot_contained": v.bot_contained, "csat": v.csat, "event_count": v.event_count,
-            "is_repeat": v.is_repeat,
+            "is_repeat": v.is_repeat, "first_resolution_ms": v.first_resolution_ms,
+            "resolution_ms": v.resolution_ms, "reopen_count": v.reopen_count,
+            "transfer_count": v.transfer_count,
         }
         assert actual == r, key
     assert tables.window_totals() == reference.windows(events)
