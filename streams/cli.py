@@ -131,6 +131,48 @@ def sql(
 
 @cli.command()
 @_run_guarded
+def scorecard(
+    by: Annotated[str, typer.Option(help="agent, queue (a team) or channel.")] = "agent",
+    goal: Annotated[str, typer.Option(help="satisfaction or efficiency.")] = "satisfaction",
+    period: Annotated[str, typer.Option(help="Length of the period: 24h, 7d, 30d ...")] = "7d",
+    end: Annotated[str, typer.Option(
+        help="End of the period: now, latest (newest event stored) or an RFC 3339 time.")] = "now",
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Score agents, teams or channels on a goal, with every indicator behind each score."""
+    from sinks.clickhouse import connect
+    from streams.config import ConfigError
+    from streams.core.scorecard import DEFAULT_GOALS
+    from streams.query import render
+    from streams.runtime import store_url
+    from streams.scorecard_report import ENTITIES, period_bounds, rows_of, table_of
+    from streams.scorecard_report import scorecard as compute
+
+    if by not in ENTITIES:
+        raise ConfigError(f"--by: {by!r} is not one of {', '.join(ENTITIES)}")
+    if goal not in DEFAULT_GOALS:
+        raise ConfigError(f"--goal: {goal!r} is not one of {', '.join(DEFAULT_GOALS)}")
+    settings = settings_for(config, store)
+    client = connect(store_url(settings))
+    try:
+        start, stop = period_bounds(client, period, end)
+        scores = compute(client, by, goal, start, stop,
+                         round(settings.repeat_window_days * 86_400_000))
+    finally:
+        client.close()
+    if fmt == "table":
+        out.print(f"goal {goal}: contacts created {start:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M}"
+                  " UTC. Cells: value n=contacts → score (small: too few contacts, not scored);"
+                  " score (share of the goal's weight scored).", style="dim")
+        render(*table_of(scores, by), fmt, out)
+    else:
+        render(*rows_of(scores, by), fmt, out)
+
+
+@cli.command()
+@_run_guarded
 def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Apply the ClickHouse schema migrations (idempotent)."""
     from sinks.clickhouse import connect

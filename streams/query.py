@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -37,7 +38,11 @@ def print_query(settings: Settings, query: str, fmt: str, console: Console) -> N
         result = client.query(query)
     finally:
         client.close()
-    names, rows = list(result.column_names), result.result_rows
+    render(list(result.column_names), result.result_rows, fmt, console)
+
+
+def render(names: list[str], rows: Sequence[Sequence[Any]], fmt: str, console: Console) -> None:
+    """Rows as a table, CSV or JSON (a list of objects)."""
     if fmt == "json":
         console.print_json(orjson.dumps([dict(zip(names, r, strict=True)) for r in rows],
                                         default=_json_default).decode())

@@ -1,0 +1,192 @@
+"""`sqm scorecard`: the indicators per agent, team (queue) or channel from `sqm.contacts`, scored
+by `streams.core.scorecard` (definitions: docs/scorecard.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from streams.core.scorecard import (
+    DEFAULT_GOALS,
+    DEFAULT_INDICATORS,
+    Goal,
+    Indicator,
+    Measured,
+    Part,
+    Score,
+    score,
+)
+
+ENTITIES = {"agent": "first_agent_id", "queue": "queue", "channel": "channel"}
+
+# One row per (tenant, entity): each indicator's value and the contacts behind it. The window
+# function runs over every contact (before the period filter), so a repeat just after the period
+# still makes a contact in it a non-FCR; `next_created` is the customer's next contact.
+INDICATORS_SQL = """
+WITH c AS (
+    SELECT tenant_id, channel, queue, first_agent_id, created_at, answered_at, wait_s,
+           answered_in_sla,
+           is_abandoned, is_short_abandon, is_repeat, resolved_at, resolution_s, reopen_count,
+           csat,
+           leadInFrame(created_at) OVER (
+               PARTITION BY tenant_id, customer_id ORDER BY created_at, contact_id
+               ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_created
+    FROM sqm.contacts FINAL
+    WHERE created_at IS NOT NULL
+)
+SELECT
+    tenant_id,
+    ifNull({entity}, '') AS entity,
+    countIf(wait_s IS NOT NULL) AS first_response_n,
+    avgIf(toFloat64(wait_s), wait_s IS NOT NULL) AS first_response_s,
+    countIf(answered_in_sla) / nullIf(first_response_n, 0) AS response_in_sla,
+    countIf(answered_at IS NOT NULL OR (is_abandoned AND NOT is_short_abandon)) AS answered_rate_n,
+    countIf(answered_at IS NOT NULL) / nullIf(answered_rate_n, 0) AS answered_rate,
+    count() AS fcr_n,
+    countIf(resolved_at IS NOT NULL AND reopen_count = 0 AND NOT (next_created IS NOT NULL
+            AND next_created <= created_at + toIntervalMillisecond({window_ms:UInt64})))
+        / nullIf(fcr_n, 0) AS fcr_rate,
+    countIf(created_at + toIntervalMillisecond({window_ms:UInt64}) > {horizon:DateTime64(3)})
+        AS fcr_provisional,
+    countIf(c.resolution_s IS NOT NULL) AS resolution_n,
+    avgIf(toFloat64(c.resolution_s), c.resolution_s IS NOT NULL) AS resolution_s,
+    count() AS repeat_n,
+    countIf(is_repeat) / repeat_n AS repeat_rate,
+    countIf(csat IS NOT NULL) AS csat_n,
+    countIf(csat >= 4) / nullIf(csat_n, 0) AS csat_share,
+    avgIf(toFloat64(csat), csat IS NOT NULL) AS csat_mean
+FROM c
+WHERE created_at >= {start:DateTime64(3)} AND created_at < {end:DateTime64(3)} {only_with}
+GROUP BY tenant_id, entity
+ORDER BY tenant_id, entity
+"""
+
+# Per agent, only contacts an agent answered are theirs: an answered rate would always be 1.
+NOT_PER_AGENT = {"answered_rate"}
+
+
+@dataclass(frozen=True, slots=True)
+class EntityScore:
+    tenant_id: str
+    entity: str
+    score: Score
+    fcr_provisional: int
+
+
+def measure(client: Any, by: str, start: datetime, end: datetime, repeat_window_ms: int
+            ) -> list[tuple[str, str, dict[str, Measured], int]]:
+    """(tenant, entity, indicator -> measured, provisional FCR count) per entity."""
+    horizon = client.query("SELECT max(last_event_at) FROM sqm.contacts").result_rows[0][0]
+    result = client.query(
+        INDICATORS_SQL.replace("{entity}", ENTITIES[by]).replace(
+            "{only_with}", "AND first_agent_id IS NOT NULL" if by == "agent" else ""),
+        parameters={"start": start, "end": end, "window_ms": repeat_window_ms,
+                    "horizon": horizon or end},
+    )
+    names = list(result.column_names)
+    out = []
+    for row in result.result_rows:
+        r = dict(zip(names, row, strict=True))
+        measured = {
+            name: Measured(None if r[name] is None else float(r[name]), int(r[f"{prefix}_n"]))
+            for name, prefix in (
+                ("first_response_s", "first_response"), ("response_in_sla", "first_response"),
+                ("answered_rate", "answered_rate"),
+                ("fcr_rate", "fcr"), ("resolution_s", "resolution"), ("repeat_rate", "repeat"),
+                ("csat_share", "csat"), ("csat_mean", "csat"),
+            )
+            if not (by == "agent" and name in NOT_PER_AGENT)
+        }
+        out.append((r["tenant_id"], r["entity"], measured, int(r["fcr_provisional"])))
+    return out
+
+
+def scorecard(client: Any, by: str, goal: str, start: datetime, end: datetime,
+              repeat_window_ms: int,
+              goals: dict[str, Goal] | None = None,
+              indicators: dict[str, Indicator] | None = None) -> list[EntityScore]:
+    goals = goals or DEFAULT_GOALS
+    indicators = indicators or DEFAULT_INDICATORS
+    chosen = goals[goal]
+    return [
+        EntityScore(tenant, entity, score(chosen, indicators, measured), provisional)
+        for tenant, entity, measured, provisional in measure(
+            client, by, start, end, repeat_window_ms)
+    ]
+
+
+def rows_of(scores: list[EntityScore], by: str) -> tuple[list[str], list[list[Any]]]:
+    """Flat columns for the table, CSV and JSON: the score and every indicator behind it."""
+    if not scores:
+        return ["tenant_id", by, "score"], []
+    parts = scores[0].score.parts
+    names = ["tenant_id", by, "score", "coverage", "fcr_provisional"]
+    for p in parts:
+        n = p.indicator.name
+        names += [n, f"{n}_n", f"{n}_score", f"{n}_status"]
+    rows = []
+    for s in scores:
+        row: list[Any] = [s.tenant_id, s.entity, _round(s.score.score),
+                          round(s.score.coverage, 3), s.fcr_provisional]
+        for p in s.score.parts:
+            row += [_round(p.measured.value), p.measured.count, _round(p.score), p.status]
+        rows.append(row)
+    return names, rows
+
+
+def table_of(scores: list[EntityScore], by: str) -> tuple[list[str], list[list[Any]]]:
+    """Compact cells for the terminal: one column per indicator, `value n=count -> score`."""
+    if not scores:
+        return ["tenant_id", by, "score"], []
+    names = ["tenant", by, "score"] + [p.indicator.name for p in scores[0].score.parts]
+    rows = []
+    for s in scores:
+        total = s.score.score
+        row: list[Any] = [s.tenant_id, s.entity or "-",
+                          "-" if total is None else f"{total:.2f} ({s.score.coverage:.0%})"]
+        for p in s.score.parts:
+            row.append(_cell(p))
+        rows.append(row)
+    return names, rows
+
+
+def _cell(p: Part) -> str:
+    v = p.measured.value
+    if v is None:
+        return "-"
+    shown = f"{v:.0f}{p.indicator.unit}" if p.indicator.unit else f"{v:.2f}"
+    tail = f"{p.score:.2f}" if p.score is not None else p.status
+    return f"{shown} n={p.measured.count} → {tail}"
+
+
+def _round(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
+
+
+def period_bounds(client: Any, period: str, end: str) -> tuple[datetime, datetime]:
+    """`--period 7d --end now|latest|<RFC 3339>` as [start, end) in UTC."""
+    from datetime import UTC, timedelta
+
+    from streams.config import ConfigError
+    from streams.core.policy_spec import _seconds
+
+    try:
+        length = timedelta(seconds=_seconds(period))
+    except ValueError as exc:
+        raise ConfigError(f"--period: {exc}") from None
+    if end == "now":
+        stop = datetime.now(UTC)
+    elif end == "latest":
+        latest = client.query("SELECT max(last_event_at) FROM sqm.contacts").result_rows[0][0]
+        if latest is None:
+            raise ConfigError("--end latest: the store holds no contacts")
+        stop = latest.astimezone(UTC) + timedelta(milliseconds=1)
+    else:
+        try:
+            stop = datetime.fromisoformat(end)
+        except ValueError:
+            raise ConfigError(f"--end: {end!r} is not now, latest or an RFC 3339 time") from None
+        if stop.tzinfo is None:
+            raise ConfigError(f"--end: {end!r} needs a UTC offset, e.g. +08:00 or Z")
+    return stop - length, stop
