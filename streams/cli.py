@@ -133,18 +133,21 @@ def sql(
 @_run_guarded
 def scorecard(
     by: Annotated[str, typer.Option(help="agent, queue (a team) or channel.")] = "agent",
-    goal: Annotated[str, typer.Option(help="satisfaction or efficiency.")] = "satisfaction",
+    goal: Annotated[str, typer.Option(
+        help="satisfaction, efficiency, or a goal of the policy file.")] = "satisfaction",
     period: Annotated[str, typer.Option(help="Length of the period: 24h, 7d, 30d ...")] = "7d",
     end: Annotated[str, typer.Option(
         help="End of the period: now, latest (newest event stored) or an RFC 3339 time.")] = "now",
     store: StoreOpt = None,
     config: ConfigOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    policy: Annotated[Path | None, typer.Option(
+        help="Policy file whose `scorecard:` section sets targets, minimums and goals.")] = None,
 ) -> None:
     """Score agents, teams or channels on a goal, with every indicator behind each score."""
     from sinks.clickhouse import connect
     from streams.config import ConfigError
-    from streams.core.scorecard import DEFAULT_GOALS
+    from streams.core.policy_file import PolicyError, load_policy, scorecard_config
     from streams.query import render
     from streams.runtime import store_url
     from streams.scorecard_report import ENTITIES, period_bounds, rows_of, table_of
@@ -152,14 +155,18 @@ def scorecard(
 
     if by not in ENTITIES:
         raise ConfigError(f"--by: {by!r} is not one of {', '.join(ENTITIES)}")
-    if goal not in DEFAULT_GOALS:
-        raise ConfigError(f"--goal: {goal!r} is not one of {', '.join(DEFAULT_GOALS)}")
+    try:
+        indicators, goals = scorecard_config(load_policy(policy) if policy else None)
+    except PolicyError as exc:
+        raise ConfigError(str(exc)) from None
+    if goal not in goals:
+        raise ConfigError(f"--goal: {goal!r} is not one of {', '.join(goals)}")
     settings = settings_for(config, store)
     client = connect(store_url(settings))
     try:
         start, stop = period_bounds(client, period, end)
         scores = compute(client, by, goal, start, stop,
-                         round(settings.repeat_window_days * 86_400_000))
+                         round(settings.repeat_window_days * 86_400_000), goals, indicators)
     finally:
         client.close()
     if fmt == "table":

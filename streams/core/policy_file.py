@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from streams.core.policy_spec import (
     Start,
     TargetSpec,
 )
+from streams.core.scorecard import DEFAULT_GOALS, DEFAULT_INDICATORS, Goal, Indicator
 
 # --- resolved answers ----------------------------------------------------------------------------
 
@@ -186,6 +187,22 @@ class Policy:
                         self._resolve(scopes, channel, priority)
                     except PolicyError as exc:
                         raise PolicyError(f"policy: {source}: {where}: {exc}") from None
+
+
+def scorecard_config(policy: Policy | None) -> tuple[dict[str, Indicator], dict[str, Goal]]:
+    """The scorecard's indicators and goals: the defaults, overridden by the policy file's
+    `scorecard:` section (a goal of the same name is replaced whole)."""
+    indicators = dict(DEFAULT_INDICATORS)
+    goals = dict(DEFAULT_GOALS)
+    if policy is not None:
+        spec = policy.spec.scorecard
+        for name, o in spec.indicators.items():
+            base = indicators[name]
+            indicators[name] = replace(
+                base, target=o.target,
+                min_count=o.min_count if o.min_count is not None else base.min_count)
+        goals.update({name: Goal(name, dict(w)) for name, w in spec.goals.items()})
+    return indicators, goals
 
 
 def _pick(scopes: list[Scope], channel: str, priority: str, kind: str) -> TargetSpec | None:

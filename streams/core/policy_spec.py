@@ -14,6 +14,7 @@ from pydantic import model_validator as _model_validator
 
 from schemas.events import Channel, Priority
 from streams.core import calendar as cal
+from streams.core.scorecard import DEFAULT_INDICATORS
 
 ClockKind = Literal["business", "calendar"]
 Start = Literal["created", "queued", "bot_handoff"]
@@ -150,8 +151,33 @@ class TenantScope(Scope):
     queues: dict[Name, Scope] = {}
 
 
+class IndicatorSpec(_Strict):
+    target: float = Field(gt=0)
+    min_count: int | None = Field(default=None, ge=1)
+
+
+def _known_indicators(names: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(names) - set(DEFAULT_INDICATORS))
+    if unknown:
+        raise ValueError(f"unknown indicator {unknown[0]!r} (known: "
+                         f"{', '.join(DEFAULT_INDICATORS)})")
+    return names
+
+
+Weights = Annotated[dict[Name, Annotated[float, Field(gt=0)]], AfterValidator(_known_indicators),
+                    Field(min_length=1)]
+
+
+class ScorecardSpec(_Strict):
+    """Overrides of the scorecard's defaults (docs/scorecard.md)."""
+
+    indicators: Annotated[dict[Name, IndicatorSpec], AfterValidator(_known_indicators)] = {}
+    goals: dict[Name, Weights] = {}
+
+
 class PolicyFile(_Strict):
     version: Annotated[str, BeforeValidator(_version)]
     calendars: dict[Name, CalendarSpec] = {}
     default: Scope = Scope()
     tenants: dict[Name, TenantScope] = {}
+    scorecard: ScorecardSpec = ScorecardSpec()

@@ -122,3 +122,27 @@ def test_cli_refuses_an_unknown_grouping_in_one_line(store: Path) -> None:
         capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
     assert run.returncode == 1
     assert run.stderr.strip() == "error: --by: 'team' is not one of agent, queue, channel"
+
+
+def test_cli_scores_a_goal_from_the_policy_file(store: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("""version: "v1"
+scorecard:
+  indicators:
+    fcr_rate: {target: 0.5, min_count: 3}
+    csat_share: {target: 0.8, min_count: 3}
+  goals:
+    quality: {fcr_rate: 1, csat_share: 1}
+""")
+    run = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "scorecard", "--store", str(store), "--by", "queue",
+         "--goal", "quality", "--policy", str(policy), "--period", "10d",
+         "--end", "2026-03-12T18:00:00+08:00", "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+        env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC"})
+    assert run.returncode == 0, run.stderr
+    [r] = orjson.loads(run.stdout)
+    # FCR 0.25 against 0.5 scores 0.5; CSAT 4-5 share 2/3 against 0.8 scores 0.8333;
+    # equal weights: (0.5 + 0.8333) / 2.
+    assert r["fcr_rate_score"] == 0.5 and r["csat_share_score"] == pytest.approx(0.8333, abs=1e-4)
+    assert r["score"] == pytest.approx(0.6667, abs=1e-4) and r["coverage"] == 1.0

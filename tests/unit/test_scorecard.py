@@ -59,3 +59,35 @@ def test_default_goals_use_known_indicators_with_positive_weights() -> None:
         assert all(w > 0 for w in goal.weights.values())
     # The two goals weigh the same indicators differently: that is what a goal is.
     assert DEFAULT_GOALS["satisfaction"].weights != DEFAULT_GOALS["efficiency"].weights
+
+
+def test_policy_file_overrides_targets_minimums_and_goals() -> None:
+    from streams.core.policy_file import parse_policy, scorecard_config
+
+    policy = parse_policy({"version": "v1", "scorecard": {
+        "indicators": {"fcr_rate": {"target": 0.5, "min_count": 3}},
+        "goals": {"quality": {"fcr_rate": 2, "csat_share": 1}, "efficiency": {"fcr_rate": 1}},
+    }})
+    indicators, goals = scorecard_config(policy)
+    assert indicators["fcr_rate"] == Indicator("fcr_rate", "resolution ability", "higher", 0.5, 3)
+    assert indicators["csat_share"] == DEFAULT_INDICATORS["csat_share"]  # untouched
+    assert goals["quality"] == Goal("quality", {"fcr_rate": 2, "csat_share": 1})
+    assert goals["efficiency"] == Goal("efficiency", {"fcr_rate": 1})  # replaced whole
+    assert goals["satisfaction"] == DEFAULT_GOALS["satisfaction"]
+    assert scorecard_config(None) == (DEFAULT_INDICATORS, DEFAULT_GOALS)
+
+
+@pytest.mark.parametrize(("section", "says"), [
+    ({"goals": {"g": {"speed": 1}}}, "scorecard.goals.g: unknown indicator 'speed'"),
+    ({"goals": {"g": {"fcr_rate": 0}}}, "scorecard.goals.g.fcr_rate: Input should be greater"),
+    ({"goals": {"g": {}}}, "scorecard.goals.g: Value should have at least 1 item"),
+    ({"indicators": {"fcr_rate": {"target": -1}}}, "scorecard.indicators.fcr_rate.target"),
+    ({"indicators": {"fcr_rate": {"target": 1, "goal": 1}}},
+     "scorecard.indicators.fcr_rate.goal: unknown key"),
+])
+def test_bad_scorecard_sections_are_one_line_errors(section: dict, says: str) -> None:
+    from streams.core.policy_file import PolicyError, parse_policy
+
+    with pytest.raises(PolicyError) as err:
+        parse_policy({"version": "v1", "scorecard": section})
+    assert says in str(err.value) and "\n" not in str(err.value)
