@@ -19,6 +19,12 @@ from streams.core.scorecard import (
 )
 
 ENTITIES = {"agent": "first_agent_id", "queue": "queue", "channel": "channel"}
+RATING_DIMENSIONS = ("professionalism", "patience")  # from the surveys' `ratings`
+_RATINGS_SQL = "".join(
+    f",\n    countIf(mapContains(ratings, '{d}')) AS {d}_n,"
+    f"\n    avgIf(toFloat64(ratings['{d}']), mapContains(ratings, '{d}')) AS {d}"
+    for d in RATING_DIMENSIONS
+)
 
 # One row per (tenant, entity): each indicator's value and the contacts behind it. The window
 # function runs over every contact (before the period filter), so a repeat just after the period
@@ -28,7 +34,7 @@ WITH c AS (
     SELECT tenant_id, channel, queue, first_agent_id, created_at, answered_at, wait_s,
            answered_in_sla,
            is_abandoned, is_short_abandon, is_repeat, resolved_at, resolution_s, reopen_count,
-           csat,
+           csat, ratings,
            leadInFrame(created_at) OVER (
                PARTITION BY tenant_id, customer_id ORDER BY created_at, contact_id
                ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_created
@@ -55,7 +61,7 @@ SELECT
     countIf(is_repeat) / repeat_n AS repeat_rate,
     countIf(csat IS NOT NULL) AS csat_n,
     countIf(csat >= 4) / nullIf(csat_n, 0) AS csat_share,
-    avgIf(toFloat64(csat), csat IS NOT NULL) AS csat_mean
+    avgIf(toFloat64(csat), csat IS NOT NULL) AS csat_mean{ratings}
 FROM c
 WHERE created_at >= {start:DateTime64(3)} AND created_at < {end:DateTime64(3)} {only_with}
 GROUP BY tenant_id, entity
@@ -79,7 +85,7 @@ def measure(client: Any, by: str, start: datetime, end: datetime, repeat_window_
     """(tenant, entity, indicator -> measured, provisional FCR count) per entity."""
     horizon = client.query("SELECT max(last_event_at) FROM sqm.contacts").result_rows[0][0]
     result = client.query(
-        INDICATORS_SQL.replace("{entity}", ENTITIES[by]).replace(
+        INDICATORS_SQL.replace("{entity}", ENTITIES[by]).replace("{ratings}", _RATINGS_SQL).replace(
             "{only_with}", "AND first_agent_id IS NOT NULL" if by == "agent" else ""),
         parameters={"start": start, "end": end, "window_ms": repeat_window_ms,
                     "horizon": horizon or end},
@@ -88,16 +94,19 @@ def measure(client: Any, by: str, start: datetime, end: datetime, repeat_window_
     out = []
     for row in result.result_rows:
         r = dict(zip(names, row, strict=True))
-        measured = {
-            name: Measured(None if r[name] is None else float(r[name]), int(r[f"{prefix}_n"]))
-            for name, prefix in (
-                ("first_response_s", "first_response"), ("response_in_sla", "first_response"),
-                ("answered_rate", "answered_rate"),
-                ("fcr_rate", "fcr"), ("resolution_s", "resolution"), ("repeat_rate", "repeat"),
-                ("csat_share", "csat"), ("csat_mean", "csat"),
-            )
-            if not (by == "agent" and name in NOT_PER_AGENT)
-        }
+        pairs = [
+            ("first_response_s", "first_response"), ("response_in_sla", "first_response"),
+            ("answered_rate", "answered_rate"),
+            ("fcr_rate", "fcr"), ("resolution_s", "resolution"), ("repeat_rate", "repeat"),
+            ("csat_share", "csat"), ("csat_mean", "csat"), *((d, d) for d in RATING_DIMENSIONS),
+        ]
+        measured = {}
+        for name, prefix in pairs:
+            if by == "agent" and name in NOT_PER_AGENT:
+                continue
+            n = int(r[f"{prefix}_n"])
+            # avgIf over no rows is NaN in ClickHouse: no contacts, no value.
+            measured[name] = Measured(float(r[name]) if n and r[name] is not None else None, n)
         out.append((r["tenant_id"], r["entity"], measured, int(r["fcr_provisional"])))
     return out
 

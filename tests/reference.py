@@ -79,6 +79,7 @@ def contacts(events: list[EventRecord]) -> dict[tuple[str, str], dict[str, Any]]
             "resolution_ms": None if resolution is None else max(0, resolution),
             "reopen_count": len(reopens),
             "transfer_count": len(of("contact.transferred")),
+            "ratings": dict(of("survey.submitted")[-1].ratings) if of("survey.submitted") else {},
         }
     # Repeat: brute force over every pair of the same tenant and customer.
     for key, c in out.items():

@@ -54,6 +54,7 @@ class ContactView(NamedTuple):
     resolution_ms: int | None  # resolved_at (the current, final one) − created_at
     reopen_count: int
     transfer_count: int
+    ratings: tuple[tuple[str, int], ...]  # the latest survey's dimension -> 1..5, sorted
 
     @property
     def clock_started(self) -> bool:
@@ -133,7 +134,16 @@ def derive(f: ContactFacts, is_repeat: bool, policy: SlaPolicy) -> ContactView:
         _since(created_at, resolved_at),  # resolution_ms
         len(f.reopens),  # reopen_count
         len(f.transfers),  # transfer_count
+        _ratings(f.survey),
     ))
+
+
+def _ratings(survey: tuple[object, ...] | None) -> tuple[tuple[str, int], ...]:
+    # Restored from the changelog the pairs come back as lists; a survey mark written before
+    # ratings were kept has none.
+    if survey is None or len(survey) < 5 or not survey[4]:
+        return ()
+    return tuple((str(k), int(v)) for k, v in survey[4])  # type: ignore[attr-defined]
 
 
 def _since(start: int | None, end: int | None) -> int | None:

@@ -53,7 +53,7 @@ class ContactFacts:
     last_resolved: Mark | None = None  # (ts, id, resolved_by)
     last_reopened: Mark | None = None  # (ts, id)
     to_human: bool = False  # any transfer to a human
-    survey: Mark | None = None  # (ts, id, csat, nps): latest survey
+    survey: Mark | None = None  # (ts, id, csat, nps, ((dimension, 1-5), ...)): latest survey
     reopens: set[str] = field(default_factory=set)  # event ids of contact.reopened
     transfers: set[str] = field(default_factory=set)  # event ids of contact.transferred
 
@@ -89,7 +89,8 @@ class ContactFacts:
             self.to_human = self.to_human or e.to_kind == "human"
             self.transfers.add(eid)
         elif t == r.SURVEY:
-            self.survey = latest(self.survey, (ts, eid, e.csat, e.nps))
+            ratings = tuple(sorted(e.ratings.items())) if e.ratings else ()
+            self.survey = latest(self.survey, (ts, eid, e.csat, e.nps, ratings))
         return True
 
     def merge(self, other: ContactFacts) -> None:

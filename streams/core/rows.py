@@ -103,6 +103,7 @@ def contact_row(v: ContactView, version: int, now: datetime) -> Row:
         "resolution_s": opt_seconds(v.resolution_ms),
         "reopen_count": v.reopen_count,
         "transfer_count": v.transfer_count,
+        "ratings": dict(v.ratings),
         "version": version,
         "updated_at": now,
     }
@@ -206,7 +207,7 @@ CONTACT_COLUMNS = (
     "sla_target_s", "answered_in_sla", "is_abandoned", "is_short_abandon", "is_repeat",
     "resolved_at", "resolved_by", "bot_contained", "transferred_to_human", "csat", "nps",
     "first_event_at", "last_event_at", "event_count", "first_resolved_at", "first_resolution_s",
-    "resolution_s", "reopen_count", "transfer_count", "version", "updated_at",
+    "resolution_s", "reopen_count", "transfer_count", "ratings", "version", "updated_at",
 )
 # ContactView fields in milliseconds, written as Decimal seconds under another name.
 _MS_AS_SECONDS = (("wait_s", "wait_ms"), ("first_resolution_s", "first_resolution_ms"),
@@ -217,6 +218,7 @@ _SAME_NAMED = tuple(
     for name in CONTACT_COLUMNS
     if name in ContactView._fields
 )
+_RATINGS = ContactView._fields.index("ratings")
 _MS_FIELDS = tuple((column, ContactView._fields.index(f)) for column, f in _MS_AS_SECONDS)
 
 
@@ -229,6 +231,7 @@ def contact_columns(contacts: Sequence[tuple[ContactView, int]], now_ms: int) ->
     out: Columns = {name: fields[index] for name, index in _SAME_NAMED}
     for column, index in _MS_FIELDS:
         out[column] = [None if ms is None else seconds(ms) for ms in fields[index]]
+    out["ratings"] = [dict(r) for r in fields[_RATINGS]]
     out["version"] = versions
     out["updated_at"] = [now_ms] * len(contacts)
     return {name: out[name] for name in CONTACT_COLUMNS}

@@ -100,12 +100,15 @@ DEFAULT_INDICATORS: dict[str, Indicator] = {
         Indicator("repeat_rate", "resolution ability", "lower", 0.15),
         Indicator("csat_share", "service attitude", "higher", 0.85, min_count=10),
         Indicator("csat_mean", "service attitude", "higher", 4.5, min_count=10),
+        Indicator("professionalism", "service attitude", "higher", 4.5, min_count=10),
+        Indicator("patience", "service attitude", "higher", 4.5, min_count=10),
     )
 }
 DEFAULT_GOALS: dict[str, Goal] = {
     g.name: g for g in (
-        Goal("satisfaction", {"csat_share": 3, "csat_mean": 1, "fcr_rate": 2,
-                              "repeat_rate": 1, "response_in_sla": 1}),
+        Goal("satisfaction", {"csat_share": 3, "csat_mean": 1, "professionalism": 1,
+                              "patience": 1, "fcr_rate": 2, "repeat_rate": 1,
+                              "response_in_sla": 1}),
         Goal("efficiency", {"response_in_sla": 3, "answered_rate": 2, "resolution_s": 2,
                             "fcr_rate": 1, "csat_share": 1}),
     )

@@ -117,6 +117,7 @@ def contact_row(contact_id: str = "c1", version: int = 1, **changes: Any) -> dic
         "resolution_s": None,
         "reopen_count": 1,
         "transfer_count": 2,
+        "ratings": {"patience": 4, "professionalism": 5},
         "version": version,
         "updated_at": T0,
     }
@@ -193,7 +194,8 @@ class CountingClient:
 
 
 def test_migrations_apply_once_then_nothing(store: Store) -> None:
-    names = ["0001_init", "0002_alerts", "0003_windows", "0004_contact_resolution"]
+    names = ["0001_init", "0002_alerts", "0003_windows", "0004_contact_resolution",
+             "0005_contact_ratings"]
     assert store.first_migration == [m.name for m in load_migrations()] == names
     assert migrate(store.client) == []
     rows = store.client.query(
@@ -220,7 +222,7 @@ EXPECTED_COLUMNS: dict[str, str] = {
     "first_event_at DateTime64(3, 'UTC'), last_event_at DateTime64(3, 'UTC'), "
     "event_count UInt32, first_resolved_at Nullable(DateTime64(3, 'UTC')), "
     "first_resolution_s Nullable(Decimal(18, 3)), resolution_s Nullable(Decimal(18, 3)), "
-    "reopen_count UInt16, transfer_count UInt16, version UInt64, "
+    "reopen_count UInt16, transfer_count UInt16, ratings Map(String, UInt8), version UInt64, "
     "updated_at DateTime64(3, 'UTC')",
     "sla_1m": "window_start DateTime('UTC'), tenant_id String, channel LowCardinality(String), "
     "queue String, priority LowCardinality(String), shard UInt16, offered UInt32, "

@@ -24,12 +24,13 @@ D = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 WEEK_MS = 7 * 86_400_000
 COLS = ("tenant_id, contact_id, customer_id, channel, queue, first_agent_id, created_at, "
         "answered_at, wait_s, answered_in_sla, is_abandoned, is_short_abandon, is_repeat, "
-        "resolved_at, resolution_s, reopen_count, csat, last_event_at, version")
+        "resolved_at, resolution_s, reopen_count, csat, ratings, last_event_at, version")
 
 
 def row(cid: str, customer: str, day: float, *, agent: str | None = "a1", wait: float | None = None,
         in_sla: bool | None = None, abandoned: bool = False, repeat: bool = False,
-        resolution: float | None = None, reopens: int = 0, csat: int | None = None) -> str:
+        resolution: float | None = None, reopens: int = 0, csat: int | None = None,
+        ratings: dict[str, int] | None = None) -> str:
     created = D + timedelta(days=day)
     answered = created + timedelta(seconds=wait) if wait is not None else None
     resolved = created + timedelta(seconds=resolution) if resolution is not None else None
@@ -39,20 +40,24 @@ def row(cid: str, customer: str, day: float, *, agent: str | None = "a1", wait: 
             return "NULL"
         if isinstance(v, datetime):
             return f"'{v:%Y-%m-%d %H:%M:%S}'"
+        if isinstance(v, dict):
+            return "map(" + ", ".join(f"'{k}', {n}" for k, n in v.items()) + ")"
         if isinstance(v, bool):
             return "true" if v else "false"
         return f"'{v}'" if isinstance(v, str) else str(v)
 
     values = ["t1", cid, customer, "chat", "q", agent, created, answered, wait, in_sla, abandoned,
-              False, repeat, resolved, resolution, reopens, csat, created, 1]
+              False, repeat, resolved, resolution, reopens, csat, ratings or {}, created, 1]
     return "(" + ", ".join(q(v) for v in values) + ")"
 
 
 ROWS = [
     # u1's k1 is followed by k2 three days later: not a first-contact resolution.
-    row("k1", "u1", 0, wait=20, in_sla=True, resolution=600, csat=5),
+    row("k1", "u1", 0, wait=20, in_sla=True, resolution=600, csat=5,
+        ratings={"professionalism": 5, "patience": 4}),
     # k2 (a repeat) is followed only 17 days later, beyond the 7-day window: FCR.
-    row("k2", "u1", 3, wait=40, in_sla=False, repeat=True, resolution=1200, csat=3),
+    row("k2", "u1", 3, wait=40, in_sla=False, repeat=True, resolution=1200, csat=3,
+        ratings={"patience": 2}),
     row("k3", "u2", 1, wait=10, in_sla=True, resolution=300, reopens=1, csat=4),  # reopened
     row("k5", "u3", 2, agent=None, abandoned=True),  # abandoned, no agent
     row("k4", "u1", 20, wait=5, in_sla=True),  # outside the period [D, D + 10 days)
@@ -93,6 +98,8 @@ def test_team_indicators(store: Path) -> None:
         "repeat_rate": (0.25, 4),
         "csat_share": (round(2 / 3, 6), 3),  # 5 and 4 of 5, 3, 4
         "csat_mean": (4.0, 3),
+        "professionalism": (5.0, 1),  # rated once
+        "patience": (3.0, 2),  # (4 + 2) / 2
     }
 
 

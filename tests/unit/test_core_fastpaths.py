@@ -170,7 +170,7 @@ def test_fields_outside_the_window_inputs_do_not_change_a_contribution(
         "bot_contained": True, "transferred_to_human": True, "csat": 1, "nps": 1,
         "first_event_at": 1, "last_event_at": 1, "event_count": 99, "is_abandoned": None,
         "first_resolved_at": 1, "first_resolution_ms": 1, "resolution_ms": 1, "reopen_count": 9,
-        "transfer_count": 9,
+        "transfer_count": 9, "ratings": (("patience", 1),),
     }
     assert set(others) | {
         "tenant_id", "channel", "queue", "priority", "created_at", "is_repeat", "queued_at",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import orjson
+
 from streams.core.rows import contact_row
 from tests.events import ev, ms
 from tests.harness import run
@@ -202,3 +204,26 @@ def test_facts_state_round_trips_and_reads_state_written_before_the_counts() -> 
     assert ContactFacts.from_state(state) == f
     old = ContactFacts.from_state(state[:7])  # the format before reopen/transfer counts
     assert old.reopens == set() and old.transfers == set() and old.last_reopened == f.last_reopened
+
+
+def test_the_latest_survey_gives_csat_nps_and_ratings() -> None:
+    from streams.core.derive import derive
+    from streams.core.facts import ContactFacts
+    from streams.core.policy import SlaPolicy
+
+    events = [
+        ev("contact.created", at(0), "s", queue="q"),
+        ev("survey.submitted", at(100), "s", csat=2, ratings={"patience": 2}),
+        ev("survey.submitted", at(200), "s", csat=5, nps=9,
+           ratings={"professionalism": 5, "patience": 4}),
+    ]
+    v = run(list(reversed(events))).contacts[("t1", "s")][1]
+    assert (v.csat, v.nps) == (5, 9)
+    assert v.ratings == (("patience", 4), ("professionalism", 5))
+    assert contact_row(v, 1, None)["ratings"] == {"patience": 4, "professionalism": 5}  # type: ignore[arg-type]
+    # The same view after a round trip through the changelog encoding (pairs come back as lists).
+    f = ContactFacts("t1", "s", "u1")
+    for e in events:
+        f.apply(e)
+    restored = ContactFacts.from_state(orjson.loads(orjson.dumps(f.to_state())))
+    assert derive(restored, False, SlaPolicy()) == derive(f, False, SlaPolicy())

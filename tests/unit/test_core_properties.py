@@ -48,8 +48,11 @@ def contact_events(draw: st.DrawFn, contact: str) -> list[EventRecord]:
     if draw(st.booleans()):
         out.append(ev("contact.transferred", t(), contact, to_queue="q2",
                       to_kind=draw(st.sampled_from(["bot", "human"])), **kw))
-    if draw(st.booleans()):
-        out.append(ev("survey.submitted", t(), contact, csat=draw(st.integers(1, 5)), **kw))
+    for _ in range(draw(st.integers(0, 2))):  # the latest survey wins, ratings and all
+        ratings = draw(st.dictionaries(st.sampled_from(["patience", "professionalism"]),
+                                       st.integers(1, 5), max_size=2))
+        out.append(ev("survey.submitted", t(), contact, csat=draw(st.integers(1, 5)),
+                      ratings=ratings, **kw))
     if not draw(st.booleans()):
         out = [e for e in out if e.type != "contact.created"]  # created may never arrive
     return out
@@ -84,7 +87,7 @@ def assert_matches_reference(tables: FinalTables, events: list[EventRecord]) -> 
             "bot_contained": v.bot_contained, "csat": v.csat, "event_count": v.event_count,
             "is_repeat": v.is_repeat, "first_resolution_ms": v.first_resolution_ms,
             "resolution_ms": v.resolution_ms, "reopen_count": v.reopen_count,
-            "transfer_count": v.transfer_count,
+            "transfer_count": v.transfer_count, "ratings": dict(v.ratings),
         }
         assert actual == r, key
     assert tables.window_totals() == reference.windows(events)
