@@ -64,8 +64,8 @@ ORDER BY time, {dimension}""",
 WAIT_QUANTILES = ClickHouseQuery(
     f"""SELECT
     assumeNotNull($__timeInterval(answered_at)) AS time,
-    quantile(0.5)(toFloat64(assumeNotNull(wait_s))) AS p50,
-    quantile(0.9)(toFloat64(assumeNotNull(wait_s))) AS p90
+    quantileExactInclusive(0.5)(toFloat64(assumeNotNull(wait_s))) AS p50,
+    quantileExactInclusive(0.9)(toFloat64(assumeNotNull(wait_s))) AS p90
 FROM sqm.contacts FINAL
 WHERE $__timeFilter(answered_at)
   AND {CONTACT_SCOPE}
