@@ -1,8 +1,9 @@
 """Agent scorecard (uid `sqm-scorecard`): who answered what, how fast, how well.
 
-Minimal by design: per agent (the first human to answer a contact) the answered count, mean
-wait, in-SLA share and CSAT, from `sqm.contacts FINAL` by answer time. The weighted scorecard
-arrives with issue #3.
+Per agent (the first human to answer a contact), from `sqm.contacts FINAL` by answer time: the
+answered count, mean wait, in-SLA share, CSAT, resolutions, reopens, median resolution time and
+the service-attitude ratings. The weighted scores with targets and goals are `sqm scorecard`
+(docs/scorecard.md).
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ AGENTS = ClickHouseQuery(
     round(avg(toFloat64(assumeNotNull(wait_s))), 1) AS mean_wait_s,
     round(100 * countIf(assumeNotNull(answered_in_sla)) / count(), 1) AS in_sla_pct,
     count(csat) AS csat_responses,
-    round(avg(csat), 2) AS csat_mean
+    round(avg(csat), 2) AS csat_mean,
+    countIf(resolved_at IS NOT NULL) AS resolved,
+    countIf(reopen_count > 0) AS reopened,
+    quantileExactInclusiveIf(0.5)(toFloat64(assumeNotNull(resolution_s)),
+                                  resolution_s IS NOT NULL) AS resolution_p50_s,
+    if(countIf(mapContains(ratings, 'professionalism')) = 0, NULL,
+       round(avgIf(ratings['professionalism'], mapContains(ratings, 'professionalism')), 2))
+        AS professionalism_mean,
+    if(countIf(mapContains(ratings, 'patience')) = 0, NULL,
+       round(avgIf(ratings['patience'], mapContains(ratings, 'patience')), 2)) AS patience_mean
 {_ANSWERED}
 GROUP BY agent_id
 ORDER BY answered DESC, agent_id"""
@@ -66,8 +76,9 @@ def build() -> db.Dashboard:
         table_panel(
             3,
             "Agents",
-            "Mean wait to the first answer; in-SLA share of those "
-            "answers; CSAT of the latest survey (mean over surveyed contacts).",
+            "Mean wait to the first answer; in-SLA share of those answers; CSAT of the latest "
+            "survey (mean over surveyed contacts); contacts resolved and reopened; median final "
+            "resolution time; mean professionalism and patience ratings where rated.",
             AGENTS,
             grid(0, 4, 24, 14),
         ),

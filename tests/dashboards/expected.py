@@ -58,7 +58,11 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "sqm-scorecard/panel/2/A": [("answered", COUNT)],
     "sqm-scorecard/panel/3/A": [("agent_id", TEXT), ("answered", COUNT),
                                 ("mean_wait_s", "Float64"), ("in_sla_pct", "Float64"),
-                                ("csat_responses", COUNT), ("csat_mean", RATIO)],
+                                ("csat_responses", COUNT), ("csat_mean", RATIO),
+                                ("resolved", COUNT), ("reopened", COUNT),
+                                ("resolution_p50_s", "Float64"),
+                                ("professionalism_mean", "Nullable(Float64)"),
+                                ("patience_mean", "Nullable(Float64)")],
     "alert/sqm-service-level-low/A": [("time", TIME), ("tenant_id", TEXT), ("channel", LC),
                                       ("service_level", RATIO)],
     "alert/sqm-abandon-rate-high/A": [("time", TIME), ("tenant_id", TEXT), ("channel", LC),
@@ -160,9 +164,14 @@ CASES = [
     Case("sqm-analyst/panel/7/A", [("ingest", "invalid json", 1, at(0, 20))], only(tenant=["t1"])),
     Case("sqm-scorecard/panel/1/A", [(3,)]),
     Case("sqm-scorecard/panel/2/A", [(5,)]),
-    Case("sqm-scorecard/panel/3/A", [("a1", 2, 40.0, 50.0, 2, 4.0), ("a2", 2, 20.0, 50.0, 1, 4.0),
-                                     ("b1", 1, 1800.0, 100.0, 1, 2.0)]),
-    Case("sqm-scorecard/panel/3/A", [("a2", 2, 20.0, 50.0, 1, 4.0)], only(channel=["phone"])),
+    # a1: c1 resolved in 900 s (patience 5) and c2 open; a2: c3 resolved in 1200 s, reopened
+    # once, rated patience 3 and professionalism 4, and c7 open; b1: c8 resolved in 2700 s.
+    Case("sqm-scorecard/panel/3/A", [
+        ("a1", 2, 40.0, 50.0, 2, 4.0, 1, 0, 900.0, None, 5.0),
+        ("a2", 2, 20.0, 50.0, 1, 4.0, 1, 1, 1200.0, 4.0, 3.0),
+        ("b1", 1, 1800.0, 100.0, 1, 2.0, 1, 0, 2700.0, None, None)]),
+    Case("sqm-scorecard/panel/3/A", [("a2", 2, 20.0, 50.0, 1, 4.0, 1, 1, 1200.0, 4.0, 3.0)],
+         only(channel=["phone"])),
     # Alerts: 00:05-00:35 in 5-minute buckets per tenant and channel
     Case("alert/sqm-service-level-low/A", [(at(0, 10), "t1", "chat", 2 / 3),
                                            (at(0, 15), "t2", "email", 0.75),

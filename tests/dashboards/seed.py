@@ -64,6 +64,8 @@ def _contact(contact_id: str, version: int = 1, **fields: Any) -> dict[str, Any]
         "is_repeat": False, "resolved_at": None, "resolved_by": None, "bot_contained": False,
         "transferred_to_human": False, "csat": None, "nps": None,
         "first_event_at": FROM, "last_event_at": FROM, "event_count": 1,
+        "first_resolved_at": None, "first_resolution_s": None, "resolution_s": None,
+        "reopen_count": 0, "transfer_count": 0, "ratings": {},
         "version": version, "updated_at": FROM,
     }
     row.update(fields)
@@ -82,10 +84,12 @@ def _answered(contact_id: str, created: datetime, wait_s: int, agent: str, in_sl
 CONTACTS = [
     # c1: its stale first version is still open; FINAL must see it answered
     _contact("c1", version=1, created_at=at(0, 5), queued_at=at(0, 5)),
-    _answered("c1", at(0, 5), 20, "a1", True, csat=5, resolved_at=at(0, 20), resolved_by="human"),
+    _answered("c1", at(0, 5), 20, "a1", True, csat=5, resolved_at=at(0, 20), resolved_by="human",
+              resolution_s=Decimal(900), ratings={"patience": 5}),
     _answered("c2", at(0, 6), 60, "a1", False, csat=3),
     _answered("c3", at(0, 10), 10, "a2", True, channel="phone", queue="support", csat=4,
-              resolved_at=at(0, 30), resolved_by="human"),
+              resolved_at=at(0, 30), resolved_by="human", resolution_s=Decimal(1200),
+              reopen_count=1, ratings={"patience": 3, "professionalism": 4}),
     _contact("c4", created_at=at(0, 30), queued_at=at(0, 30)),  # open
     _contact("c5", created_at=at(0, 40), queued_at=at(0, 40), abandoned_at=at(0, 41),
              is_abandoned=True),
@@ -96,7 +100,8 @@ CONTACTS = [
     _contact("c10", created_at=BEFORE, queued_at=BEFORE),  # open, but queued before the range
     _contact("c11"),  # only a late event seen so far: no created/queued time
     _answered("c8", at(0, 15), 1800, "b1", True, tenant_id="t2", channel="email",
-              queue="general", csat=2, resolved_at=at(1, 0), resolved_by="human"),
+              queue="general", csat=2, resolved_at=at(1, 0), resolved_by="human",
+              resolution_s=Decimal(2700)),
 ]
 
 
