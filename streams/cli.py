@@ -259,10 +259,29 @@ def simulate(
     out.print(f"wrote {n:,} events for {contacts:,} contacts to {out_file}")
 
 
+alerts_app = typer.Typer(no_args_is_help=True, add_completion=False)
+
+
+@alerts_app.command("ack")
+@_run_guarded
+def alerts_ack(
+    alert_id: Annotated[str, typer.Argument(help="The alert's id (sqm.alerts.alert_id).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Acknowledge a firing alert: it stays open, marked acknowledged, until it resolves."""
+    from streams.alert_ack import send_ack
+
+    settings = settings_for(config, None)
+    n = send_ack(settings, alert_id)
+    out.print(f"acknowledgement of {alert_id} sent to the {n} alert partitions; the worker "
+              "holding it records it in sqm.alerts (state acknowledged)")
+
+
 def _mount_subcommands() -> None:
     from dashboards.cli import app as dashboards_app
 
     cli.add_typer(dashboards_app, name="dashboards", help="Build and push the Grafana dashboards.")
+    cli.add_typer(alerts_app, name="alerts", help="Act on alerts: acknowledge one.")
 
 
 _mount_subcommands()

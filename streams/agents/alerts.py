@@ -38,6 +38,12 @@ def alert_partition(tenant_id: str, partitions: int) -> int:
     return zlib.crc32(tenant_id.encode()) % partitions
 
 
+def ack_message(alert_id: str, at_ms: int) -> bytes:
+    """A person's acknowledgement, sent to every alert partition: only the one holding the
+    firing alert changes it (firing → acknowledged; it still resolves by itself)."""
+    return orjson.dumps({"ack": alert_id, "at": at_ms})
+
+
 def alert_inputs(
     shard: int,
     low_watermark: int,
@@ -77,8 +83,12 @@ class PartitionAlerts:
     def clock(self) -> int | None:
         return min(self.watermarks.values()) if self.watermarks else None
 
-    def apply(self, message: bytes) -> None:
+    def apply(self, message: bytes) -> list[AlertChange]:
+        """Apply one `sqm.alert-inputs` message; a person's acknowledgement may change an alert."""
         data = orjson.loads(message)
+        if "ack" in data:
+            change = self.monitor.acknowledge(data["ack"], data["at"])
+            return [change] if change is not None else []
         shard = data["shard"]
         self.watermarks[shard] = max(self.watermarks.get(shard, 0), data["wm"])
         m = self.monitor
@@ -87,6 +97,7 @@ class PartitionAlerts:
         for t, c, ch, q, p, start, target, stop_at, reason in data["waiting"]:
             stop = None if stop_at is None else (stop_at, reason)
             m.waiting.record(WaitingContact(t, c, ch, q, p, start, target), stop)
+        return []
 
     def encode(self) -> bytes:
         marks = {str(k): v for k, v in self.watermarks.items()}
@@ -133,17 +144,17 @@ class AlertStage:
 
     async def handle(self, events: Sequence[faust.EventT]) -> None:
         touched: dict[int, PartitionAlerts] = {}
+        changes: dict[int, list[AlertChange]] = defaultdict(list)
         for event in events:
             p = event.message.partition
             part = touched.get(p) or self._partition(p)
             touched[p] = part
-            part.apply(event.value)
+            changes[p] += part.apply(event.value)
         self._pending_done = len(events)
-        changes: dict[int, list[AlertChange]] = defaultdict(list)
         if self.event_clock:
             for p, part in touched.items():
                 if part.clock is not None:
-                    changes[p] = part.monitor.evaluate(part.clock)
+                    changes[p] += part.monitor.evaluate(part.clock)
         await self._emit(changes, touched)
 
     async def tick(self, partitions: Iterable[int]) -> None:

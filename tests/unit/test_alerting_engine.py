@@ -276,3 +276,20 @@ def test_changes_carry_exactly_the_columns_of_sqm_alerts():
     assert list(row) == columns and row["started_at"].tzinfo is not None
     assert json.loads(json.dumps(fire.to_dict())) == fire.to_dict()
     assert AlertChange.from_dict(fire.to_dict()) == fire
+
+
+def test_an_acknowledgement_message_reaches_the_partition_holding_the_alert():
+    # What `sqm alerts ack` sends, applied as the alert stage applies `sqm.alert-inputs`: the
+    # partition holding the firing alert acknowledges it (once); any other partition ignores it.
+    from streams.agents.alerts import PartitionAlerts, ack_message
+
+    holder, other = PartitionAlerts(monitor()), PartitionAlerts(monitor())
+    fire = run_minutes(holder.monitor, range(11))[0]
+    msg = ack_message(fire.alert_id, T0 + 11 * MIN)
+    [ack] = holder.apply(msg)
+    assert (ack.alert_id, ack.state, ack.version) == (fire.alert_id, "acknowledged", 2)
+    assert holder.apply(msg) == []  # a re-delivered acknowledgement changes nothing
+    assert other.apply(msg) == []
+    # The acknowledgement is in the partition's state, so it survives a restart.
+    restored = PartitionAlerts.decode(holder.encode(), holder.monitor.config)
+    assert restored.apply(msg) == []
