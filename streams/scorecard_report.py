@@ -19,52 +19,16 @@ from streams.core.scorecard import (
 )
 
 ENTITIES = {"agent": "first_agent_id", "queue": "queue", "channel": "channel"}
-RATING_DIMENSIONS = ("professionalism", "patience")  # from the surveys' `ratings`
-_RATINGS_SQL = "".join(
-    f",\n    countIf(mapContains(ratings, '{d}')) AS {d}_n,"
-    f"\n    avgIf(toFloat64(ratings['{d}']), mapContains(ratings, '{d}')) AS {d}"
-    for d in RATING_DIMENSIONS
-)
+RATING_DIMENSIONS = ("professionalism", "patience")  # columns of the view, from `ratings`
 
-# One row per (tenant, entity): each indicator's value and the contacts behind it. The window
-# function runs over every contact (before the period filter), so a repeat just after the period
-# still makes a contact in it a non-FCR; `next_created` is the customer's next contact.
+# The indicator values come from the view `sqm.scorecard_indicators` (migration 0007), so
+# analysts can query exactly what the scorecard scores.
 INDICATORS_SQL = """
-WITH c AS (
-    SELECT tenant_id, channel, queue, first_agent_id, created_at, answered_at, wait_s,
-           answered_in_sla,
-           is_abandoned, is_short_abandon, is_repeat, resolved_at, resolution_s, reopen_count,
-           csat, ratings,
-           leadInFrame(created_at) OVER (
-               PARTITION BY tenant_id, customer_id ORDER BY created_at, contact_id
-               ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_created
-    FROM sqm.contacts FINAL
-    WHERE created_at IS NOT NULL
-)
-SELECT
-    tenant_id,
-    ifNull({entity}, '') AS entity,
-    countIf(wait_s IS NOT NULL) AS first_response_n,
-    avgIf(toFloat64(wait_s), wait_s IS NOT NULL) AS first_response_s,
-    countIf(answered_in_sla) / nullIf(first_response_n, 0) AS response_in_sla,
-    countIf(answered_at IS NOT NULL OR (is_abandoned AND NOT is_short_abandon)) AS answered_rate_n,
-    countIf(answered_at IS NOT NULL) / nullIf(answered_rate_n, 0) AS answered_rate,
-    count() AS fcr_n,
-    countIf(resolved_at IS NOT NULL AND reopen_count = 0 AND NOT (next_created IS NOT NULL
-            AND next_created <= created_at + toIntervalMillisecond({window_ms:UInt64})))
-        / nullIf(fcr_n, 0) AS fcr_rate,
-    countIf(created_at + toIntervalMillisecond({window_ms:UInt64}) > {horizon:DateTime64(3)})
-        AS fcr_provisional,
-    countIf(c.resolution_s IS NOT NULL) AS resolution_n,
-    avgIf(toFloat64(c.resolution_s), c.resolution_s IS NOT NULL) AS resolution_s,
-    count() AS repeat_n,
-    countIf(is_repeat) / repeat_n AS repeat_rate,
-    countIf(csat IS NOT NULL) AS csat_n,
-    countIf(csat >= 4) / nullIf(csat_n, 0) AS csat_share,
-    avgIf(toFloat64(csat), csat IS NOT NULL) AS csat_mean{ratings}
-FROM c
-WHERE created_at >= {start:DateTime64(3)} AND created_at < {end:DateTime64(3)} {only_with}
-GROUP BY tenant_id, entity
+SELECT *
+FROM sqm.scorecard_indicators(
+    period_start = {start:DateTime64(3)}, period_end = {end:DateTime64(3)},
+    window_ms = {window_ms:UInt64}, horizon = {horizon:DateTime64(3)})
+WHERE entity_kind = {by:String}
 ORDER BY tenant_id, entity
 """
 
@@ -85,10 +49,9 @@ def measure(client: Any, by: str, start: datetime, end: datetime, repeat_window_
     """(tenant, entity, indicator -> measured, provisional FCR count) per entity."""
     horizon = client.query("SELECT max(last_event_at) FROM sqm.contacts").result_rows[0][0]
     result = client.query(
-        INDICATORS_SQL.replace("{entity}", ENTITIES[by]).replace("{ratings}", _RATINGS_SQL).replace(
-            "{only_with}", "AND first_agent_id IS NOT NULL" if by == "agent" else ""),
+        INDICATORS_SQL,
         parameters={"start": start, "end": end, "window_ms": repeat_window_ms,
-                    "horizon": horizon or end},
+                    "horizon": horizon or end, "by": by},
     )
     names = list(result.column_names)
     out = []
