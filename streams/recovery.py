@@ -39,8 +39,9 @@ class OrderedRecovery(Recovery):
         streams = {tp for tp in assignment if not self._is_changelog_tp(tp)}
         consumer.stop_flow()
         # A fetch already in flight returns within Faust's getmany timeout (1 s); with the flow
-        # stopped Faust discards it instead of delivering records from a stale position.
-        await asyncio.sleep(FETCH_SETTLE_S)
+        # stopped Faust discards it instead of delivering records from a stale position. Like
+        # every wait here, a new rebalance interrupts it (RebalanceAgain: recovery restarts).
+        await self._wait(asyncio.sleep(FETCH_SETTLE_S))
         app.flow_control.resume()  # drops whatever was delivered; the rewind re-reads it
         if streams:
             self.log.info("Rewind stream partitions to their committed offsets.")
