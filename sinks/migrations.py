@@ -19,7 +19,7 @@ from importlib import resources
 from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
 
-__all__ = ["Migration", "MigrationError", "load_migrations", "migrate"]
+__all__ = ["Migration", "MigrationError", "load_migrations", "migrate", "pending"]
 
 _FILE_RE = re.compile(r"^(\d+)_(\w+)\.sql$")
 # A statement ends with `;` at the end of a line; `;` elsewhere (e.g. in a string) is kept.
@@ -98,6 +98,12 @@ def migrate(client: Client) -> list[str]:
         )
         names.append(migration.name)
     return names
+
+
+def pending(client: Client) -> list[str]:
+    """Names of the migrations this store has not had yet (for readers that need them)."""
+    applied = _applied_checksums(client)
+    return [m.name for m in load_migrations() if m.version not in applied]
 
 
 def _applied_checksums(client: Client) -> dict[int, str]:

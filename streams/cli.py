@@ -146,6 +146,7 @@ def scorecard(
 ) -> None:
     """Score agents, teams or channels on a goal, with every indicator behind each score."""
     from sinks.clickhouse import connect
+    from sinks.migrations import pending
     from streams.config import ConfigError
     from streams.core.policy_file import PolicyError, load_policy, scorecard_config
     from streams.query import render
@@ -164,6 +165,9 @@ def scorecard(
     settings = settings_for(config, store)
     client = connect(store_url(settings))
     try:
+        if missing := pending(client):
+            raise ConfigError(f"the store lacks schema migrations {', '.join(missing)}: run "
+                              "`sqm migrate` with the same --store/--config first")
         start, stop = period_bounds(client, period, end)
         scores = compute(client, by, goal, start, stop,
                          round(settings.repeat_window_days * 86_400_000), goals, indicators)

@@ -153,3 +153,26 @@ scorecard:
     # equal weights: (0.5 + 0.8333) / 2.
     assert r["fcr_rate_score"] == 0.5 and r["csat_share_score"] == pytest.approx(0.8333, abs=1e-4)
     assert r["score"] == pytest.approx(0.6667, abs=1e-4) and r["coverage"] == 1.0
+
+
+def test_a_store_from_an_older_sqm_gets_a_one_line_hint(tmp_path: Path) -> None:
+    from sinks.migrations import _run, load_migrations
+
+    old = tmp_path / "old"
+    client = connect(f"chdb://{old}")
+    try:
+        for m in load_migrations()[:2]:  # what an sqm before the scorecard had applied
+            for statement in m.statements:
+                _run(client, m, statement)
+            _run(client, m, "INSERT INTO sqm.schema_migrations (version, name, checksum, "
+                 "applied_at) VALUES ({v:UInt32}, {n:String}, {c:String}, now64(3, 'UTC'))",
+                 {"v": m.version, "n": m.name, "c": m.checksum})
+    finally:
+        client.close()
+    run = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "scorecard", "--store", str(old)],
+        capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
+    assert run.returncode == 1
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("error: the store lacks schema migrations 0003_windows")
+    assert "sqm migrate" in line
