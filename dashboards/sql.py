@@ -35,9 +35,11 @@ ABANDON_RATE_LIMIT = 0.10
 # Contacts whose wait ended in the window: answered, or abandoned after the short-abandon
 # threshold (short abandons are excluded from service level, docs/schema.md).
 HANDLED = "sum(answered) + sum(abandoned) - sum(short_abandoned)"
-SERVICE_LEVEL = f"sum(answered_in_sla) / nullIf({HANDLED}, 0)"
-# Abandons (short ones excluded) among handled contacts: the same denominator as service level,
-# so service level + abandonment rate + answered-late share = 1.
+# The policy's service-level formula (docs/metrics.md): with the default policy, exactly
+# sum(answered_in_sla) / HANDLED; with another (abandons excluded, ...) what the policy says.
+SERVICE_LEVEL = "sum(sl_met) / nullIf(sum(sl_met) + sum(sl_missed), 0)"
+# Abandons (short ones excluded) among handled contacts: under the default policy the same
+# denominator as service level, so service level + abandonment rate + answered-late share = 1.
 ABANDON_RATE = f"(sum(abandoned) - sum(short_abandoned)) / nullIf({HANDLED}, 0)"
 
 

@@ -249,6 +249,14 @@ class ContactAbandoned(EventBase):
     type: Literal["contact.abandoned"]
 
 
+class ContactStatusChanged(EventBase):
+    """The contact entered a workflow status (e.g. `waiting_on_customer`, `open`); it holds
+    until the next status change. A policy's `pause_states` stop its SLA clocks meanwhile."""
+
+    type: Literal["contact.status_changed"]
+    status: Id
+
+
 class SurveySubmitted(EventBase):
     """Customer satisfaction survey; `ratings` maps a dimension name to a 1–5 score."""
 
@@ -261,6 +269,7 @@ class SurveySubmitted(EventBase):
 EventModel = (
     ContactCreated | ContactQueued | ContactAssigned | MessageSent | ContactTransferred
     | ContactResolved | ContactReopened | ContactClosed | ContactAbandoned | SurveySubmitted
+    | ContactStatusChanged
 )
 Event = Annotated[EventModel, Field(discriminator="type")]
 

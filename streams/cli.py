@@ -156,13 +156,15 @@ def scorecard(
 
     if by not in ENTITIES:
         raise ConfigError(f"--by: {by!r} is not one of {', '.join(ENTITIES)}")
+    settings = settings_for(config, store)
     try:
-        indicators, goals = scorecard_config(load_policy(policy) if policy else None)
+        # --policy, else the workers' policy file (SQM_POLICY_FILE), else the defaults.
+        rules = load_policy(policy) if policy else settings.policy()
     except PolicyError as exc:
         raise ConfigError(str(exc)) from None
+    indicators, goals = scorecard_config(rules)
     if goal not in goals:
         raise ConfigError(f"--goal: {goal!r} is not one of {', '.join(goals)}")
-    settings = settings_for(config, store)
     client = connect(store_url(settings))
     try:
         if missing := pending(client):
@@ -170,7 +172,7 @@ def scorecard(
                               "`sqm migrate` with the same --store/--config first")
         start, stop = period_bounds(client, period, end)
         scores = compute(client, by, goal, start, stop,
-                         round(settings.repeat_window_days * 86_400_000), goals, indicators)
+                         settings.repeat_window_ms(rules), goals, indicators)
     finally:
         client.close()
     if fmt == "table":

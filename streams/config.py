@@ -19,7 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from streams.core.policy import SlaPolicy
+from streams.core.policy_file import Policy, PolicyError, load_policy
 from streams.core.shard import HOUR_MS, ShardConfig
 
 
@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     alerts_config: Path | None = Field(
         None, description="alert rules YAML (docs/alerting.md); unset = the default rules"
     )
+    policy_file: Path | None = Field(
+        None, description="SLA policy YAML (docs/policies.md); unset = contract v1's targets"
+    )
     alert_clock: Literal["wall", "event"] = Field(
         "wall", description="wall: live timer; event: the watermark (what sqm replay uses)"
     )
@@ -65,7 +68,9 @@ class Settings(BaseSettings):
     max_future_s: int = Field(
         86400, ge=0, description="events dated further ahead of the wall clock are refused"
     )
-    repeat_window_days: float = Field(7, gt=0)
+    repeat_window_days: float = Field(
+        7, gt=0, description="repeat-contact window, unless the policy file sets repeat.window"
+    )
     state_ttl_days: float = Field(8, gt=0, description="event time a contact stays in state")
     batch_max: int = Field(5000, ge=1, description="events per processing batch at most")
     batch_within_s: float = Field(0.5, gt=0, description="longest wait to fill a batch")
@@ -107,13 +112,33 @@ class Settings(BaseSettings):
         """Whether the broker is Tansu (embedded, or started by hand) and needs workarounds."""
         return self.broker_profile == "tansu" or (self.broker_profile == "auto" and self.embedded)
 
+    def policy(self) -> Policy:
+        """The SLA policy file, validated; ConfigError with one line when it is not valid."""
+        if self.policy_file is None:
+            return Policy.default()
+        try:
+            return load_policy(self.policy_file)
+        except PolicyError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def repeat_window_ms(self, policy: Policy) -> int:
+        return policy.repeat_window_ms or int(self.repeat_window_days * 24 * HOUR_MS)
+
     def shard_config(self) -> ShardConfig:
-        day_ms = 24 * HOUR_MS
+        policy = self.policy()
+        window_ms = self.repeat_window_ms(policy)
+        ttl_ms = int(self.state_ttl_days * 24 * HOUR_MS)
+        if ttl_ms < window_ms:
+            raise ConfigError(
+                "config: state_ttl_days must cover the repeat window "
+                f"({window_ms / (24 * HOUR_MS):g} days; an older contact can still make a "
+                "newer one a repeat)")
         return ShardConfig(
-            policy=SlaPolicy(),
+            policy=policy,
             lateness_ms=self.lateness_s * 1000,
-            repeat_window_ms=int(self.repeat_window_days * day_ms),
-            state_ttl_ms=int(self.state_ttl_days * day_ms),
+            repeat_window_ms=window_ms,
+            repeat_identity=policy.repeat_identity,
+            state_ttl_ms=ttl_ms,
         )
 
     def store_dir(self) -> Path | None:

@@ -80,6 +80,10 @@ def contacts(events: list[EventRecord]) -> dict[tuple[str, str], dict[str, Any]]
             "reopen_count": len(reopens),
             "transfer_count": len(of("contact.transferred")),
             "ratings": dict(of("survey.submitted")[-1].ratings) if of("survey.submitted") else {},
+            "surveyed_at": of("survey.submitted")[-1].ts if of("survey.submitted") else None,
+            "sla_outcome": outcome(wait, abandoned_at, queued_at, channel),
+            "next_responses": next_responses(evs, answers[0] if answered_at is not None else None),
+            "handle_ms": handle(evs, answers, resolved),
         }
     # Repeat: brute force over every pair of the same tenant and customer.
     for key, c in out.items():
@@ -97,9 +101,47 @@ def contacts(events: list[EventRecord]) -> dict[tuple[str, str], dict[str, Any]]
     return out
 
 
+def outcome(wait: int | None, abandoned_at: int | None, queued_at: int | None,
+            channel: str) -> str | None:
+    """Contract v1's policy: answered in target met, else missed; abandons missed unless short."""
+    if wait is not None:
+        return "met" if wait <= TARGETS[channel] * 1000 else "missed"
+    if abandoned_at is not None and queued_at is not None:
+        return "excluded" if abandoned_at - queued_at < 5000 else "missed"
+    return None
+
+
+def next_responses(evs: list[EventRecord], first: EventRecord | None
+                   ) -> tuple[int, int, int | None]:
+    """(count, total ms, max ms) of customer message → next human reply after the first answer."""
+    if first is None:
+        return (0, 0, None)
+    after = [e for e in evs if e.type == "message.sent" and e.public is not False
+             and (e.ts, e.event_id) > (first.ts, first.event_id)]
+    spans = []
+    asked = None
+    for e in after:
+        if e.sender == "customer" and asked is None:
+            asked = e.ts
+        elif e.sender == "agent" and asked is not None:
+            spans.append(e.ts - asked)
+            asked = None
+    return (len(spans), sum(spans), max(spans) if spans else None)
+
+
+def handle(evs: list[EventRecord], answers: list[EventRecord], resolved: EventRecord | None
+           ) -> int | None:
+    humans = [e for e in evs if e.type == "contact.assigned" and e.agent_kind == "human"]
+    begin = humans[0] if humans else (answers[0] if answers else None)
+    if resolved is None or begin is None:
+        return None
+    return max(0, resolved.ts - begin.ts)
+
+
 def windows(events: list[EventRecord]) -> dict[tuple[int, str, str, str, str], dict[str, int]]:
     names = ("offered", "answered", "answered_in_sla", "wait_ms_sum", "abandoned",
-             "short_abandoned", "created", "repeat_contacts")
+             "short_abandoned", "created", "repeat_contacts", "sl_met", "sl_missed",
+             "csat_count", "csat_sum", "csat_good")
     out: dict[tuple[int, str, str, str, str], dict[str, int]] = defaultdict(
         lambda: dict.fromkeys(names, 0)
     )
@@ -112,6 +154,11 @@ def windows(events: list[EventRecord]) -> dict[tuple[int, str, str, str, str], d
         if c["created_at"] is not None:
             out[(minute(c["created_at"]), *dims)]["created"] += 1
             out[(minute(c["created_at"]), *dims)]["repeat_contacts"] += c["is_repeat"]
+        if c["csat"] is not None:
+            w = out[(minute(c["surveyed_at"]), *dims)]
+            w["csat_count"] += 1
+            w["csat_sum"] += c["csat"]
+            w["csat_good"] += c["csat"] >= 4
         if c["has_queued"]:
             out[(minute(c["queued_at"]), *dims)]["offered"] += 1
         if c["queued_at"] is None:
@@ -121,8 +168,11 @@ def windows(events: list[EventRecord]) -> dict[tuple[int, str, str, str, str], d
             w["answered"] += 1
             w["answered_in_sla"] += c["in_sla"]
             w["wait_ms_sum"] += c["wait_ms"]
+            # Contract v1's policy: met iff in SLA, every other answer missed.
+            w["sl_met" if c["in_sla"] else "sl_missed"] += 1
         if c["abandoned_at"] is not None:
             w = out[(minute(c["abandoned_at"]), *dims)]
             w["abandoned"] += 1
             w["short_abandoned"] += c["short"]
+            w["sl_missed"] += not c["short"]  # abandons are misses, short ones excluded
     return {k: v for k, v in out.items() if any(v.values())}

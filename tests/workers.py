@@ -18,11 +18,13 @@ from streams.core.records import EventRecord
 from streams.core.validate import validate
 
 COUNTERS = ("offered", "answered", "answered_in_sla", "wait_ms_sum", "abandoned",
-            "short_abandoned", "created", "repeat_contacts")
+            "short_abandoned", "created", "repeat_contacts", "sl_met", "sl_missed",
+            "csat_count", "csat_sum", "csat_good")
 WINDOWS_SQL = """
     SELECT toUnixTimestamp(window_start) * 1000, tenant_id, channel, queue, priority, shard,
            version, offered, answered, answered_in_sla, toInt64(wait_s_sum * 1000), abandoned,
-           short_abandoned, created, repeat_contacts
+           short_abandoned, created, repeat_contacts, sl_met, sl_missed, csat_count, csat_sum,
+           csat_good
     FROM sqm.sla_1m FINAL"""
 
 

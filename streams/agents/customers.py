@@ -121,7 +121,7 @@ class CustomerStage:
         batch: Batch = {
             "events": rows.event_columns(accepted, now_ms),
             "contacts": rows.contact_columns(contacts, now_ms),
-            "sla_1m": rows.sla_columns(windows, now_ms),
+            "sla_1m": rows.sla_columns(windows, now_ms, self.config.policy.version),
             "dead_letters": dead,
         }
         await self.writer.write_async(batch)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from streams.core.facts import ContactFacts
-from streams.core.policy import SlaPolicy
+from streams.core.facts import ContactFacts, earliest
+from streams.core.policy_file import Policy
+from streams.core.sla_clock import due_ms, elapsed_ms, next_responses, pauses
 
 
 class ContactView(NamedTuple):
@@ -55,6 +56,21 @@ class ContactView(NamedTuple):
     reopen_count: int
     transfer_count: int
     ratings: tuple[tuple[str, int], ...]  # the latest survey's dimension -> 1..5, sorted
+    # SLA policy fields (docs/policies.md); times in the target's clock exclude pauses.
+    sla_clock: str  # business | calendar: how the first-response target counts
+    sla_start_at: int | None  # the first-response clock start (policy `clock.start`)
+    sla_due_at: int | None  # when the first response is due; None while paused or no start
+    first_response_ms: int | None  # sla_start_at → answered_at in the target's clock
+    sla_outcome: str | None  # met | missed | excluded, None while open (no reply, no abandon)
+    next_response_count: int  # completed next responses (customer message → reply)
+    next_response_sum_ms: int  # their total, in the next-response target's clock
+    next_response_max_ms: int | None
+    next_response_missed: int | None  # how many exceeded the target; None without a target
+    resolution_target_s: int | None
+    resolution_in_sla: bool | None  # created → final resolution within target; None if open
+    handle_ms: int | None  # first human assignment (else answer) → final resolution
+    surveyed_at: int | None  # the latest survey's time (CSAT counts in its minute)
+    policy_version: str
 
     @property
     def clock_started(self) -> bool:
@@ -62,32 +78,47 @@ class ContactView(NamedTuple):
         return self.queued_at is not None
 
 
-def derive(f: ContactFacts, is_repeat: bool, policy: SlaPolicy) -> ContactView:
+def derive(f: ContactFacts, is_repeat: bool, policy: Policy) -> ContactView:
     created = f.created
     channel = created[2] if created else (f.first[2] if f.first else "")
     queue = f.queued[2] if f.queued else (created[3] if created else "")
     priority = created[4] if created else "normal"
     created_at = created[0] if created else None
     queued_at = f.queued[0] if f.queued else created_at
+    targets = policy.targets_for(f.tenant_id, channel, priority, queue)
+    clock, sl, fr = targets.clock, targets.service_level, targets.first_response
 
-    answer_ts = f.answer[0] if f.answer else None
-    # Abandoned iff the customer left before any human answer (a tie counts as answered).
+    # The reply that stops the clock: a public human message; a bot's too if the policy says so.
+    reply = earliest(f.answer, f.bot_answer) if clock.stop_on_bot_reply else f.answer
+    answer_ts = reply[0] if reply else None
+    # Abandoned iff the customer left before that reply (a tie counts as answered).
     is_abandoned = f.abandoned is not None and (answer_ts is None or f.abandoned[0] < answer_ts)
     answered_at = None if is_abandoned else answer_ts
     abandoned_at = f.abandoned[0] if (is_abandoned and f.abandoned) else None
 
-    target_s = policy.target_s(f.tenant_id, channel, priority)
-    wait_ms = None
-    in_sla = None
+    if clock.start == "created":
+        start = created_at
+    elif clock.start == "bot_handoff" and f.handoff is not None:
+        start = f.handoff[0]
+    else:
+        start = queued_at
+    paused = pauses(f.statuses, clock.pause_states) if clock.pause_states and f.statuses else ()
+    cal = fr.calendar
+
+    wait_ms = first_ms = in_sla = outcome = None
     if answered_at is not None and queued_at is not None:
-        # An answer logged before the clock start is a data error; it counts as an instant answer.
+        # An answer logged before the clock start is a data error; it counts as instant.
         wait_ms = max(0, answered_at - queued_at)
-        in_sla = wait_ms <= target_s * 1000
-    is_short = (
-        abandoned_at is not None
-        and queued_at is not None
-        and abandoned_at - queued_at < policy.short_abandon_s * 1000
-    )
+    if answered_at is not None and start is not None:
+        first_ms = elapsed_ms(cal, start, answered_at, paused)
+        in_sla = sl.within(first_ms, fr.seconds)
+        outcome = "met" if in_sla else "missed"
+    is_short = False
+    if abandoned_at is not None and start is not None:
+        is_short = sl.is_short_abandon(abandoned_at - start)
+        outcome = sl.abandon_outcome(
+            max(0, abandoned_at - start), elapsed_ms(cal, start, abandoned_at, paused), fr.seconds)
+    due = due_ms(cal, start, fr.seconds * 1000, paused) if start is not None else None
 
     # Resolved now: the latest resolution is not followed by a reopen.
     resolved = f.last_resolved
@@ -97,6 +128,32 @@ def derive(f: ContactFacts, is_repeat: bool, policy: SlaPolicy) -> ContactView:
     bot_contained = resolved_by == "bot" and f.answer is None and not f.to_human
     first_resolved_at = f.first_resolved[0] if f.first_resolved else None
     resolved_at = resolved[0] if resolved else None
+
+    nr_count = nr_sum = 0
+    nr_max = nr_missed = None
+    nr = targets.next_response
+    if reply is not None and answered_at is not None and len(f.messages) > 2:
+        repliers = ("agent", "bot") if clock.stop_on_bot_reply else ("agent",)
+        nr_cal = nr.calendar if nr is not None else cal
+        for asked, replied in next_responses(f.messages, (reply[0], reply[1]), repliers):
+            ms = elapsed_ms(nr_cal, asked, replied, paused)
+            nr_count += 1
+            nr_sum += ms
+            nr_max = ms if nr_max is None or ms > nr_max else nr_max
+            if nr is not None and not sl.within(ms, nr.seconds):
+                nr_missed = (nr_missed or 0) + 1
+    if nr is not None and nr_missed is None:
+        nr_missed = 0
+
+    res = targets.resolution
+    res_in_sla = None
+    if res is not None and resolved_at is not None and created_at is not None:
+        res_in_sla = sl.within(elapsed_ms(res.calendar, created_at, resolved_at, paused),
+                               res.seconds)
+    handle_from = f.human_assigned or f.answer
+    handle_ms = None
+    if resolved_at is not None and handle_from is not None:
+        handle_ms = max(0, resolved_at - handle_from[0])
 
     # Positional `_make` skips the generated keyword __new__ (~4x cheaper); keep field order.
     return ContactView._make((
@@ -112,10 +169,10 @@ def derive(f: ContactFacts, is_repeat: bool, policy: SlaPolicy) -> ContactView:
         queued_at,
         f.queued is not None,  # has_queued
         answered_at,
-        f.answer[2] if (f.answer and answered_at is not None) else None,  # first_agent_id
+        reply[2] if (reply and answered_at is not None) else None,  # first_agent_id
         abandoned_at,
         wait_ms,
-        target_s,
+        fr.seconds,  # sla_target_s
         in_sla,
         is_abandoned,
         is_short,
@@ -135,6 +192,20 @@ def derive(f: ContactFacts, is_repeat: bool, policy: SlaPolicy) -> ContactView:
         len(f.reopens),  # reopen_count
         len(f.transfers),  # transfer_count
         _ratings(f.survey),
+        fr.clock,  # sla_clock
+        start,  # sla_start_at
+        due,  # sla_due_at
+        first_ms,  # first_response_ms
+        outcome,  # sla_outcome
+        nr_count,
+        nr_sum,
+        nr_max,
+        nr_missed,
+        res.seconds if res is not None else None,  # resolution_target_s
+        res_in_sla,
+        handle_ms,
+        f.survey[0] if f.survey else None,  # surveyed_at
+        targets.policy_version,
     ))
 
 

@@ -56,6 +56,12 @@ class ContactFacts:
     survey: Mark | None = None  # (ts, id, csat, nps, ((dimension, 1-5), ...)): latest survey
     reopens: set[str] = field(default_factory=set)  # event ids of contact.reopened
     transfers: set[str] = field(default_factory=set)  # event ids of contact.transferred
+    bot_answer: Mark | None = None  # (ts, id, agent_id): earliest public bot message
+    handoff: Mark | None = None  # (ts, id): earliest transfer to a human
+    human_assigned: Mark | None = None  # (ts, id, agent_id): earliest assignment to a human
+    # Public messages as (ts, id, sender): next-response times need the whole conversation.
+    messages: set[tuple[int, str, str]] = field(default_factory=set)
+    statuses: set[tuple[int, str, str]] = field(default_factory=set)  # (ts, id, status)
 
     def apply(self, e: EventRecord) -> bool:
         """Merge one event; False when it was already merged (a duplicate)."""
@@ -73,9 +79,20 @@ class ContactFacts:
         elif t == r.QUEUED:
             self.queued = earliest(self.queued, (ts, eid, e.queue or ""))
         elif t == r.MESSAGE:
-            # Only a public message from a human agent answers; bots and notes never do.
-            if e.sender == "agent" and e.public is not False:
-                self.answer = earliest(self.answer, (ts, eid, e.agent_id))
+            # Only a public message from a human agent answers; bots and notes never do
+            # (a policy may let bot replies stop the SLA clock: derive decides).
+            if e.public is not False:
+                sender = e.sender or "customer"
+                self.messages.add((ts, eid, sender))
+                if sender == "agent":
+                    self.answer = earliest(self.answer, (ts, eid, e.agent_id))
+                elif sender == "bot":
+                    self.bot_answer = earliest(self.bot_answer, (ts, eid, e.agent_id))
+        elif t == r.ASSIGNED:
+            if e.agent_kind == "human":
+                self.human_assigned = earliest(self.human_assigned, (ts, eid, e.agent_id))
+        elif t == r.STATUS:
+            self.statuses.add((ts, eid, e.status or ""))
         elif t == r.ABANDONED:
             self.abandoned = earliest(self.abandoned, (ts, eid))
         elif t == r.RESOLVED:
@@ -86,7 +103,9 @@ class ContactFacts:
             self.last_reopened = latest(self.last_reopened, (ts, eid))
             self.reopens.add(eid)
         elif t == r.TRANSFERRED:
-            self.to_human = self.to_human or e.to_kind == "human"
+            if e.to_kind == "human":
+                self.to_human = True
+                self.handoff = earliest(self.handoff, (ts, eid))
             self.transfers.add(eid)
         elif t == r.SURVEY:
             ratings = tuple(sorted(e.ratings.items())) if e.ratings else ()
@@ -109,28 +128,42 @@ class ContactFacts:
         self.survey = latest(self.survey, other.survey)
         self.reopens |= other.reopens
         self.transfers |= other.transfers
+        self.bot_answer = earliest(self.bot_answer, other.bot_answer)
+        self.handoff = earliest(self.handoff, other.handoff)
+        self.human_assigned = earliest(self.human_assigned, other.human_assigned)
+        self.messages |= other.messages
+        self.statuses |= other.statuses
 
     # -- state encoding (plain JSON-able lists; tuples come back as lists) --
     _MARKS = (
         "first", "created", "queued", "answer", "abandoned",
         "first_resolved", "last_resolved", "last_reopened", "survey",
     )
+    _MARKS_2 = ("bot_answer", "handoff", "human_assigned")  # appended with SLA policies
 
     def to_state(self) -> list[Any]:
         return [
             self.tenant_id, self.contact_id, self.customer_id, sorted(self.event_ids),
             self.last_ts, self.to_human, list(_marks_of(self)),
             sorted(self.reopens), sorted(self.transfers),
+            list(_marks_2_of(self)), sorted(self.messages), sorted(self.statuses),
         ]
 
     @classmethod
     def from_state(cls, s: list[Any]) -> ContactFacts:
+        """Older states lack the trailing parts: what they did not track starts empty."""
         f = cls(s[0], s[1], s[2], set(s[3]), last_ts=s[4], to_human=s[5])
-        if len(s) > 7:  # state written before reopen/transfer counts has none: counts start at 0
+        if len(s) > 7:
             f.reopens, f.transfers = set(s[7]), set(s[8])
-        for name, mark in zip(cls._MARKS, s[6], strict=True):
+        marks = list(zip(cls._MARKS, s[6], strict=True))
+        if len(s) > 9:
+            marks += zip(cls._MARKS_2, s[9], strict=True)
+            f.messages = {(m[0], m[1], m[2]) for m in s[10]}
+            f.statuses = {(m[0], m[1], m[2]) for m in s[11]}
+        for name, mark in marks:
             setattr(f, name, tuple(mark) if mark is not None else None)
         return f
 
 
 _marks_of = attrgetter(*ContactFacts._MARKS)  # one C call instead of a getattr per mark
+_marks_2_of = attrgetter(*ContactFacts._MARKS_2)

@@ -112,6 +112,8 @@ class Policy:
         canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         self.hash = hashlib.sha256(canonical.encode()).hexdigest()
         self.calendars = {name: c.build() for name, c in spec.calendars.items()}
+        self.repeat_window_ms = spec.repeat.window * 1000 if spec.repeat.window else None
+        self.repeat_identity = spec.repeat.identity
         self._cache: dict[tuple[str | None, str, str, str | None], Targets] = {}
         self._check(source)
 

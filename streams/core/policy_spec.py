@@ -175,9 +175,21 @@ class ScorecardSpec(_Strict):
     goals: dict[Name, Weights] = {}
 
 
+RepeatIdentity = Literal["customer", "order_id", "topic"]
+
+
+class RepeatSpec(_Strict):
+    """Repeat contacts (docs/metrics.md): the look-back window and what counts as the same
+    issue: any contact of the customer (default), or one with the same `order_id` / `topic`."""
+
+    window: Seconds | None = None  # None: the SQM_REPEAT_WINDOW_DAYS setting (7 days)
+    identity: RepeatIdentity = "customer"
+
+
 class PolicyFile(_Strict):
     version: Annotated[str, BeforeValidator(_version)]
     calendars: dict[Name, CalendarSpec] = {}
     default: Scope = Scope()
     tenants: dict[Name, TenantScope] = {}
+    repeat: RepeatSpec = RepeatSpec()
     scorecard: ScorecardSpec = ScorecardSpec()

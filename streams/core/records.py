@@ -23,9 +23,11 @@ REOPENED = "contact.reopened"
 CLOSED = "contact.closed"
 ABANDONED = "contact.abandoned"
 SURVEY = "survey.submitted"
+STATUS = "contact.status_changed"
 
 EVENT_TYPES = (
     CREATED, QUEUED, ASSIGNED, MESSAGE, TRANSFERRED, RESOLVED, REOPENED, CLOSED, ABANDONED, SURVEY,
+    STATUS,
 )
 CHANNELS = ("chat", "phone", "email", "social", "app")
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -58,6 +60,7 @@ class EventRecord:
     csat: int | None = None
     nps: int | None = None
     ratings: dict[str, int] = field(default_factory=dict)
+    status: str | None = None  # contact.status_changed (appended: positions are the wire form)
 
     def to_wire(self) -> dict[str, Any]:
         """A JSON-able dict without None fields (for the internal topic).
@@ -85,10 +88,9 @@ class EventRecord:
         so new fields must only ever be appended."""
         values = _field_values(self)
         n = len(values)
-        if not values[n - 1]:  # ratings, the last field, is empty
+        # Unset trailing fields: None, or empty ratings. Stops at `raw` at the latest (a str).
+        while values[n - 1] is None or values[n - 1] == {}:
             n -= 1
-            while values[n - 1] is None:  # stops at `raw` at the latest (never None)
-                n -= 1
         return list(values[:n])
 
     @classmethod

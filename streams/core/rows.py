@@ -20,10 +20,15 @@ from streams.core.rollup import (
     ABANDONED,
     ANSWERED,
     CREATED,
+    CSAT_COUNT,
+    CSAT_GOOD,
+    CSAT_SUM,
     IN_SLA,
     OFFERED,
     REPEAT,
     SHORT,
+    SL_MET,
+    SL_MISSED,
     WAIT_MS,
     WindowKey,
 )
@@ -104,12 +109,27 @@ def contact_row(v: ContactView, version: int, now: datetime) -> Row:
         "reopen_count": v.reopen_count,
         "transfer_count": v.transfer_count,
         "ratings": dict(v.ratings),
+        "sla_clock": v.sla_clock,
+        "sla_start_at": opt_ts(v.sla_start_at),
+        "sla_due_at": opt_ts(v.sla_due_at),
+        "first_response_s": opt_seconds(v.first_response_ms),
+        "sla_outcome": v.sla_outcome,
+        "next_response_count": v.next_response_count,
+        "next_response_sum_s": seconds(v.next_response_sum_ms),
+        "next_response_max_s": opt_seconds(v.next_response_max_ms),
+        "next_response_missed": v.next_response_missed,
+        "resolution_target_s": v.resolution_target_s,
+        "resolution_in_sla": v.resolution_in_sla,
+        "handle_s": opt_seconds(v.handle_ms),
+        "surveyed_at": opt_ts(v.surveyed_at),
+        "policy_version": v.policy_version,
         "version": version,
         "updated_at": now,
     }
 
 
-def sla_row(key: WindowKey, counts: list[int], shard: int, version: int, now: datetime) -> Row:
+def sla_row(key: WindowKey, counts: list[int], shard: int, version: int, now: datetime,
+            policy_version: str = "default") -> Row:
     start, tenant, channel, queue, priority = key
     return {
         "window_start": ts(start),
@@ -126,6 +146,12 @@ def sla_row(key: WindowKey, counts: list[int], shard: int, version: int, now: da
         "short_abandoned": counts[SHORT],
         "created": counts[CREATED],
         "repeat_contacts": counts[REPEAT],
+        "sl_met": counts[SL_MET],
+        "sl_missed": counts[SL_MISSED],
+        "csat_count": counts[CSAT_COUNT],
+        "csat_sum": counts[CSAT_SUM],
+        "csat_good": counts[CSAT_GOOD],
+        "policy_version": policy_version,
         "version": version,
         "updated_at": now,
     }
@@ -207,11 +233,16 @@ CONTACT_COLUMNS = (
     "sla_target_s", "answered_in_sla", "is_abandoned", "is_short_abandon", "is_repeat",
     "resolved_at", "resolved_by", "bot_contained", "transferred_to_human", "csat", "nps",
     "first_event_at", "last_event_at", "event_count", "first_resolved_at", "first_resolution_s",
-    "resolution_s", "reopen_count", "transfer_count", "ratings", "version", "updated_at",
+    "resolution_s", "reopen_count", "transfer_count", "ratings", "sla_clock", "sla_start_at",
+    "sla_due_at", "first_response_s", "sla_outcome", "next_response_count",
+    "next_response_sum_s", "next_response_max_s", "next_response_missed", "resolution_target_s",
+    "resolution_in_sla", "handle_s", "surveyed_at", "policy_version", "version", "updated_at",
 )
 # ContactView fields in milliseconds, written as Decimal seconds under another name.
 _MS_AS_SECONDS = (("wait_s", "wait_ms"), ("first_resolution_s", "first_resolution_ms"),
-                  ("resolution_s", "resolution_ms"))
+                  ("resolution_s", "resolution_ms"), ("first_response_s", "first_response_ms"),
+                  ("next_response_max_s", "next_response_max_ms"), ("handle_s", "handle_ms"))
+_NEXT_SUM = ContactView._fields.index("next_response_sum_ms")
 # ContactView fields that are columns of the same name (all but has_queued and the ms ones).
 _SAME_NAMED = tuple(
     (name, ContactView._fields.index(name))
@@ -232,6 +263,7 @@ def contact_columns(contacts: Sequence[tuple[ContactView, int]], now_ms: int) ->
     for column, index in _MS_FIELDS:
         out[column] = [None if ms is None else seconds(ms) for ms in fields[index]]
     out["ratings"] = [dict(r) for r in fields[_RATINGS]]
+    out["next_response_sum_s"] = [seconds(ms) for ms in fields[_NEXT_SUM]]
     out["version"] = versions
     out["updated_at"] = [now_ms] * len(contacts)
     return {name: out[name] for name in CONTACT_COLUMNS}
@@ -240,11 +272,13 @@ def contact_columns(contacts: Sequence[tuple[ContactView, int]], now_ms: int) ->
 SLA_COLUMNS = (
     "window_start", "tenant_id", "channel", "queue", "priority", "shard", "offered", "answered",
     "answered_in_sla", "wait_s_sum", "abandoned", "short_abandoned", "created", "repeat_contacts",
+    "sl_met", "sl_missed", "csat_count", "csat_sum", "csat_good", "policy_version",
     "version", "updated_at",
 )
 
 
-def sla_columns(windows: Sequence[tuple[int, WindowKey, list[int], int]], now_ms: int) -> Columns:
+def sla_columns(windows: Sequence[tuple[int, WindowKey, list[int], int]], now_ms: int,
+                policy_version: str = "default") -> Columns:
     """`sla_row` for many (shard, window key, counts, version), as columns."""
     if not windows:
         return dict.fromkeys(SLA_COLUMNS, ())
@@ -266,6 +300,12 @@ def sla_columns(windows: Sequence[tuple[int, WindowKey, list[int], int]], now_ms
         "short_abandoned": c[SHORT],
         "created": c[CREATED],
         "repeat_contacts": c[REPEAT],
+        "sl_met": c[SL_MET],
+        "sl_missed": c[SL_MISSED],
+        "csat_count": c[CSAT_COUNT],
+        "csat_sum": c[CSAT_SUM],
+        "csat_good": c[CSAT_GOOD],
+        "policy_version": [policy_version] * len(windows),
         "version": versions,
         "updated_at": [now_ms] * len(windows),
     }

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from streams.core.derive import ContactView, derive
 from streams.core.facts import ContactFacts
-from streams.core.policy import SlaPolicy
+from streams.core.policy_file import Policy
+from streams.core.policy_spec import RepeatIdentity
 from streams.core.records import EventRecord
 from streams.core.repeat import DEFAULT_REPEAT_WINDOW_MS, repeat_flags
 from streams.core.rollup import MINUTE_MS, WindowKey, add_into, delta
@@ -43,9 +44,10 @@ OFFSET_MASK = (1 << OFFSET_BITS) - 1
 
 @dataclass(frozen=True, slots=True)
 class ShardConfig:
-    policy: SlaPolicy = field(default_factory=SlaPolicy)
+    policy: Policy = field(default_factory=Policy.default)
     lateness_ms: int = HOUR_MS
     repeat_window_ms: int = DEFAULT_REPEAT_WINDOW_MS
+    repeat_identity: RepeatIdentity = "customer"  # or order_id / topic: "the same issue"
     # How long after its last event a contact (and a window) stays in state. It must cover the
     # repeat window: an older contact can no longer make a new one a repeat.
     state_ttl_ms: int = 8 * 24 * HOUR_MS
@@ -209,6 +211,7 @@ class Shard:
                 flags = repeat_flags(
                     ((f.created[0], cid) for cid, f in st.contacts.items() if f.created),
                     self.config.repeat_window_ms,
+                    self._issue_of(st),
                 )
                 for cid, flag in flags.items():
                     if flag and not st.repeat.get(cid, False):
@@ -241,6 +244,13 @@ class Shard:
             add_into(w.counts, d)
             w.stamp = offset
             self._dirty_windows[skey] = w
+
+    def _issue_of(self, st: CustomerState) -> dict[str, str | None] | None:
+        """contact id → its order_id or topic when repeats are per issue, else None."""
+        field_index = {"order_id": 5, "topic": 6}.get(self.config.repeat_identity)
+        if field_index is None:
+            return None
+        return {cid: f.created[field_index] for cid, f in st.contacts.items() if f.created}
 
     def _late_reason(self, e: EventRecord, mark: int) -> str:
         behind_s = (mark - e.ts) / 1000

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import orjson
 
 from streams.core.facts import ContactFacts
-from streams.core.rollup import N_COUNTERS, WindowKey
+from streams.core.rollup import N_COUNTERS, WindowKey, pad
 
 SEP = "\x1f"  # cannot appear in JSON-decoded ids by accident the way "|" or "/" can
 
@@ -76,7 +76,7 @@ class WindowState:
     @classmethod
     def decode(cls, data: bytes) -> WindowState:
         counts, stamp = orjson.loads(data)
-        return cls(counts, stamp)
+        return cls(pad(counts), stamp)
 
 
 @dataclass(slots=True)

@@ -118,6 +118,20 @@ def contact_row(contact_id: str = "c1", version: int = 1, **changes: Any) -> dic
         "reopen_count": 1,
         "transfer_count": 2,
         "ratings": {"patience": 4, "professionalism": 5},
+        "sla_clock": "business",
+        "sla_start_at": T0,
+        "sla_due_at": T0 + timedelta(hours=2),
+        "first_response_s": None,
+        "sla_outcome": None,
+        "next_response_count": 2,
+        "next_response_sum_s": Decimal("75.500"),
+        "next_response_max_s": Decimal("60.000"),
+        "next_response_missed": 1,
+        "resolution_target_s": 86400,
+        "resolution_in_sla": None,
+        "handle_s": None,
+        "surveyed_at": None,
+        "policy_version": "2025-06-01.1",
         "version": version,
         "updated_at": T0,
     }
@@ -140,6 +154,12 @@ def sla_row(shard: int = 0, version: int = 1, **changes: Any) -> dict[str, Any]:
         "short_abandoned": 0,
         "created": 5,
         "repeat_contacts": 2,
+        "sl_met": 3,
+        "sl_missed": 2,
+        "csat_count": 2,
+        "csat_sum": 9,
+        "csat_good": 2,
+        "policy_version": "2025-06-01.1",
         "version": version,
         "updated_at": T0,
     }
@@ -196,7 +216,7 @@ class CountingClient:
 def test_migrations_apply_once_then_nothing(store: Store) -> None:
     names = ["0001_init", "0002_alerts", "0003_windows", "0004_contact_resolution",
              "0005_contact_ratings", "0006_quantiles",
-             "0007_scorecard"]
+             "0007_scorecard", "0008_sla_policy"]
     assert store.first_migration == [m.name for m in load_migrations()] == names
     assert migrate(store.client) == []
     rows = store.client.query(
@@ -223,13 +243,21 @@ EXPECTED_COLUMNS: dict[str, str] = {
     "first_event_at DateTime64(3, 'UTC'), last_event_at DateTime64(3, 'UTC'), "
     "event_count UInt32, first_resolved_at Nullable(DateTime64(3, 'UTC')), "
     "first_resolution_s Nullable(Decimal(18, 3)), resolution_s Nullable(Decimal(18, 3)), "
-    "reopen_count UInt16, transfer_count UInt16, ratings Map(String, UInt8), version UInt64, "
-    "updated_at DateTime64(3, 'UTC')",
+    "reopen_count UInt16, transfer_count UInt16, ratings Map(String, UInt8), "
+    "sla_clock LowCardinality(String), sla_start_at Nullable(DateTime64(3, 'UTC')), "
+    "sla_due_at Nullable(DateTime64(3, 'UTC')), first_response_s Nullable(Decimal(18, 3)), "
+    "sla_outcome LowCardinality(Nullable(String)), next_response_count UInt32, "
+    "next_response_sum_s Decimal(18, 3), next_response_max_s Nullable(Decimal(18, 3)), "
+    "next_response_missed Nullable(UInt32), resolution_target_s Nullable(UInt32), "
+    "resolution_in_sla Nullable(Bool), handle_s Nullable(Decimal(18, 3)), "
+    "surveyed_at Nullable(DateTime64(3, 'UTC')), policy_version LowCardinality(String), "
+    "version UInt64, updated_at DateTime64(3, 'UTC')",
     "sla_1m": "window_start DateTime('UTC'), tenant_id String, channel LowCardinality(String), "
     "queue String, priority LowCardinality(String), shard UInt16, offered UInt32, "
     "answered UInt32, answered_in_sla UInt32, wait_s_sum Decimal(18, 3), abandoned UInt32, "
-    "short_abandoned UInt32, created UInt32, repeat_contacts UInt32, version UInt64, "
-    "updated_at DateTime64(3, 'UTC')",
+    "short_abandoned UInt32, created UInt32, repeat_contacts UInt32, sl_met UInt32, "
+    "sl_missed UInt32, csat_count UInt32, csat_sum UInt32, csat_good UInt32, "
+    "policy_version LowCardinality(String), version UInt64, updated_at DateTime64(3, 'UTC')",
     "dead_letters": "dl_id String, received_at DateTime64(3, 'UTC'), "
     "stage LowCardinality(String), reason String, topic String, partition Int32, "
     "offset Int64, event_id Nullable(String), tenant_id Nullable(String), raw String, "
@@ -247,6 +275,7 @@ EXPECTED_COLUMNS: dict[str, str] = {
     "channel LowCardinality(String), queue String, priority LowCardinality(String), "
     "offered UInt64, answered UInt64, answered_in_sla UInt64, wait_s_sum Decimal(38, 3), "
     "abandoned UInt64, short_abandoned UInt64, created UInt64, repeat_contacts UInt64, "
+    "sl_met UInt64, sl_missed UInt64, csat_count UInt64, csat_sum UInt64, csat_good UInt64, "
     "updated_at DateTime64(3, 'UTC')",
 }
 
@@ -443,7 +472,8 @@ def test_server_error_raises_sink_error_with_code_without_retrying(client: Clien
     counting = CountingClient(client)
     writer = ClickHouseWriter(counting, sleep=no_sleep)  # type: ignore[arg-type]
     # A view accepts DESCRIBE but the server refuses the insert itself: NOT_IMPLEMENTED (48).
-    view_row = {k: v for k, v in sla_row().items() if k not in ("shard", "version")}
+    view_row = {k: v for k, v in sla_row().items()
+                if k not in ("shard", "version", "policy_version")}
     with pytest.raises(SinkError) as caught:
         writer.write({"sla_1m_total": [view_row]})
     assert (caught.value.code, caught.value.name, caught.value.table) == (
@@ -570,3 +600,35 @@ def test_bad_store_urls() -> None:
     for url in ("chdb://relative/dir", "ftp://host/sqm"):
         with pytest.raises(StoreError):
             connect(url)
+
+
+def test_rows_from_before_the_policy_columns_read_as_contract_v1(client: Client) -> None:
+    """Migration 0008's DEFAULT expressions: a row written without the policy columns (an
+    older sqm, contract v1's policy) reads the outcome, clock and counters v1 implies."""
+    client.command("""
+        INSERT INTO sqm.contacts (tenant_id, contact_id, queued_at, answered_at, abandoned_at,
+                                  wait_s, sla_target_s, answered_in_sla, is_short_abandon, version)
+        VALUES ('t1', 'met', '2026-03-02 09:00:00', '2026-03-02 09:00:20', NULL, 20, 30, true,
+                false, 1),
+               ('t1', 'left', '2026-03-02 09:00:00', NULL, '2026-03-02 09:01:00', NULL, 30,
+                NULL, false, 1),
+               ('t1', 'short', '2026-03-02 09:00:00', NULL, '2026-03-02 09:00:02', NULL, 30,
+                NULL, true, 1),
+               ('t1', 'open', '2026-03-02 09:00:00', NULL, NULL, NULL, 30, NULL, false, 1)""")
+    rows = client.query("""
+        SELECT contact_id, sla_outcome, first_response_s, toString(sla_start_at),
+               toString(sla_due_at), sla_clock, policy_version
+        FROM sqm.contacts FINAL ORDER BY contact_id""").result_rows
+    start, due = "2026-03-02 09:00:00.000", "2026-03-02 09:00:30.000"
+    assert rows == [
+        ("left", "missed", None, start, due, "calendar", "default"),
+        ("met", "met", Decimal("20.000"), start, due, "calendar", "default"),
+        ("open", None, None, start, due, "calendar", "default"),
+        ("short", "excluded", None, start, due, "calendar", "default"),
+    ]
+    client.command("""
+        INSERT INTO sqm.sla_1m (window_start, tenant_id, channel, queue, priority, shard, answered,
+                                answered_in_sla, abandoned, short_abandoned, version)
+        VALUES ('2026-03-02 09:00:00', 't1', 'chat', 'q', 'normal', 0, 4, 3, 3, 1, 1)""")
+    assert client.query(
+        "SELECT sl_met, sl_missed, csat_count FROM sqm.sla_1m FINAL").result_rows == [(3, 3, 0)]

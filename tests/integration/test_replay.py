@@ -141,10 +141,12 @@ def test_simulated_messy_history_matches_the_reference(tmp_path: Path) -> None:
             SELECT toUnixTimestamp(window_start) * 1000, tenant_id, channel, queue, priority,
                    sum(offered), sum(answered), sum(answered_in_sla),
                    toInt64(sum(wait_s_sum) * 1000), sum(abandoned), sum(short_abandoned),
-                   sum(created), sum(repeat_contacts)
+                   sum(created), sum(repeat_contacts), sum(sl_met), sum(sl_missed),
+                   sum(csat_count), sum(csat_sum), sum(csat_good)
             FROM sqm.sla_1m FINAL GROUP BY ALL""")
         names = ("offered", "answered", "answered_in_sla", "wait_ms_sum", "abandoned",
-                 "short_abandoned", "created", "repeat_contacts")
+                 "short_abandoned", "created", "repeat_contacts", "sl_met", "sl_missed",
+                 "csat_count", "csat_sum", "csat_good")
         got_windows = {r[:5]: dict(zip(names, r[5:], strict=True)) for r in rows
                        if any(r[5:])}
         assert got_windows == ref_windows

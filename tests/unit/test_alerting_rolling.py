@@ -78,15 +78,29 @@ def test_eviction_drops_old_windows_and_ignores_rows_aimed_at_them():
 def test_metric_samples_match_the_worked_example_of_docs_metrics():
     # One minute: answered after 20 s (met) and 45 s (missed), abandoned after 60 s, and a
     # short abandon after 3 s; two created, one of them a repeat.
-    c = [4, 2, 1, 65_000, 2, 1, 2, 1]
-    assert metric_sample("service_level", c) == (1 / 3, 3)  # 1 / (2 + 2 − 1)
+    # Under the default policy: met 1, missed 1 answered late + 1 abandoned (the short one is
+    # excluded). Three surveys: 5, 4 and 2.
+    c = [4, 2, 1, 65_000, 2, 1, 2, 1, 1, 2, 3, 11, 2]
+    assert metric_sample("service_level", c) == (1 / 3, 3)  # 1 / (1 + 2)
     assert metric_sample("abandonment_rate", c) == (1 / 3, 3)  # (2 − 1) / 3
     assert metric_sample("avg_wait_s", c) == (32.5, 2)  # 65 s / 2
     assert metric_sample("repeat_rate", c) == (0.5, 2)
     assert metric_sample("volume", c) == (4.0, 4)
-    assert metric_sample("service_level", [0] * 8) == (None, 0)
+    assert metric_sample("csat", c) == (11 / 3, 3)
+    assert metric_sample("service_level", [0] * 13) == (None, 0)
+    assert metric_sample("csat", [0] * 13) == (None, 0)
+    # A policy that excludes abandons: met 1, missed 1.
+    assert metric_sample("service_level", [*c[:8], 1, 1, 3, 11, 2]) == (0.5, 2)
     with pytest.raises(ValueError):
-        metric_sample("csat", c)
+        metric_sample("wait_p90_s", c)
+
+
+def test_rows_from_before_the_policy_counters_read_as_contract_v1():
+    # 8 counters (an older worker's row): met = answered_in_sla, missed = the rest of v1's
+    # denominator; CSAT counters 0.
+    store = RollingStore()
+    store.apply((T0, "t1", "chat", "q", "normal"), 0, 1, [4, 2, 1, 65_000, 2, 1, 2, 1])
+    assert sl(store, minutes=1, end=1) == {("", "", "", "", ""): (1 / 3, 3)}
 
 
 def test_scope_grouping():
@@ -103,8 +117,8 @@ def test_rejects_malformed_rows():
     store = RollingStore()
     with pytest.raises(ValueError, match="whole UTC minute"):
         store.apply((T0 + 1, "t1", "chat", "q", "normal"), 0, 1, [0] * 8)
-    with pytest.raises(ValueError, match="8 counters"):
-        store.apply((T0, "t1", "chat", "q", "normal"), 0, 1, [0] * 7)
+    with pytest.raises(ValueError, match="13 counters"):
+        store.apply((T0, "t1", "chat", "q", "normal"), 0, 1, [0] * 14)
 
 
 def test_state_round_trips():

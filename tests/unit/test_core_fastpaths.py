@@ -19,7 +19,7 @@ import pytest
 from streams.core import rows
 from streams.core.derive import ContactView
 from streams.core.records import EventRecord
-from streams.core.rollup import contribution, delta
+from streams.core.rollup import N_COUNTERS, contribution, delta
 from streams.core.shard import Shard, ShardConfig
 from streams.core.state import DictStore
 from streams.core.validate import validate
@@ -132,8 +132,8 @@ def naive_delta(old: ContactView | None, new: ContactView | None) -> dict[Any, l
     before, after = contribution(old), contribution(new)
     out = {}
     for key in before.keys() | after.keys():
-        b = before.get(key, [0] * 8)
-        a = after.get(key, [0] * 8)
+        b = before.get(key, [0] * N_COUNTERS)
+        a = after.get(key, [0] * N_COUNTERS)
         d = [x - y for x, y in zip(a, b, strict=True)]
         if any(d):
             out[key] = d
@@ -167,15 +167,19 @@ def test_fields_outside_the_window_inputs_do_not_change_a_contribution(
     others = {
         "contact_id": "zz", "customer_id": "zz", "order_id": "o", "topic": "t",
         "first_agent_id": "a", "sla_target_s": 1, "resolved_at": 1, "resolved_by": "bot",
-        "bot_contained": True, "transferred_to_human": True, "csat": 1, "nps": 1,
+        "bot_contained": True, "transferred_to_human": True, "nps": 1,
         "first_event_at": 1, "last_event_at": 1, "event_count": 99, "is_abandoned": None,
         "first_resolved_at": 1, "first_resolution_ms": 1, "resolution_ms": 1, "reopen_count": 9,
-        "transfer_count": 9, "ratings": (("patience", 1),),
+        "transfer_count": 9, "ratings": (("patience", 1),), "sla_clock": "business",
+        "sla_start_at": 1, "sla_due_at": 1, "first_response_ms": 1, "next_response_count": 3,
+        "next_response_sum_ms": 3, "next_response_max_ms": 2, "next_response_missed": 1,
+        "resolution_target_s": 9, "resolution_in_sla": False, "handle_ms": 5,
+        "policy_version": "x",
     }
     assert set(others) | {
         "tenant_id", "channel", "queue", "priority", "created_at", "is_repeat", "queued_at",
         "has_queued", "answered_at", "wait_ms", "answered_in_sla", "abandoned_at",
-        "is_short_abandon",
+        "is_short_abandon", "sla_outcome", "surveyed_at", "csat",
     } == set(ContactView._fields)
     for v in all_views(simulated):
         for name, value in others.items():

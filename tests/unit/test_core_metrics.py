@@ -57,14 +57,18 @@ def test_sla_miss_abandon_short_abandon_and_service_level():
     w0 = totals[(ms(T0), "t1", "chat", "q", "normal")]
     w1 = totals[(ms(T0) + 60_000, "t1", "chat", "q", "normal")]
     assert w0 == {"offered": 4, "answered": 2, "answered_in_sla": 1, "wait_ms_sum": 65_000,
-                  "abandoned": 1, "short_abandoned": 1, "created": 0, "repeat_contacts": 0}
+                  "abandoned": 1, "short_abandoned": 1, "created": 0, "repeat_contacts": 0,
+                  "sl_met": 1, "sl_missed": 1, "csat_count": 0, "csat_sum": 0, "csat_good": 0}
     assert w1["abandoned"] == 1 and w1["short_abandoned"] == 0
+    assert (w1["sl_met"], w1["sl_missed"]) == (0, 1)  # the default policy: abandons are misses
     answered = w0["answered"] + w1["answered"]
     in_sla = w0["answered_in_sla"] + w1["answered_in_sla"]
     abandoned = w0["abandoned"] + w1["abandoned"]
     short = w0["short_abandoned"] + w1["short_abandoned"]
     # service level = 1 / (2 + 2 - 1)
     assert in_sla / (answered + abandoned - short) == 1 / 3
+    assert (w0["sl_met"] + w1["sl_met"]) / (w0["sl_met"] + w0["sl_missed"] + w1["sl_missed"]) \
+        == 1 / 3
 
 
 def test_abandon_after_answer_is_not_abandoned():
@@ -209,7 +213,7 @@ def test_facts_state_round_trips_and_reads_state_written_before_the_counts() -> 
 def test_the_latest_survey_gives_csat_nps_and_ratings() -> None:
     from streams.core.derive import derive
     from streams.core.facts import ContactFacts
-    from streams.core.policy import SlaPolicy
+    from streams.core.policy_file import Policy
 
     events = [
         ev("contact.created", at(0), "s", queue="q"),
@@ -226,4 +230,4 @@ def test_the_latest_survey_gives_csat_nps_and_ratings() -> None:
     for e in events:
         f.apply(e)
     restored = ContactFacts.from_state(orjson.loads(orjson.dumps(f.to_state())))
-    assert derive(restored, False, SlaPolicy()) == derive(f, False, SlaPolicy())
+    assert derive(restored, False, Policy.default()) == derive(f, False, Policy.default())

@@ -33,7 +33,10 @@ def contact_events(draw: st.DrawFn, contact: str) -> list[EventRecord]:
     for _ in range(draw(st.integers(0, 2))):
         out.append(ev("contact.queued", t(), contact, queue=draw(st.sampled_from(["q1", "q2"])),
                       **kw))
-    for _ in range(draw(st.integers(0, 3))):
+    if draw(st.booleans()):
+        out.append(ev("contact.assigned", t(), contact, agent_id="a1",
+                      agent_kind=draw(st.sampled_from(["bot", "human"])), **kw))
+    for _ in range(draw(st.integers(0, 5))):  # enough for next responses
         sender = draw(st.sampled_from(["agent", "bot", "customer"]))
         out.append(ev("message.sent", t(), contact, sender=sender,
                       agent_id=None if sender == "customer" else "a1",
@@ -88,6 +91,10 @@ def assert_matches_reference(tables: FinalTables, events: list[EventRecord]) -> 
             "is_repeat": v.is_repeat, "first_resolution_ms": v.first_resolution_ms,
             "resolution_ms": v.resolution_ms, "reopen_count": v.reopen_count,
             "transfer_count": v.transfer_count, "ratings": dict(v.ratings),
+            "surveyed_at": v.surveyed_at, "sla_outcome": v.sla_outcome,
+            "next_responses": (v.next_response_count, v.next_response_sum_ms,
+                               v.next_response_max_ms),
+            "handle_ms": v.handle_ms,
         }
         assert actual == r, key
     assert tables.window_totals() == reference.windows(events)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from streams.core.calendar import ALWAYS_OPEN, BusinessCalendar
-from streams.core.policy import DEFAULT_FIRST_RESPONSE_TARGETS_S, SlaPolicy
+from streams.core.policy import DEFAULT_FIRST_RESPONSE_TARGETS_S
 from streams.core.policy_file import (
     ClockRules,
     Policy,
@@ -35,18 +35,17 @@ def business(target: str) -> dict[str, str]:
 
 
 def test_defaults_equal_the_spine():
-    spine = SlaPolicy()
     for policy in (Policy.default(), parse_policy({"version": "v1"})):
         for channel in CHANNELS:
             for priority in PRIORITIES:
                 t = policy.targets_for("t1", channel, priority, "general")
-                assert t.first_response_s == spine.target_s("t1", channel, priority)
+                assert t.first_response_s == DEFAULT_FIRST_RESPONSE_TARGETS_S[channel]
                 assert t.first_response.clock == "calendar"
                 assert t.first_response.calendar is ALWAYS_OPEN
                 assert t.next_response is None and t.resolution is None
                 assert t.clock == ClockRules("queued", False, ())
                 assert t.service_level == ServiceLevel("miss", 5, "le")
-    assert ServiceLevel().short_abandon_s == spine.short_abandon_s
+    assert ServiceLevel().short_abandon_s == 5
     assert dict(DEFAULT_FIRST_RESPONSE_TARGETS_S) == {
         "chat": 30, "phone": 20, "app": 60, "social": 3600, "email": 14400}
 

@@ -36,8 +36,6 @@ from streams.core.alerting.rolling import Sample
 from streams.core.alerting.rules import (
     GAUGE_METRICS,
     MINUTE_MS,
-    ROLLING_METRICS,
-    SUPPLIED_METRICS,
     Rule,
     Scope,
 )
@@ -84,7 +82,7 @@ class Engine:
 
     @property
     def max_window_ms(self) -> int:
-        return max((r.window for r in self.rules if r.metric in ROLLING_METRICS), default=0)
+        return max((r.window for r in self.rules if r.from_windows), default=0)
 
     def evaluate(
         self,
@@ -108,7 +106,7 @@ class Engine:
         if self._retire:
             out += self.machines.retire({r.id for r in self.rules}, now)
             self._retire = False
-        window_rules = [r for r in self.rules if r.metric in ROLLING_METRICS]
+        window_rules = [r for r in self.rules if r.from_windows]
         if rolling is not None:
             for b in boundaries(self.last_boundary, upto, self.catch_up_ms):
                 for r in window_rules:
@@ -120,7 +118,7 @@ class Engine:
                 # A key no longer reported has nothing waiting: 0, so its alert can resolve.
                 out += self._rule(r, gauges.samples(r.metric, r.scope, r.window, now), now,
                                   Sample(0.0, 0))
-            elif r.metric in SUPPLIED_METRICS and supplied and r.metric in supplied:
+            elif not r.from_windows and supplied and r.metric in supplied:
                 samples = supplied[r.metric].samples(r.metric, r.scope, r.window, now)
                 out += self._rule(r, samples, now, Sample(None, 0))
         return out

@@ -25,21 +25,27 @@ from streams.core.rollup import (
     ABANDONED,
     ANSWERED,
     CREATED,
-    IN_SLA,
+    CSAT_COUNT,
+    CSAT_SUM,
     MINUTE_MS,
     N_COUNTERS,
     OFFERED,
     REPEAT,
     SHORT,
+    SL_MET,
+    SL_MISSED,
     WAIT_MS,
     WindowKey,
+    pad,
 )
 
 Dims = tuple[str, str, str, str]  # tenant_id, channel, queue, priority
 Specs = tuple[str | None, ...]
 
 # Metrics computable from the windows; `volume` (offered) serves the anomaly rules.
-WINDOW_METRICS = ("service_level", "abandonment_rate", "repeat_rate", "avg_wait_s", "volume")
+WINDOW_METRICS = (
+    "service_level", "abandonment_rate", "repeat_rate", "avg_wait_s", "csat", "volume",
+)
 
 
 class Sample(NamedTuple):
@@ -69,10 +75,16 @@ def group_key(specs: Specs, dims: Sequence[str]) -> ScopeKey | None:
 
 def metric_sample(metric: str, c: Sequence[int]) -> Sample:
     """docs/metrics.md, "Derived rates", over summed counters."""
-    if metric in ("service_level", "abandonment_rate"):
+    if metric == "service_level":  # the policy's formula: met / (met + missed)
+        den = c[SL_MET] + c[SL_MISSED]
+        return Sample(c[SL_MET] / den if den > 0 else None, den)
+    if metric == "abandonment_rate":
         den = c[ANSWERED] + c[ABANDONED] - c[SHORT]
-        num = c[IN_SLA] if metric == "service_level" else c[ABANDONED] - c[SHORT]
+        num = c[ABANDONED] - c[SHORT]
         return Sample(num / den if den > 0 else None, den)
+    if metric == "csat":
+        n = c[CSAT_COUNT]
+        return Sample(c[CSAT_SUM] / n if n > 0 else None, n)
     if metric == "repeat_rate":
         return Sample(c[REPEAT] / c[CREATED] if c[CREATED] > 0 else None, c[CREATED])
     if metric == "avg_wait_s":
@@ -114,8 +126,9 @@ class RollingStore:
         minute, dims = window[0], (window[1], window[2], window[3], window[4])
         if minute % MINUTE_MS:
             raise ValueError(f"window start {minute} is not a whole UTC minute")
-        if len(counts) != N_COUNTERS:
+        if len(counts) > N_COUNTERS:
             raise ValueError(f"a window row has {N_COUNTERS} counters, got {len(counts)}")
+        counts = pad(list(counts))  # a row from before newer counters were appended
         if self.horizon is not None and minute < self.horizon:
             return False
         parts = self._parts.setdefault(minute, {})

@@ -21,11 +21,13 @@ MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 
 # From the one-minute windows (sqm.sla_1m), over `window`.
-ROLLING_METRICS = ("service_level", "abandonment_rate", "repeat_rate", "avg_wait_s")
+ROLLING_METRICS = ("service_level", "abandonment_rate", "repeat_rate", "avg_wait_s", "csat")
 # From the set of waiting contacts, as of the clock: `window` plays no part.
 GAUGE_METRICS = ("backlog", "at_risk_count")
 # Not computable from sla_1m: evaluated only when the caller supplies a source for them.
-SUPPLIED_METRICS = ("wait_p90_s", "csat")
+SUPPLIED_METRICS = ("wait_p90_s",)
+# Window metrics a caller may also supply per agent (the windows have no agent dimension).
+AGENT_SUPPLIABLE = ("wait_p90_s", "csat")
 
 Metric = Literal[
     "service_level", "abandonment_rate", "repeat_rate", "avg_wait_s",
@@ -132,12 +134,17 @@ class Rule(_Model):
             raise ValueError("window must be a whole number of minutes (at least 1m)")
         if self.window > DAY_MS:
             raise ValueError("window must be at most 1d")  # bounds the state kept for it
-        if self.scope.agent is not None and self.metric not in SUPPLIED_METRICS:
-            supplied = ", ".join(SUPPLIED_METRICS)
+        if self.scope.agent is not None and self.metric not in AGENT_SUPPLIABLE:
+            supplied = ", ".join(AGENT_SUPPLIABLE)
             raise ValueError(f"an agent scope needs a metric the caller supplies ({supplied})")
         if self.metric in GAUGE_METRICS and self.min_sample:
             raise ValueError(f"min_sample has no meaning for {self.metric} (always defined)")
         return self
+
+    @property
+    def from_windows(self) -> bool:
+        """Evaluated over the one-minute windows (else a gauge or a caller-supplied source)."""
+        return self.metric in ROLLING_METRICS and self.scope.agent is None
 
 
 class AnomalyRule(_Model):
