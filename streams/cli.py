@@ -26,19 +26,31 @@ StoreOpt = Annotated[
     typer.Option("--store", help="chDB data directory (sets SQM_CLICKHOUSE_URL=chdb://DIR)."),
 ]
 
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option("--policy", help="SLA policy YAML (docs/policies.md; also SQM_POLICY_FILE)."),
+]
+
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
-def settings_for(config: Path | None, store: Path | None = None, **overrides: object) -> Settings:
+def settings_for(config: Path | None, store: Path | None = None, *, policy: Path | None = None,
+                 **overrides: object) -> Settings:
+    """Validated settings; with `policy` (or SQM_POLICY_FILE) the policy file is validated now
+    too, so a mistake is one line before anything starts."""
     from streams.logs import setup_logging
 
     if store is not None:
         overrides["clickhouse_url"] = f"chdb://{store.expanduser().resolve()}"
+    if policy is not None:
+        overrides["policy_file"] = policy
     try:
         settings = load_settings(config, **overrides)
+        if settings.policy_file is not None:
+            settings.shard_config()
     except ConfigError as exc:
         raise fail(str(exc)) from None
     setup_logging(settings.log_level, settings.log_format)
@@ -80,6 +92,7 @@ def replay(
     reset: Annotated[bool, typer.Option(help="Empty the store first if it holds data.")] = False,
     config: ConfigOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    policy: PolicyOpt = None,
 ) -> None:
     """Replay a file of events through the streaming pipeline into a ClickHouse store."""
     from streams.replay import ReplaySummary
@@ -89,7 +102,7 @@ def replay(
     if not events.is_file():
         raise fail(f"no such file: {events}")
     # History replays on the event clock: the same alerts at the same event times as live.
-    settings = settings_for(config, store, alert_clock="event")
+    settings = settings_for(config, store, policy=policy, alert_clock="event")
     summary: list[ReplaySummary] = []
 
     def refuse_non_empty(client: object, _bootstrap: str) -> None:
@@ -205,11 +218,11 @@ def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
 
 @cli.command()
 @_run_guarded
-def worker(config: ConfigOpt = None, store: StoreOpt = None) -> None:
+def worker(config: ConfigOpt = None, store: StoreOpt = None, policy: PolicyOpt = None) -> None:
     """Run a pipeline worker until stopped (production: set SQM_KAFKA_BOOTSTRAP)."""
     from streams.runtime import run_pipeline
 
-    settings = settings_for(config, store)
+    settings = settings_for(config, store, policy=policy)
     raise typer.Exit(run_pipeline(settings))
 
 
