@@ -217,7 +217,7 @@ def test_migrations_apply_once_then_nothing(store: Store) -> None:
     names = ["0001_init", "0002_alerts", "0003_windows", "0004_contact_resolution",
              "0005_contact_ratings", "0006_quantiles",
              "0007_scorecard", "0008_sla_policy",
-             "0009_agents_and_responses"]
+             "0009_agents_and_responses", "0010_scorecard_policy_clock"]
     assert store.first_migration == [m.name for m in load_migrations()] == names
     assert migrate(store.client) == []
     rows = store.client.query(
