@@ -25,6 +25,8 @@ SELECT
     countIf(csat IS NOT NULL) AS rated,
     avg(csat) AS csat_mean,
     if(rated = 0, NULL, countIf(csat >= 4) / rated) AS csat_share,
+    countIf(nps IS NOT NULL) AS nps_n,
+    if(nps_n = 0, NULL, 100 * (countIf(nps >= 9) - countIf(nps <= 6)) / nps_n) AS nps_score,
     if(countIf(mapContains(ratings, 'professionalism')) = 0, NULL,
        avgIf(ratings['professionalism'], mapContains(ratings, 'professionalism'))) AS professionalism_mean,
     if(countIf(mapContains(ratings, 'patience')) = 0, NULL,
