@@ -25,13 +25,13 @@ ROWS = [
     "('t1', 'k3', 'chat', 'q', 'a1', '2026-03-02 01:04:00', 20, 'met', NULL, NULL, {}, "
     "'2026-03-02 01:09:00', 0, 1, 10, 300, 2)",
     # an older version of k3: FINAL must ignore it
-    "('t1', 'k3', 'chat', 'q', 'a1', '2026-03-02 01:04:00', 999, 'missed', 1, 0, {}, NULL, 0, 0, 0, "
-    "NULL, 1)",
-    # agent a2 in the same window; a1 again in the next window
-    "('t1', 'k4', 'chat', 'q', 'a2', '2026-03-02 01:02:00', 5, 'met', NULL, NULL, {}, NULL, 0, 0, 0, "
-    "NULL, 1)",
-    "('t1', 'k5', 'chat', 'q', 'a1', '2026-03-02 01:20:00', 50, 'missed', NULL, NULL, {}, NULL, 0, 0, "
+    "('t1', 'k3', 'chat', 'q', 'a1', '2026-03-02 01:04:00', 999, 'missed', 1, 0, {}, NULL, 0, 0, "
     "0, NULL, 1)",
+    # agent a2 in the same window; a1 again in the next window
+    "('t1', 'k4', 'chat', 'q', 'a2', '2026-03-02 01:02:00', 5, 'met', NULL, NULL, {}, NULL, 0, 0, "
+    "0, NULL, 1)",
+    "('t1', 'k5', 'chat', 'q', 'a1', '2026-03-02 01:20:00', 50, 'missed', NULL, NULL, {}, NULL, 0, "
+    "0, 0, NULL, 1)",
     # never answered: in neither view
     "('t1', 'k6', 'chat', 'q', NULL, NULL, NULL, 'missed', NULL, NULL, {}, NULL, 0, 0, 0, NULL, 1)",
 ]

@@ -283,3 +283,31 @@ def test_repeat_identity_and_window_from_the_policy() -> None:
     # A 24 h window: c5 is 28 h after c3, no longer a repeat.
     assert flags(policy(repeat={"identity": "order_id", "window": "24h"})) == {
         "c1": False, "c2": False, "c3": True, "c4": False, "c5": False}
+
+
+def test_changing_the_policy_keeps_the_state_and_records_the_new_version() -> None:
+    # A worker restarted with a new policy (chat target 30 s → 60 s) keeps its facts: c1,
+    # created under v1 and answered after 45 s under v2, is met (45 ≤ 60) and says v2; c2,
+    # untouched since, is not rewritten (its row keeps v1).
+    from streams.core.shard import Shard
+    from streams.core.state import DictStore
+
+    store = DictStore()
+    v1 = parse_policy({"version": "v1"})
+    v2 = parse_policy({"version": "v2",
+                       "default": {"targets": {"chat": {"first_response": "60s"}}}})
+    before = Shard(0, store, config(v1))
+    res = before.process([(0, [ev("contact.created", at(0), "c1", queue="q"),
+                               ev("contact.created", at(0), "c2", queue="q", customer="u2")])])
+    before.commit()
+    assert sorted((v.contact_id, v.policy_version) for v, _ in res.contacts) == [
+        ("c1", "v1"), ("c2", "v1")]
+    after = Shard(0, store, config(v2))
+    res = after.process([(1, [ev("message.sent", at(45), "c1", sender="agent",
+                                 agent_id="a1")])])
+    (v, _), = res.contacts
+    assert (v.contact_id, v.policy_version, v.sla_target_s, v.sla_outcome) == (
+        "c1", "v2", 60, "met")
+    assert v.event_count == 2 and v.created_at == at(0)  # facts from before the change
+    (_, counts, _), = res.windows
+    assert counts[8:10] == [1, 0]  # sl_met, sl_missed of minute 0
