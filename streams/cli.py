@@ -156,6 +156,8 @@ def scorecard(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     policy: Annotated[Path | None, typer.Option(
         help="Policy file whose `scorecard:` section sets targets, minimums and goals.")] = None,
+    save: Annotated[bool, typer.Option(
+        help="Also store the scores in sqm.scorecard_scores (replacing this period's).")] = False,
 ) -> None:
     """Score agents, teams or channels on a goal, with every indicator behind each score."""
     from sinks.clickhouse import connect
@@ -186,6 +188,14 @@ def scorecard(
         start, stop = period_bounds(client, period, end)
         scores = compute(client, by, goal, start, stop,
                          settings.repeat_window_ms(rules), goals, indicators)
+        if save:
+            from datetime import UTC, datetime
+
+            from sinks.writer import ClickHouseWriter
+            from streams.scorecard_report import score_rows
+
+            rows = score_rows(scores, by, start, stop, rules.version, datetime.now(UTC))
+            ClickHouseWriter(client).write({"scorecard_scores": rows})
     finally:
         client.close()
     if fmt == "table":
@@ -195,6 +205,8 @@ def scorecard(
         render(*table_of(scores, by), fmt, out)
     else:
         render(*rows_of(scores, by), fmt, out)
+    if save:
+        err.print(f"saved {len(scores)} scores to sqm.scorecard_scores", highlight=False)
 
 
 @cli.command()

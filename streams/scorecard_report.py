@@ -107,6 +107,21 @@ def rows_of(scores: list[EntityScore], by: str) -> tuple[list[str], list[list[An
     return names, rows
 
 
+def score_rows(scores: list[EntityScore], by: str, start: datetime, end: datetime,
+               policy_version: str, now: datetime) -> list[dict[str, Any]]:
+    """`sqm.scorecard_scores` rows (migration 0011): one per entity and indicator."""
+    return [
+        {"period_start": start, "period_end": end, "goal": s.score.goal, "entity_kind": by,
+         "tenant_id": s.tenant_id, "entity": s.entity, "indicator": p.indicator.name,
+         "dimension": p.indicator.dimension, "value": p.measured.value, "n": p.measured.count,
+         "target": p.indicator.target, "weight": p.weight, "indicator_score": p.score,
+         "status": p.status, "score": s.score.score, "coverage": s.score.coverage,
+         "fcr_provisional": s.fcr_provisional, "policy_version": policy_version,
+         "computed_at": now}
+        for s in scores for p in s.score.parts
+    ]
+
+
 def table_of(scores: list[EntityScore], by: str) -> tuple[list[str], list[list[Any]]]:
     """Compact cells for the terminal: one column per indicator, `value n=count -> score`."""
     if not scores:

@@ -217,7 +217,8 @@ def test_migrations_apply_once_then_nothing(store: Store) -> None:
     names = ["0001_init", "0002_alerts", "0003_windows", "0004_contact_resolution",
              "0005_contact_ratings", "0006_quantiles",
              "0007_scorecard", "0008_sla_policy",
-             "0009_agents_and_responses", "0010_scorecard_policy_clock"]
+             "0009_agents_and_responses", "0010_scorecard_policy_clock",
+             "0011_scorecard_scores"]
     assert store.first_migration == [m.name for m in load_migrations()] == names
     assert migrate(store.client) == []
     rows = store.client.query(
@@ -272,6 +273,13 @@ EXPECTED_COLUMNS: dict[str, str] = {
     "updated_at DateTime64(3, 'UTC')",
     "schema_migrations": "version UInt32, name String, checksum String, "
     "applied_at DateTime64(3, 'UTC')",
+    "scorecard_scores": "period_start DateTime64(3, 'UTC'), period_end DateTime64(3, 'UTC'), "
+    "goal LowCardinality(String), entity_kind LowCardinality(String), tenant_id String, "
+    "entity String, indicator LowCardinality(String), dimension LowCardinality(String), "
+    "value Nullable(Float64), n UInt32, target Float64, weight Float64, "
+    "indicator_score Nullable(Float64), status LowCardinality(String), score Nullable(Float64), "
+    "coverage Float64, fcr_provisional UInt32, policy_version LowCardinality(String), "
+    "computed_at DateTime64(3, 'UTC')",
     "sla_1m_total": "window_start DateTime('UTC'), tenant_id String, "
     "channel LowCardinality(String), queue String, priority LowCardinality(String), "
     "offered UInt64, answered UInt64, answered_in_sla UInt64, wait_s_sum Decimal(38, 3), "
@@ -304,6 +312,8 @@ def test_tables_are_replacing_merge_trees_with_the_documented_keys(store: Store)
         "dead_letters": "ReplacingMergeTree PARTITION BY toYYYYMM(received_at) ORDER BY dl_id",
         "schema_migrations": "ReplacingMergeTree ORDER BY version",
         "alerts": "ReplacingMergeTree(version) PARTITION BY toYYYYMM(started_at) ORDER BY alert_id",
+        "scorecard_scores": "ReplacingMergeTree(computed_at) ORDER BY (tenant_id, entity_kind, "
+        "goal, period_start, period_end, entity, indicator)",
     }
 
 

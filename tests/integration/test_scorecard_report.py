@@ -141,18 +141,36 @@ scorecard:
   goals:
     quality: {fcr_rate: 1, csat_share: 1}
 """)
-    run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "scorecard", "--store", str(store), "--by", "queue",
-         "--goal", "quality", "--policy", str(policy), "--period", "10d",
-         "--end", "2026-03-12T18:00:00+08:00", "--format", "json"],
-        capture_output=True, text=True, timeout=120,
-        env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC"})
-    assert run.returncode == 0, run.stderr
+    for _ in range(2):  # saved twice: the second replaces the first
+        run = subprocess.run(
+            [sys.executable, "-m", "streams.cli", "scorecard", "--store", str(store), "--by",
+             "queue", "--goal", "quality", "--policy", str(policy), "--period", "10d",
+             "--end", "2026-03-12T18:00:00+08:00", "--format", "json", "--save"],
+            capture_output=True, text=True, timeout=120,
+            env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC"})
+        assert run.returncode == 0, run.stderr
+        assert run.stderr.strip() == "saved 1 scores to sqm.scorecard_scores"
     [r] = orjson.loads(run.stdout)
     # FCR 0.25 against 0.5 scores 0.5; CSAT 4-5 share 2/3 against 0.8 scores 0.8333;
     # equal weights: (0.5 + 0.8333) / 2.
     assert r["fcr_rate_score"] == 0.5 and r["csat_share_score"] == pytest.approx(0.8333, abs=1e-4)
     assert r["score"] == pytest.approx(0.6667, abs=1e-4) and r["coverage"] == 1.0
+    client = connect(f"chdb://{store}")
+    try:
+        saved = client.query("""
+            SELECT toString(period_start), toString(period_end), goal, entity_kind, entity,
+                   indicator, value, n, target, indicator_score, status, round(score, 4),
+                   coverage, policy_version
+            FROM sqm.scorecard_scores FINAL ORDER BY indicator""").result_rows
+        assert client.query("SELECT count() FROM sqm.scorecard_scores").result_rows[0][0] in (2, 4)
+    finally:
+        client.close()
+    period = ("2026-03-02 10:00:00.000", "2026-03-12 10:00:00.000", "quality", "queue", "q")
+    assert saved == [
+        (*period, "csat_share", pytest.approx(2 / 3), 3, 0.8, pytest.approx(5 / 6), "scored",
+         0.6667, 1.0, "v1"),
+        (*period, "fcr_rate", 0.25, 4, 0.5, 0.5, "scored", 0.6667, 1.0, "v1"),
+    ]
 
 
 def test_a_store_from_an_older_sqm_gets_a_one_line_hint(tmp_path: Path) -> None:
