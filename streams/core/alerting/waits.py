@@ -1,0 +1,88 @@
+"""Waits of answered contacts, for percentile rules (`wait_p90_s`).
+
+A percentile cannot be summed from per-minute parts, so the alert stage keeps each answered
+contact's wait, keyed by contact: a re-delivered or corrected view replaces it, a contact whose
+answer disappears (a late abandon before it) is removed. `samples` groups the waits answered in
+`[end − window, end)` by the rule's scope and takes the exact inclusive percentile (as
+`sqm.wait_quantiles` and Excel's PERCENTILE.INC do). Waits are real time from `queued_at`, as
+`sqm.contacts.wait_s`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from streams.core.alerting.changes import ScopeKey
+from streams.core.alerting.rolling import Sample, group_key
+from streams.core.alerting.rules import Scope
+
+# tenant, channel, queue, priority, agent (the answering agent)
+WaitDims = tuple[str, str, str, str, str]
+
+PERCENTILES = {"wait_p90_s": 0.9}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Inclusive percentile with linear interpolation between closest ranks."""
+    xs = sorted(values)
+    h = (len(xs) - 1) * q
+    lo = math.floor(h)
+    if lo + 1 >= len(xs):
+        return xs[lo]
+    return xs[lo] + (h - lo) * (xs[lo + 1] - xs[lo])
+
+
+class WaitSamples:
+    def __init__(self) -> None:
+        # (tenant, contact) → (answered_at ms, wait ms, dims)
+        self._waits: dict[tuple[str, str], tuple[int, int, WaitDims]] = {}
+        self.horizon: int | None = None  # answers before it are gone
+
+    def __len__(self) -> int:
+        return len(self._waits)
+
+    def record(self, tenant: str, contact: str, dims: WaitDims, answered_at: int | None,
+               wait_ms: int | None) -> None:
+        """The contact's current answer: its wait, or None when it has none (any longer)."""
+        key = (tenant, contact)
+        if answered_at is None or wait_ms is None:
+            self._waits.pop(key, None)
+        elif self.horizon is None or answered_at >= self.horizon:
+            self._waits[key] = (answered_at, wait_ms, dims)
+
+    def evict(self, before_ms: int) -> int:
+        """Forget answers before `before_ms` (no later evaluation reads them)."""
+        if self.horizon is not None and before_ms <= self.horizon:
+            return 0
+        self.horizon = before_ms
+        old = [k for k, (at, _, _) in self._waits.items() if at < before_ms]
+        for k in old:
+            del self._waits[k]
+        return len(old)
+
+    def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
+                ) -> dict[ScopeKey, Sample]:
+        q = PERCENTILES[metric]
+        groups: dict[ScopeKey, list[float]] = {}
+        start = end_ms - window_ms
+        for at, wait_ms, dims in self._waits.values():
+            if start <= at < end_ms:
+                key = group_key(scope.specs, dims)
+                if key is not None:
+                    groups.setdefault(key, []).append(wait_ms / 1000)
+        return {k: Sample(percentile(v, q), len(v)) for k, v in groups.items()}
+
+    # -- state (plain JSON-able data) --
+    def to_state(self) -> dict[str, Any]:
+        return {"horizon": self.horizon,
+                "waits": [[t, c, at, w, list(d)] for (t, c), (at, w, d) in
+                          sorted(self._waits.items())]}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> WaitSamples:
+        s = cls()
+        s.horizon = state["horizon"]
+        for t, c, at, w, d in state["waits"]:
+            s._waits[(t, c)] = (at, w, (d[0], d[1], d[2], d[3], d[4]))
+        return s
