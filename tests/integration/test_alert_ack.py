@@ -17,7 +17,10 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from sinks.clickhouse import connect
+from streams.agents.alert_state import PartitionAlerts
+from streams.agents.alerts import alert_partition
 from streams.broker import EmbeddedBroker, ensure_topics, free_port
+from streams.core.alerting import AlertMonitor, WaitingContact, parse_config
 from tests.workers import TopicReader, Worker, kill_leftovers, produce, worker_env
 
 pytestmark = pytest.mark.integration
@@ -157,5 +160,51 @@ def test_a_running_worker_acknowledges_once_and_keeps_it_across_a_restart(
         assert [m["state"] for m in alerts.messages] == ["firing", "acknowledged", "resolved"]
         [(state, version, _)] = stored(store, alert)
         assert (state, version) == ("resolved", 3)
+    finally:
+        alerts.close()
+
+
+def test_a_worker_upgraded_in_place_restores_the_single_record_state(
+        broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """The alert state as sqm wrote it before the parts layout (one changelog record per
+    partition, key b"<p>"): a new worker restores it, so the acknowledged alert it holds is
+    not acknowledged again, and resolves when its contact is answered."""
+    import yaml
+    from kafka import KafkaProducer
+
+    config = parse_config(yaml.safe_load(POLICY))
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    monitor = AlertMonitor(config)
+    monitor.waiting.record(WaitingContact("shop", "c1", "chat", "billing", "normal", now - 9000,
+                                          30), None)
+    [fire] = monitor.evaluate(now - 5000)
+    assert monitor.acknowledge(fire.alert_id, now - 4000) is not None
+    p = alert_partition("shop", 4)
+    changelog = "sqm-sqm-alert-state-changelog"
+    ensure_topics(broker.bootstrap, [changelog], 4)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    producer.send(changelog, key=str(p).encode(), partition=p,
+                  value=PartitionAlerts(monitor, {0: now - 5000}).encode()).get(timeout=10)
+    producer.close()
+
+    policy = tmp_path / "alerts.yaml"
+    policy.write_text(POLICY)
+    store = tmp_path / "store"
+    worker = Worker(worker_env(broker.bootstrap, store, SQM_ALERTS_CONFIG=str(policy)))
+    alerts = TopicReader(broker.bootstrap, "sqm.alerts")
+    try:
+        # Sent before the worker has even joined: applied after the restore, before the answer.
+        assert ack(broker.bootstrap, fire.alert_id).returncode == 0
+        start = datetime.fromtimestamp((now - 9000) / 1000, UTC)
+        produce(broker.bootstrap, [
+            event("contact.created", start, queue="billing"),
+            event("contact.queued", start, queue="billing"),
+            event("message.sent", datetime.now(UTC), sender="agent", agent_id="a1")])
+        alerts.wait_for(lambda ms: ("resolved", 3) in versions(ms, fire.alert_id), timeout=60,
+                        worker=worker)
+        worker.stop()
+        assert worker.proc.returncode == 0, worker.errors[-3:]
+        assert [(m["alert_id"], m["state"], m["version"]) for m in alerts.drain()] == [
+            (fire.alert_id, "resolved", 3)]
     finally:
         alerts.close()
