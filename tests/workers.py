@@ -138,3 +138,44 @@ class Worker:
         self.proc.wait(timeout=60)
 
 
+class TopicReader:
+    """Every message of a topic from its start, in arrival order per partition (kafka-python);
+    values are parsed as JSON. For topics a worker writes, such as `sqm.alerts`."""
+
+    def __init__(self, bootstrap: str, topic: str, partitions: int = 4) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                      auto_offset_reset="earliest")
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        self.consumer.assign(tps)
+        self.consumer.seek_to_beginning(*tps)
+        self.messages: list[dict[str, Any]] = []
+
+    def poll(self, timeout_ms: int = 200) -> list[dict[str, Any]]:
+        for records in self.consumer.poll(timeout_ms=timeout_ms).values():
+            self.messages.extend(orjson.loads(r.value) for r in records)
+        return self.messages
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Everything written so far (polls until a poll brings nothing new)."""
+        while True:
+            n = len(self.messages)
+            if len(self.poll(timeout_ms=1000)) == n:
+                return self.messages
+
+    def wait_for(self, pred: Any, timeout: float, worker: Worker | None = None
+                 ) -> list[dict[str, Any]]:
+        """Poll until `pred(messages)` holds; the messages read so far."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred(self.poll()):
+                return self.messages
+            if worker is not None:
+                assert worker.proc.poll() is None, f"worker exited: {worker.errors[-3:]}"
+        raise AssertionError(f"timed out; messages so far: {self.messages[-3:]}")
+
+    def close(self) -> None:
+        self.consumer.close()
+
+

@@ -7,8 +7,9 @@ batch), so history raises the same alerts at the same event times as live operat
 timer also evaluates against the wall clock, so a queue that stops receiving events still warns.
 
 Outputs (rows in `sqm.alerts`, messages on `sqm.alerts`, Grafana annotations when configured)
-are written before the state's changelog record, and alert rows carry stable ids and per-state
-versions, so a replay after a crash rewrites the same rows.
+are written before the state's changelog records (only the parts that changed, see
+`alert_state.py`), and alert rows carry stable ids and per-state versions, so a replay after a
+crash rewrites the same rows.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import orjson
 from faust.types import TableT
 
 from sinks.writer import ClickHouseWriter
-from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
-from streams.core.alerting.at_risk import WaitingContact, stopped_waiting, waiting_contact
+from streams.agents.alert_state import AlertStateStore, PartitionAlerts
+from streams.core.alerting import AlertChange, AlertConfig
+from streams.core.alerting.at_risk import stopped_waiting, waiting_contact
 from streams.core.derive import ContactView
 from streams.core.rollup import WindowKey
 from streams.stats import PipelineStats
@@ -72,44 +74,6 @@ def alert_inputs(
     return {p: orjson.dumps(m) for p, m in out.items()}
 
 
-class PartitionAlerts:
-    """The monitor of one alert partition and the latest watermark of every shard."""
-
-    def __init__(self, monitor: AlertMonitor, watermarks: dict[int, int] | None = None) -> None:
-        self.monitor = monitor
-        self.watermarks = watermarks or {}
-
-    @property
-    def clock(self) -> int | None:
-        return min(self.watermarks.values()) if self.watermarks else None
-
-    def apply(self, message: bytes) -> list[AlertChange]:
-        """Apply one `sqm.alert-inputs` message; a person's acknowledgement may change an alert."""
-        data = orjson.loads(message)
-        if "ack" in data:
-            change = self.monitor.acknowledge(data["ack"], data["at"])
-            return [change] if change is not None else []
-        shard = data["shard"]
-        self.watermarks[shard] = max(self.watermarks.get(shard, 0), data["wm"])
-        m = self.monitor
-        for row in data["windows"]:
-            m.apply_window(cast(WindowKey, tuple(row[:5])), shard, row[5], row[6:])
-        for t, c, ch, q, p, start, target, stop_at, reason in data["waiting"]:
-            stop = None if stop_at is None else (stop_at, reason)
-            m.waiting.record(WaitingContact(t, c, ch, q, p, start, target), stop)
-        return []
-
-    def encode(self) -> bytes:
-        marks = {str(k): v for k, v in self.watermarks.items()}
-        return orjson.dumps({"monitor": self.monitor.to_state(), "watermarks": marks})
-
-    @classmethod
-    def decode(cls, data: bytes, config: AlertConfig) -> PartitionAlerts:
-        state = orjson.loads(data)
-        marks = {int(k): v for k, v in state["watermarks"].items()}
-        return cls(AlertMonitor.from_state(state["monitor"], config), marks)
-
-
 class AlertStage:
     def __init__(
         self,
@@ -126,21 +90,16 @@ class AlertStage:
         self.writer = writer
         self.stats = stats
         self.table = table
-        self.data: Any = cast(Any, table).data  # faust.stores.memory.Store
+        store: Any = cast(Any, table).data  # faust.stores.memory.Store
+        self.state = AlertStateStore(store.data, store._key_partition, table.send_changelog,
+                                     config)
         self.alerts_topic = alerts_topic
         self.event_clock = event_clock
         self.grace_ms = int(grace_s * 1000)
         self._pending_done = 0
 
     def _partition(self, p: int) -> PartitionAlerts:
-        key = str(p).encode()
-        value = self.data.data.get(key)
-        if isinstance(value, PartitionAlerts):
-            return value
-        part = (PartitionAlerts.decode(value, self.config) if isinstance(value, bytes)
-                else PartitionAlerts(AlertMonitor(self.config)))
-        self.data.data[key] = part
-        return part
+        return self.state.get(p)
 
     async def handle(self, events: Sequence[faust.EventT]) -> None:
         touched: dict[int, PartitionAlerts] = {}
@@ -183,7 +142,7 @@ class AlertStage:
                 log.info("alert %s %s: %s", c.state, c.alert_id, c.message)
             await _push_annotations(flat)
         for p, part in touched.items():
-            self.table.send_changelog(p, str(p).encode(), part.encode())
+            self.state.flush(p, part)
         self.stats.alert_inputs_done += self._pending_done
         self._pending_done = 0
 

@@ -193,8 +193,13 @@ def test_state_round_trips_mid_scenario_with_identical_output():
                                        straight.config)
     assert restored.to_state() == straight.to_state()
     assert before == []
+    # The same state in parts (what the alert stage's changelog holds), JSON and back.
+    parts = {k: json.loads(json.dumps(v)) for k, v in straight.parts().items()}
+    from_parts = AlertMonitor.from_parts(parts, straight.config)
+    assert from_parts.to_state() == straight.to_state()
     after = run_minutes(restored, range(9, 18))
     assert after == run_minutes(straight, range(9, 18)) and len(after) == 2
+    assert run_minutes(from_parts, range(9, 18)) == after
 
 
 def test_a_rule_removed_from_the_policy_resolves_its_alerts_after_a_restart():

@@ -12,10 +12,15 @@ waiting, or at its breach time (the warning's job is over; the queue's `at_risk_
 service-level rules carry on). A contact first seen after its breach time gets no warning: too
 late to act on. Optionally (`contact_breach`), a `breach` alert per contact from the breach
 time until it stops waiting.
+
+State by contact, for a changelog that writes only what changed: `entry_row(key)` is one
+contact's row (None once it left), `take_changed()` the contacts changed since its last call,
+`from_rows` restores.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass
 from typing import Any
 
@@ -85,6 +90,7 @@ class AtRiskTracker:
         self.config = config if config is not None else AtRiskConfig()
         self.entries: dict[tuple[str, str], _Entry] = {}
         self.now: int | None = None  # the clock of the last evaluate
+        self._changed: set[tuple[str, str]] = set()  # since take_changed(), maybe unchanged
 
     def risk_at(self, c: WaitingContact) -> int:
         return c.clock_start_ms + round(self.config.fraction * c.target_s * 1000)
@@ -92,6 +98,7 @@ class AtRiskTracker:
     def upsert(self, c: WaitingContact) -> None:
         """The contact is waiting (new, or its clock start or queue corrected)."""
         key = (c.tenant_id, c.contact_id)
+        self._changed.add(key)
         e = self.entries.get(key)
         if e is not None:
             e.c, e.stop_ms, e.reason = c, None, ""
@@ -107,6 +114,7 @@ class AtRiskTracker:
         after it left the state repeats its changes with the same ids and versions
         (idempotent rows)."""
         key = (c.tenant_id, c.contact_id)
+        self._changed.add(key)
         e = self.entries.get(key)
         if e is None:
             e = self.entries[key] = _Entry(c)
@@ -120,6 +128,7 @@ class AtRiskTracker:
         e = self.entries.get((tenant_id, contact_id))
         if e is not None and (e.stop_ms is None or at_ms < e.stop_ms):
             e.stop_ms, e.reason = at_ms, reason
+            self._changed.add((tenant_id, contact_id))
 
     def apply_view(self, v: ContactView) -> None:
         w = waiting_contact(v)
@@ -136,9 +145,13 @@ class AtRiskTracker:
         for key in sorted(self.entries):
             e = self.entries[key]
             end = self._end(e, now)
+            before = (e.risk_start, e.risk_done, e.breach_start, e.breach_done)
             out += self._advance(e, now, end)
             if end is not None:
                 del self.entries[key]
+                self._changed.add(key)
+            elif before != (e.risk_start, e.risk_done, e.breach_start, e.breach_done):
+                self._changed.add(key)
         return out
 
     def _end(self, e: _Entry, now: int) -> tuple[int, str] | None:
@@ -229,19 +242,34 @@ class AtRiskTracker:
         i = 1 if metric == "at_risk_count" else 0
         return {key: Sample(float(acc[i]), acc[0]) for key, acc in counts.items()}
 
+    def entry_row(self, key: tuple[str, str]) -> list[Any] | None:
+        """The (tenant, contact)'s row, or None when it is not tracked."""
+        e = self.entries.get(key)
+        if e is None:
+            return None
+        return [*astuple(e.c), e.stop_ms, e.reason, e.risk_start, e.risk_done, e.breach_start,
+                e.breach_done, e.late_since]
+
+    def take_changed(self) -> set[tuple[str, str]]:
+        """The contacts that may have changed or left since the last call (a superset)."""
+        changed, self._changed = self._changed, set()
+        return changed
+
     def to_state(self) -> dict[str, Any]:
-        return {"now": self.now, "entries": [
-            [*astuple(e.c), e.stop_ms, e.reason, e.risk_start, e.risk_done, e.breach_start,
-             e.breach_done, e.late_since]
-            for _, e in sorted(self.entries.items())
-        ]}
+        return {"now": self.now, "entries": [self.entry_row(k) for k in sorted(self.entries)]}
 
     @classmethod
     def from_state(cls, state: dict[str, Any], config: AtRiskConfig | None = None
                    ) -> AtRiskTracker:
+        return cls.from_rows(state["now"], state["entries"], config)
+
+    @classmethod
+    def from_rows(cls, now: int | None, rows: Iterable[Sequence[Any]],
+                  config: AtRiskConfig | None = None) -> AtRiskTracker:
+        """Restore from the clock and `entry_row`s."""
         t = cls(config)
-        t.now = state["now"]
-        for row in state["entries"]:
+        t.now = now
+        for row in rows:
             c = WaitingContact(*row[:7])
             t.entries[(c.tenant_id, c.contact_id)] = _Entry(c, *row[7:])
         return t

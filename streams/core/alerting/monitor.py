@@ -8,12 +8,20 @@
 
 Each call is a pure function of the state and its arguments; `to_state()` is plain JSON-able
 data and `from_state()` restores it exactly, so the state can live in a changelog.
+
+The same state in parts, for a changelog that writes only what changed after each batch:
+`parts()` is all of them (part key → JSON-able value), `changed_parts()` those that may have
+changed since its last call (None: the part is gone), and `from_parts()` restores. Parts:
+`("meta",)` (clocks, horizon), `("engine",)` (threshold alert tracks), `("anomalies",)`
+(their tracks and baselines), `("minute", m)` (one minute's window rows) and
+`("waiting", tenant, contact)` (one waiting contact). The meta, engine and anomaly parts are
+small and always listed by `changed_parts()`; a minute or a contact only when touched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from streams.core.alerting.anomaly import AnomalyDetector
 from streams.core.alerting.at_risk import AtRiskTracker, WaitingContact
@@ -25,6 +33,12 @@ from streams.core.derive import ContactView
 from streams.core.rollup import WindowKey
 
 STATE_VERSION = 1
+PARTS_VERSION = 1
+PartKey = tuple[str | int, ...]
+META: PartKey = ("meta",)
+ENGINE: PartKey = ("engine",)
+ANOMALIES: PartKey = ("anomalies",)
+MINUTE, WAITING = "minute", "waiting"
 
 
 class AlertMonitor:
@@ -103,4 +117,54 @@ class AlertMonitor:
         m.waiting = AtRiskTracker.from_state(state["waiting"], config.at_risk)
         m.engine = Engine.from_state(state["engine"], config.rules, catch_up_ms)
         m.anomalies = AnomalyDetector.from_state(state["anomalies"], config.anomalies, catch_up_ms)
+        return m
+
+    # -- state in parts ----------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        return {"v": PARTS_VERSION, "horizon": self.rolling.horizon, "now": self.waiting.now,
+                "engine": [self.engine.last_boundary, self.engine.last_now],
+                "anomalies": self.anomalies.last_boundary}
+
+    def _small_parts(self) -> dict[PartKey, Any]:
+        anomalies = self.anomalies.to_state()
+        return {ENGINE: self.engine.machines.to_state(),
+                ANOMALIES: {"tracks": anomalies["tracks"], "baselines": anomalies["baselines"]},
+                META: self._meta()}
+
+    def parts(self) -> dict[PartKey, Any]:
+        """The whole state as parts."""
+        out: dict[PartKey, Any] = {(MINUTE, m): self.rolling.minute_rows(m)
+                                   for m in self.rolling.minutes()}
+        for key in sorted(self.waiting.entries):
+            out[(WAITING, *key)] = self.waiting.entry_row(key)
+        return out | self._small_parts()
+
+    def changed_parts(self) -> dict[PartKey, Any | None]:
+        """The parts that may have changed since the last call (None: gone), meta last."""
+        out: dict[PartKey, Any | None] = {(MINUTE, m): self.rolling.minute_rows(m)
+                                          for m in sorted(self.rolling.take_changed())}
+        for key in sorted(self.waiting.take_changed()):
+            out[(WAITING, *key)] = self.waiting.entry_row(key)
+        return out | self._small_parts()
+
+    @classmethod
+    def from_parts(cls, parts: Mapping[PartKey, Any], config: AlertConfig = DEFAULT_CONFIG,
+                   catch_up_ms: int = HOUR_MS) -> AlertMonitor:
+        """Restore from `parts()` (or the latest value of every part `changed_parts` gave)."""
+        meta = parts[META]
+        if meta.get("v") != PARTS_VERSION:
+            raise ValueError(f"alert state parts version {meta.get('v')!r} is not "
+                             f"{PARTS_VERSION}")
+        m = cls(config, catch_up_ms)
+        m.rolling = RollingStore.from_minutes(
+            meta["horizon"], {cast(int, k[1]): v for k, v in parts.items() if k[0] == MINUTE})
+        m.waiting = AtRiskTracker.from_rows(
+            meta["now"], [v for k, v in parts.items() if k[0] == WAITING], config.at_risk)
+        last_boundary, last_now = meta["engine"]
+        m.engine = Engine.from_state(
+            {"tracks": parts.get(ENGINE, []), "last_boundary": last_boundary,
+             "last_now": last_now}, config.rules, catch_up_ms)
+        anomalies = parts.get(ANOMALIES, {"tracks": [], "baselines": []})
+        m.anomalies = AnomalyDetector.from_state(
+            {**anomalies, "last_boundary": meta["anomalies"]}, config.anomalies, catch_up_ms)
         return m

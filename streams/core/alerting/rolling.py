@@ -11,11 +11,15 @@ the minute entering, subtract the one leaving) while none of its minutes changed
 forces a full recomputation. Counters are integers, so both ways give the same sums.
 Windows starting before the horizon (`evict`) are dropped and rows aimed at them ignored:
 the clock only moves forward, so no later evaluation can read them.
+
+State by minute, for a changelog that writes only what changed: `minute_rows(m)` is one
+minute's rows (None once evicted), `take_changed()` the minutes changed since its last call,
+`from_minutes` restores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -116,6 +120,7 @@ class RollingStore:
         self._rev: dict[int, int] = {}
         self._slides: dict[tuple[Specs, int], _Slide] = {}
         self._keys: dict[Specs, dict[Dims, ScopeKey | None]] = {}
+        self._changed: set[int] = set()  # minutes changed or evicted since take_changed()
 
     def __len__(self) -> int:
         return sum(len(parts) for parts in self._parts.values())
@@ -142,6 +147,7 @@ class RollingStore:
         for i in range(N_COUNTERS):
             total[i] += new[i] - before[i]
         self._rev[minute] = self._rev.get(minute, 0) + 1
+        self._changed.add(minute)
         return True
 
     def apply_row(self, row: Sequence[Any]) -> bool:
@@ -162,6 +168,7 @@ class RollingStore:
             del self._minutes[m]
             self._parts.pop(m, None)
             self._rev.pop(m, None)
+            self._changed.add(m)
         if old_horizon is None or old_horizon // 3_600_000 != before_ms // 3_600_000:
             self._keys.clear()  # hourly: forget dims that may be gone for good
         return len(old)
@@ -217,12 +224,27 @@ class RollingStore:
         sums = self.sums(scope, end_ms - window_ms, end_ms)
         return {key: metric_sample(metric, c) for key, c in sums.items()}
 
+    def minutes(self) -> list[int]:
+        return sorted(self._parts)
+
+    def minute_rows(self, minute: int) -> list[list[Any]] | None:
+        """One minute's rows `[tenant, channel, queue, priority, shard, version, *counts]`,
+        or None when the store holds nothing for it (never seen, or evicted)."""
+        parts = self._parts.get(minute)
+        if parts is None:
+            return None
+        return [[*dims, shard, version, *counts]
+                for (dims, shard), (version, counts) in sorted(parts.items())]
+
+    def take_changed(self) -> set[int]:
+        """The minutes whose rows changed (or that were evicted) since the last call."""
+        changed, self._changed = self._changed, set()
+        return changed
+
     def to_state(self) -> dict[str, Any]:
         return {
             "horizon": self.horizon,
-            "parts": [[m, *dims, shard, version, *counts]
-                      for m, parts in sorted(self._parts.items())
-                      for (dims, shard), (version, counts) in sorted(parts.items())],
+            "parts": [[m, *row] for m in self.minutes() for row in self.minute_rows(m) or []],
         }
 
     @classmethod
@@ -231,4 +253,17 @@ class RollingStore:
         for row in state["parts"]:
             store.apply_row(row)
         store.horizon = state["horizon"]
+        store._changed.clear()
+        return store
+
+    @classmethod
+    def from_minutes(cls, horizon: int | None, minutes: Mapping[int, Sequence[Sequence[Any]]]
+                     ) -> RollingStore:
+        """Restore from `minute_rows` per minute (the inverse of the two)."""
+        store = cls()
+        for minute, rows in minutes.items():
+            for row in rows:
+                store.apply_row((minute, *row))
+        store.horizon = horizon
+        store._changed.clear()
         return store

@@ -1,0 +1,205 @@
+"""The alert stage's state and its changelog: per partition, one record per part of the state.
+
+A partition's state is its `AlertMonitor` and the latest watermark of every customer shard. It
+is kept in the Faust table in parts (`AlertMonitor.parts`), each under its own key, JSON
+`[partition, *part key]`:
+
+    [p, "minute", m]                one minute's window rows
+    [p, "waiting", tenant, contact] one waiting contact
+    [p, "engine"], [p, "anomalies"] the alert tracks (and anomaly baselines)
+    [p, "meta"]                     clocks, horizon, shard watermarks and a write count
+
+After a batch only the parts whose value changed are written; a part that is gone (an evicted
+minute, a contact that stopped waiting) gets a tombstone. The meta record is written last, in
+every flush that writes anything, so a recovery that re-read any part also re-read a meta (see
+`AlertStateStore.get`). On a compacted changelog (real Kafka) the latest value per key is
+exactly the state. Before this layout the whole state was one record under the key `p` (written
+after every batch and tick): such a record is still read, written out as parts at the next
+flush, and deleted after their meta. (Going back to an older sqm is not supported: it would not
+read the parts.)
+
+The table's data holds what its changelog holds (bytes per part), except under the meta key,
+where the live `PartitionAlerts` replaces the bytes once built. A recovery that writes the meta
+key again (a rebalance re-reads the changelog) makes the next `get` rebuild from the parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from typing import Any, cast
+
+import orjson
+
+from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
+from streams.core.alerting.at_risk import WaitingContact
+from streams.core.alerting.monitor import META, PartKey
+from streams.core.rollup import WindowKey
+
+Send = Callable[[int, bytes, bytes | None], object]  # partition, key, value (None: delete)
+
+
+class PartitionAlerts:
+    """The monitor of one alert partition and the latest watermark of every shard."""
+
+    def __init__(self, monitor: AlertMonitor, watermarks: dict[int, int] | None = None) -> None:
+        self.monitor = monitor
+        self.watermarks = watermarks or {}
+        self.writes = 0  # flushes that wrote something (the meta record's `seq`)
+        self.meta_written: bytes | None = None  # the meta content last written (without seq)
+        self.rewrite = False  # write every part at the next flush, clearing other keys
+
+    @property
+    def clock(self) -> int | None:
+        return min(self.watermarks.values()) if self.watermarks else None
+
+    def apply(self, message: bytes) -> list[AlertChange]:
+        """Apply one `sqm.alert-inputs` message; a person's acknowledgement may change an alert."""
+        data = orjson.loads(message)
+        if "ack" in data:
+            change = self.monitor.acknowledge(data["ack"], data["at"])
+            return [change] if change is not None else []
+        shard = data["shard"]
+        self.watermarks[shard] = max(self.watermarks.get(shard, 0), data["wm"])
+        m = self.monitor
+        for row in data["windows"]:
+            m.apply_window(cast(WindowKey, tuple(row[:5])), shard, row[5], row[6:])
+        for t, c, ch, q, p, start, target, stop_at, reason in data["waiting"]:
+            stop = None if stop_at is None else (stop_at, reason)
+            m.waiting.record(WaitingContact(t, c, ch, q, p, start, target), stop)
+        return []
+
+    def meta(self, monitor_meta: Any) -> dict[str, Any]:
+        """The meta record's content but its write count."""
+        marks = {str(k): v for k, v in sorted(self.watermarks.items())}
+        return {"watermarks": marks, "monitor": monitor_meta}
+
+    # -- the single-record format of earlier versions (read when upgrading in place) ---------
+    def encode(self) -> bytes:
+        """The whole state as one record, as sqm wrote it before the parts layout."""
+        marks = {str(k): v for k, v in self.watermarks.items()}
+        return orjson.dumps({"monitor": self.monitor.to_state(), "watermarks": marks})
+
+    @classmethod
+    def decode(cls, data: bytes, config: AlertConfig) -> PartitionAlerts:
+        state = orjson.loads(data)
+        marks = {int(k): v for k, v in state["watermarks"].items()}
+        return cls(AlertMonitor.from_state(state["monitor"], config), marks)
+
+
+def table_key(partition: int, part: PartKey) -> bytes:
+    return orjson.dumps([partition, *part])
+
+
+def legacy_key(partition: int) -> bytes:
+    return str(partition).encode()
+
+
+def parse_key(key: bytes) -> tuple[int, PartKey] | None:
+    """(partition, part key) of a parts-layout key; None for anything else (a legacy key)."""
+    try:
+        parsed = orjson.loads(key)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(parsed, list) or len(parsed) < 2 or not isinstance(parsed[0], int):
+        return None
+    return parsed[0], tuple(parsed[1:])
+
+
+class AlertStateStore:
+    """The alert stage's partitions over a table's data, written through its changelog.
+
+    `data` and `key_partition` are the Faust memory store's dicts (key → value, key →
+    partition); `send(partition, key, value)` writes one changelog record.
+    """
+
+    def __init__(self, data: MutableMapping[bytes, Any], key_partition: MutableMapping[bytes, int],
+                 send: Send, config: AlertConfig) -> None:
+        self.data = data
+        self.key_partition = key_partition
+        self.send = send
+        self.config = config
+
+    def get(self, p: int) -> PartitionAlerts:
+        meta_key = table_key(p, META)
+        value = self.data.get(meta_key)
+        if isinstance(value, PartitionAlerts):
+            return value
+        parts = self._stored(p)
+        legacy = self.data.get(legacy_key(p))
+        if isinstance(value, bytes):
+            meta = orjson.loads(value)
+            monitor = AlertMonitor.from_parts({**parts, META: meta["monitor"]}, self.config)
+            part = PartitionAlerts(monitor, {int(k): v for k, v in meta["watermarks"].items()})
+            part.writes = meta["seq"]
+            part.meta_written = orjson.dumps(part.meta(meta["monitor"]))
+            part.rewrite = legacy is not None
+        elif isinstance(legacy, bytes):
+            part = PartitionAlerts.decode(legacy, self.config)
+            part.rewrite = True
+        else:
+            # Parts without a meta record: the first flush of this partition never finished.
+            part = PartitionAlerts(AlertMonitor(self.config))
+            part.rewrite = bool(parts)
+        self.data[meta_key] = part
+        self.key_partition[meta_key] = p
+        return part
+
+    def _stored(self, p: int) -> dict[PartKey, Any]:
+        out: dict[PartKey, Any] = {}
+        for key, value in list(self.data.items()):
+            parsed = parse_key(key)
+            if parsed is not None and parsed[0] == p and parsed[1] != META and value:
+                out[parsed[1]] = orjson.loads(value)
+        return out
+
+    def flush(self, p: int, part: PartitionAlerts) -> int:
+        """Write the parts of partition `p` that changed since the last flush, meta last;
+        the number of records written.
+
+        A rewrite (after reading the single-record format, or parts without a meta record)
+        deletes the partition's other keys first, writes every part, and deletes the old
+        single record only after the meta: a crash before that leaves the old record to read.
+        """
+        monitor = part.monitor
+        changed: dict[PartKey, Any] = monitor.parts() if part.rewrite else monitor.changed_parts()
+        monitor_meta = changed.pop(META)
+        meta_key, old_key = table_key(p, META), legacy_key(p)
+        n = 0
+        if part.rewrite:
+            keep = {table_key(p, k) for k in changed} | {meta_key, old_key}
+            for key in [k for k in self.data if k not in keep and self._belongs(k, p)]:
+                n += self._put(p, key, None)
+        for k, value in changed.items():
+            n += self._put(p, table_key(p, k), None if value is None else orjson.dumps(value))
+        meta = part.meta(monitor_meta)
+        content = orjson.dumps(meta)
+        if n or content != part.meta_written:
+            part.writes += 1
+            part.meta_written = content
+            self.send(p, meta_key, orjson.dumps({"seq": part.writes, **meta}))
+            n += 1
+        if part.rewrite:
+            n += self._put(p, old_key, None)
+            part.rewrite = False
+        self.data[meta_key] = part
+        self.key_partition[meta_key] = p
+        return n
+
+    def _belongs(self, key: bytes, p: int) -> bool:
+        parsed = parse_key(key)
+        return parsed is not None and parsed[0] == p
+
+    def _put(self, p: int, key: bytes, value: bytes | None) -> int:
+        """Store and write one part if it differs from what is stored; 1 if written."""
+        if value is None:
+            if key not in self.data:
+                return 0  # never written (added and gone between two flushes)
+            del self.data[key]
+            self.key_partition.pop(key, None)
+        else:
+            if self.data.get(key) == value:
+                return 0
+            self.data[key] = value
+            self.key_partition[key] = p
+        self.send(p, key, value)
+        return 1
