@@ -6,6 +6,7 @@ is kept in the Faust table in parts (`AlertMonitor.parts`), each under its own k
 
     [p, "minute", m]                one minute's window rows
     [p, "waiting", tenant, contact] one waiting contact
+    [p, "wait", tenant, contact]    one answered contact's wait (for wait_p90_s rules)
     [p, "engine"], [p, "anomalies"] the alert tracks (and anomaly baselines)
     [p, "meta"]                     clocks, horizon, shard watermarks and a write count
 
@@ -31,7 +32,7 @@ from typing import Any, cast
 import orjson
 
 from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
-from streams.core.alerting.at_risk import WaitingContact
+from streams.core.alerting.at_risk import LEGACY, WaitingContact
 from streams.core.alerting.monitor import META, PartKey
 from streams.core.rollup import WindowKey
 
@@ -63,9 +64,13 @@ class PartitionAlerts:
         m = self.monitor
         for row in data["windows"]:
             m.apply_window(cast(WindowKey, tuple(row[:5])), shard, row[5], row[6:])
-        for t, c, ch, q, p, start, target, stop_at, reason in data["waiting"]:
+        for row in data["waiting"]:
+            t, c, ch, q, p, start, target, stop_at, reason = row[:9]
+            due = row[9] if len(row) > 9 else LEGACY  # sent by a sqm without due times
             stop = None if stop_at is None else (stop_at, reason)
-            m.waiting.record(WaitingContact(t, c, ch, q, p, start, target), stop)
+            m.waiting.record(WaitingContact(t, c, ch, q, p, start, target, due), stop)
+        for t, c, ch, q, p, agent, answered_at, wait_ms in data.get("waits", ()):
+            m.record_wait(t, c, (t, ch, q, p, agent), answered_at, wait_ms)
         return []
 
     def meta(self, monitor_meta: Any) -> dict[str, Any]:

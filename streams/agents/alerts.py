@@ -56,20 +56,28 @@ def alert_inputs(
     """One `sqm.alert-inputs` message per alert partition; every partition gets the watermark
     (a tick), so its clock moves even when this shard has nothing else for it."""
     out: dict[int, dict[str, Any]] = {
-        p: {"shard": shard, "wm": low_watermark, "windows": [], "waiting": []}
+        p: {"shard": shard, "wm": low_watermark, "windows": [], "waiting": [], "waits": []}
         for p in range(partitions)
     }
     for key, counts, version in windows:
         out[alert_partition(key[1], partitions)]["windows"].append([*key, version, *counts])
     for view, _ in contacts:
-        if not view.has_queued or view.queued_at is None:
+        if view.queued_at is None:
+            continue  # no clock start: outside the SLA metrics
+        message = out[alert_partition(view.tenant_id, partitions)]
+        # Its current wait, or none (an answer can disappear: a late abandon before it).
+        message["waits"].append([
+            view.tenant_id, view.contact_id, view.channel, view.queue, view.priority,
+            view.first_agent_id or "", view.answered_at, view.wait_ms])
+        if not view.has_queued:
             continue  # never offered to a queue: never waits, never warns
         # The whole waiting interval, also when it already ended: the alert stage then raises
         # the same warnings whether it saw the contact waiting or only afterwards.
         stop = None if waiting_contact(view) is not None else stopped_waiting(view)
-        out[alert_partition(view.tenant_id, partitions)]["waiting"].append([
+        start = view.sla_start_at if view.sla_start_at is not None else view.queued_at
+        message["waiting"].append([
             view.tenant_id, view.contact_id, view.channel, view.queue, view.priority,
-            view.queued_at, view.sla_target_s, *(stop or (None, None)),
+            start, view.sla_target_s, *(stop or (None, None)), view.sla_due_at,
         ])
     return {p: orjson.dumps(m) for p, m in out.items()}
 

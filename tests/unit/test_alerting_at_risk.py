@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from streams.core.alerting import AtRiskTracker, Scope, WaitingContact, waiting_contact
 from streams.core.alerting.at_risk import stopped_waiting
@@ -161,7 +162,8 @@ def test_contact_views_from_the_core_start_and_stop_the_clock():
     answer = ev("message.sent", T0 + 27 * SEC, "c1", sender="agent", agent_id="a1")
     waiting_view = run(queued).contacts[("t1", "c1")][1]
     answered_view = run([*queued, answer]).contacts[("t1", "c1")][1]
-    assert waiting_contact(waiting_view) == contact("c1")
+    # The view carries its due time (sla_due_at): chat, 30 s after the clock start.
+    assert waiting_contact(waiting_view) == replace(contact("c1"), due_ms=T0 + 30 * SEC)
     assert waiting_contact(answered_view) is None
     assert stopped_waiting(answered_view) == (T0 + 27 * SEC, "answered")
     # A bot-handled contact that was never queued never waited for a human.
@@ -197,3 +199,46 @@ def test_state_round_trips_with_identical_output():
     assert by_rows.to_state() == straight.to_state()
     expected = ticks(straight, 34, 90)
     assert ticks(restored, 34, 90) == expected == ticks(by_rows, 34, 90)
+
+
+def test_a_business_hours_due_time_moves_the_warning_and_the_breach() -> None:
+    # Email, 4 business hours, queued Friday 6 June 2025 17:50 Shanghai, due Monday 12:50
+    # (docs/policies.md). In calendar time it would warn at 21:02 Friday; with the due time it
+    # warns 20 % of 4 h = 48 min before it, Monday 12:02, and breaches at 12:50.
+    start, due = ms("2025-06-06T17:50:00+08:00"), ms("2025-06-09T12:50:00+08:00")
+    c = WaitingContact("t1", "e1", "email", "mail", "normal", start, 4 * 3600, due)
+    tr = AtRiskTracker()
+    tr.record(c, None)
+    assert tr.evaluate(ms("2025-06-09T12:01:59+08:00")) == []
+    [fire] = tr.evaluate(ms("2025-06-09T12:02:00+08:00"))
+    assert (fire.state, fire.started_at) == ("firing", ms("2025-06-09T12:02:00+08:00"))
+    assert fire.message == ("email contact e1 in queue mail (tenant t1) is due at "
+                            "2025-06-09T04:50:00Z (4 h target, business hours or pauses): "
+                            "48 min left")
+    [breach] = tr.evaluate(due)
+    assert (breach.state, breach.ended_at) == ("resolved", due)
+    assert "breached" in breach.message
+
+
+def test_a_paused_contact_has_no_due_time_and_never_warns() -> None:
+    tr = AtRiskTracker()
+    tr.record(replace(contact("c1"), due_ms=None), None)
+    assert ticks(tr, 0, 120, 10) == []
+    at = T0 + 60 * SEC
+    assert tr.samples("at_risk_count", EACH_QUEUE, 0, at)[("t1", "chat", "billing", "", "")] == (
+        0.0, 1)  # still in the backlog, not at risk
+    # The pause ends: the view comes back with a due time, and the warning follows it.
+    tr.record(replace(contact("c1"), due_ms=T0 + 150 * SEC), None)
+    [fire] = tr.evaluate(T0 + 150 * SEC - 6 * SEC)  # 20 % of 30 s before the due time
+    assert fire.state == "firing"
+
+
+def test_rows_written_before_due_times_restore_as_start_plus_target() -> None:
+    tr = AtRiskTracker()
+    tr.record(contact("c1"), None)
+    row = tr.entry_row(("t1", "c1"))
+    assert row is not None and row[14] == -1
+    old = AtRiskTracker.from_rows(None, [row[:14]])  # a 14-field row of the earlier format
+    assert old.entries[("t1", "c1")].c == contact("c1")
+    [fire] = old.evaluate(T0 + 24 * SEC)
+    assert fire.started_at == T0 + 24 * SEC

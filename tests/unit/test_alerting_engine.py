@@ -7,7 +7,7 @@ import random
 
 from streams.core.alerting import AlertMonitor, MeanSource, WaitingContact, parse_config
 from streams.core.alerting.changes import AlertChange, alert_id
-from tests.events import ms
+from tests.events import ev, ms
 
 T0 = ms("2026-03-02T01:00:00+00:00")
 MIN = 60_000
@@ -298,3 +298,36 @@ def test_an_acknowledgement_message_reaches_the_partition_holding_the_alert():
     # The acknowledgement is in the partition's state, so it survives a restart.
     restored = PartitionAlerts.decode(holder.encode(), holder.monitor.config)
     assert restored.apply(msg) == []
+
+
+def test_wait_p90_from_the_customer_stage_messages():
+    # Chat queue billing: 20 contacts answered after 10 s … 200 s (10 s steps) in minutes 0-4.
+    # p90 (inclusive) of 10..200 = rank 0.9 × 19 = 17.1 → 180 + 0.1 × 10 = 181 s > 60: the rule
+    # (min_sample 20, for 0) fires at the first evaluation. Then a late abandon before its
+    # answer takes one contact's wait away: 19 waits, under min_sample, the state holds.
+    from streams.agents.alerts import PartitionAlerts, alert_inputs
+    from tests.harness import run
+
+    rule = {"id": "p90", "metric": "wait_p90_s", "scope": EACH_QUEUE, "window": "15m",
+            "comparison": ">", "threshold": 60, "resolve_threshold": 45, "min_sample": 20}
+    part = PartitionAlerts(monitor(rule))
+    events = []
+    for i in range(20):
+        queued = T0 + i * 15 * SEC
+        events += [ev("contact.queued", queued, f"c{i}", queue="billing", customer=f"u{i}"),
+                   ev("message.sent", queued + (i + 1) * 10 * SEC, f"c{i}", customer=f"u{i}",
+                      sender="agent", agent_id="a1")]
+    views = [(v, 1) for _, v in run(events).contacts.values()]
+    [message] = alert_inputs(0, T0 + 10 * MIN, [], views, 1).values()
+    part.apply(message)
+    [fire] = [c for c in part.monitor.evaluate(T0 + 10 * MIN) if c.rule_id == "p90"]
+    assert (fire.rule_id, fire.state, fire.queue, fire.value) == ("p90", "firing", "billing",
+                                                                   181.0)
+    late = [*events, ev("contact.abandoned", T0 + 5 * SEC, "c0", customer="u0")]
+    views = [(v, 1) for _, v in run(late).contacts.values() if v.contact_id == "c0"]
+    part.apply(alert_inputs(0, T0 + 11 * MIN, [], views, 1)[0])
+    assert len(part.monitor.waits) == 19
+    assert [c for c in part.monitor.evaluate(T0 + 11 * MIN) if c.rule_id == "p90"] == []
+    # The waits live in the partition's state.
+    restored = PartitionAlerts.decode(part.encode(), part.monitor.config)
+    assert len(restored.monitor.waits) == 19

@@ -23,7 +23,8 @@ def test_the_example_file_spells_out_the_defaults():
     assert load_rules(EXAMPLE) == DEFAULT_CONFIG
     ids = [r.id for r in DEFAULT_CONFIG.rules if r.enabled]
     assert ids == ["service-level-low", "abandonment-high", "repeat-rate-high",
-                   "avg-wait-high-chat", "backlog-high", "at-risk-many", "csat-low"]
+                   "avg-wait-high-chat", "backlog-high", "at-risk-many", "wait-p90-high-chat",
+                   "csat-low"]
     sl = DEFAULT_CONFIG.rules[0]
     assert (sl.window, sl.for_, sl.threshold, sl.resolve_at) == (15 * 60_000, 120_000, 0.8, 0.85)
 

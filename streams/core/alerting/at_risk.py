@@ -1,11 +1,14 @@
 """Pre-breach warnings per waiting contact, and the queue gauges `backlog` and `at_risk_count`.
 
 A contact waits from its SLA clock start until it is answered, abandoned or resolved. Its
-timeline is fixed by its data: at `start + fraction × target` it is at risk, at `start +
-target` it breaches. `evaluate(now)` emits every transition whose time has come, stamped with
-that time rather than with `now`, so the alerts do not depend on how often the timer fires:
-ticking every second or once per batch of a replay gives the same rows. With no new events at
-all, time passing alone raises the warnings.
+timeline is fixed by its data: it breaches at its due time (`sla_due_at`: `start + target` in
+calendar time; later across closed business hours and pauses) and is at risk once less than
+`(1 − fraction) × target` of real time is left before it (`start + fraction × target` in
+calendar time). While a pause state stops its clock it has no due time: no warning.
+`evaluate(now)` emits every transition whose time has come, stamped with that time rather
+than with `now`, so the alerts do not depend on how often the timer fires: ticking every
+second or once per batch of a replay gives the same rows. With no new events at all, time
+passing alone raises the warnings.
 
 At-risk alert (kind `at_risk`): fires at the at-risk time; resolves when the contact stops
 waiting, or at its breach time (the warning's job is over; the queue's `at_risk_count` and
@@ -52,6 +55,12 @@ class WaitingContact:
     priority: str
     clock_start_ms: int
     target_s: int
+    # When the first response is due (the view's sla_due_at); None while paused; LEGACY for a
+    # contact recorded before due times were sent: start + target.
+    due_ms: int | None = -1
+
+
+LEGACY = -1  # the due_ms of a contact recorded before due times were sent
 
 
 def waiting_contact(v: ContactView) -> WaitingContact | None:
@@ -60,8 +69,9 @@ def waiting_contact(v: ContactView) -> WaitingContact | None:
     if (not v.has_queued or v.queued_at is None or v.answered_at is not None
             or v.abandoned_at is not None or v.resolved_at is not None):
         return None
+    start = v.sla_start_at if v.sla_start_at is not None else v.queued_at
     return WaitingContact(v.tenant_id, v.contact_id, v.channel, v.queue, v.priority,
-                          v.queued_at, v.sla_target_s)
+                          start, v.sla_target_s, v.sla_due_at)
 
 
 def stopped_waiting(v: ContactView) -> tuple[int, str]:
@@ -92,8 +102,16 @@ class AtRiskTracker:
         self.now: int | None = None  # the clock of the last evaluate
         self._changed: set[tuple[str, str]] = set()  # since take_changed(), maybe unchanged
 
-    def risk_at(self, c: WaitingContact) -> int:
-        return c.clock_start_ms + round(self.config.fraction * c.target_s * 1000)
+    def breach_at(self, c: WaitingContact) -> int | None:
+        if c.due_ms == LEGACY:
+            return c.clock_start_ms + c.target_s * 1000
+        return c.due_ms
+
+    def risk_at(self, c: WaitingContact) -> int | None:
+        due = self.breach_at(c)
+        if due is None:
+            return None
+        return due - round((1 - self.config.fraction) * c.target_s * 1000)
 
     def upsert(self, c: WaitingContact) -> None:
         """The contact is waiting (new, or its clock start or queue corrected)."""
@@ -104,7 +122,8 @@ class AtRiskTracker:
             e.c, e.stop_ms, e.reason = c, None, ""
             return
         e = self.entries[key] = _Entry(c)
-        if self.now is not None and self.now >= c.clock_start_ms + c.target_s * 1000:
+        breach = self.breach_at(c)
+        if self.now is not None and breach is not None and self.now >= breach:
             e.risk_done, e.late_since = True, self.now
 
     def record(self, c: WaitingContact, stop: tuple[int, str] | None) -> None:
@@ -162,8 +181,11 @@ class AtRiskTracker:
         return end if end[0] <= now else None
 
     def _advance(self, e: _Entry, now: int, end: tuple[int, str] | None) -> list[AlertChange]:
-        cfg, c, out = self.config, e.c, []
-        risk, breach = self.risk_at(c), c.clock_start_ms + c.target_s * 1000
+        cfg, c = self.config, e.c
+        out: list[AlertChange] = []
+        risk, breach = self.risk_at(c), self.breach_at(c)
+        if risk is None or breach is None:
+            return out  # paused: nothing is due until the clock runs again
         if cfg.enabled and not e.risk_done:
             if e.risk_start is None:
                 if end is not None and end[0] <= risk:
@@ -197,22 +219,28 @@ class AtRiskTracker:
         assert started is not None
         rule_id = cfg.rule_id if at_risk else cfg.breach_rule_id
         target_ms = c.target_s * 1000
-        threshold_ms = self.risk_at(c) - c.clock_start_ms if at_risk else target_ms
+        due = self.breach_at(c)
+        risk = self.risk_at(c)
+        assert due is not None and risk is not None  # paused contacts never change
+        threshold_ms = risk - c.clock_start_ms if at_risk else due - c.clock_start_ms
         waited = elapsed_at - c.clock_start_ms
         who = f"{c.channel} contact {c.contact_id} in queue {c.queue or '-'} (tenant {c.tenant_id})"
         target = f"{duration_text(target_ms)} target"
-        if state == FIRING and at_risk:
+        plain = due == c.clock_start_ms + target_ms  # calendar time, no pause
+        if state == FIRING and at_risk and plain:
             msg = (f"{who} has waited {duration_text(waited)} of its {target}: "
-                   f"{duration_text(target_ms - waited)} left, breach at "
-                   f"{iso(c.clock_start_ms + target_ms)}")
+                   f"{duration_text(target_ms - waited)} left, breach at {iso(due)}")
+        elif state == FIRING and at_risk:
+            msg = (f"{who} is due at {iso(due)} ({target}, business hours or pauses): "
+                   f"{duration_text(due - elapsed_at)} left")
         elif state == FIRING:
-            msg = f"{who} passed its {target} at {iso(c.clock_start_ms + target_ms)}, still waiting"
+            msg = f"{who} passed its {target} at {iso(due)}, still waiting"
         elif reason == "breached":
             msg = f"{who} breached its {target} at {iso(at)}, still waiting"
         elif reason == "expired":
             msg = f"{who} no longer tracked after waiting {duration_text(waited)}"
         else:
-            within = "within" if waited <= target_ms else "over"
+            within = "within" if at <= due else "over"
             msg = f"{who} {reason} after {duration_text(waited)}, {within} its {target}"
         return AlertChange(
             alert_id(rule_id, c.tenant_id, c.contact_id, started), rule_id, kind,
@@ -238,7 +266,8 @@ class AtRiskTracker:
                 continue
             acc = counts.setdefault(key, [0, 0])
             acc[0] += 1
-            acc[1] += self.risk_at(c) <= end_ms
+            risk = self.risk_at(c)
+            acc[1] += risk is not None and risk <= end_ms
         i = 1 if metric == "at_risk_count" else 0
         return {key: Sample(float(acc[i]), acc[0]) for key, acc in counts.items()}
 
@@ -247,8 +276,9 @@ class AtRiskTracker:
         e = self.entries.get(key)
         if e is None:
             return None
-        return [*astuple(e.c), e.stop_ms, e.reason, e.risk_start, e.risk_done, e.breach_start,
-                e.breach_done, e.late_since]
+        # The due time goes last: rows written before it existed have 14 fields.
+        return [*astuple(e.c)[:7], e.stop_ms, e.reason, e.risk_start, e.risk_done,
+                e.breach_start, e.breach_done, e.late_since, e.c.due_ms]
 
     def take_changed(self) -> set[tuple[str, str]]:
         """The contacts that may have changed or left since the last call (a superset)."""
@@ -270,6 +300,8 @@ class AtRiskTracker:
         t = cls(config)
         t.now = now
         for row in rows:
-            c = WaitingContact(*row[:7])
-            t.entries[(c.tenant_id, c.contact_id)] = _Entry(c, *row[7:])
+            t_id, c_id, ch, q, pr, start, target = row[:7]
+            due = row[14] if len(row) > 14 else LEGACY
+            c = WaitingContact(t_id, c_id, ch, q, pr, start, target, due)
+            t.entries[(c.tenant_id, c.contact_id)] = _Entry(c, *row[7:14])
         return t

@@ -26,11 +26,10 @@ DEFAULT_RULE_DATA: list[dict[str, Any]] = [
      "threshold": 20, "resolve_threshold": 10, "for": "2m"},
     {"id": "at-risk-many", "metric": "at_risk_count", "scope": EACH_QUEUE, "comparison": ">=",
      "threshold": 5, "resolve_threshold": 2, "for": "1m", "severity": "critical"},
-    # Off until the pipeline supplies it (docs/alerting.md, "Supplied metrics").
     {"id": "wait-p90-high-chat", "metric": "wait_p90_s",
      "scope": {"tenant": "*", "channel": "chat", "queue": "*"}, "window": "15m",
      "comparison": ">", "threshold": 60, "resolve_threshold": 45, "for": "5m",
-     "min_sample": 20, "enabled": False},
+     "min_sample": 20},
     {"id": "csat-low", "metric": "csat", "scope": {"tenant": "*", "channel": "*"},
      "window": "1d", "comparison": "<", "threshold": 3.5, "resolve_threshold": 3.8,
      "for": "30m", "min_sample": 20},

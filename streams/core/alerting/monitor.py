@@ -14,7 +14,8 @@ The same state in parts, for a changelog that writes only what changed after eac
 changed since its last call (None: the part is gone), and `from_parts()` restores. Parts:
 `("meta",)` (clocks, horizon), `("engine",)` (threshold alert tracks), `("anomalies",)`
 (their tracks and baselines), `("minute", m)` (one minute's window rows) and
-`("waiting", tenant, contact)` (one waiting contact). The meta, engine and anomaly parts are
+`("waiting", tenant, contact)` (one waiting contact), `("wait", tenant, contact)` (one answered
+contact's wait, for `wait_p90_s`). The meta, engine and anomaly parts are
 small and always listed by `changed_parts()`; a minute or a contact only when touched.
 """
 
@@ -29,6 +30,7 @@ from streams.core.alerting.changes import AlertChange
 from streams.core.alerting.engine import HOUR_MS, Engine, MetricSource
 from streams.core.alerting.rolling import RollingStore
 from streams.core.alerting.rules import DEFAULT_CONFIG, MINUTE_MS, AlertConfig
+from streams.core.alerting.waits import PERCENTILES, WaitDims, WaitSamples
 from streams.core.derive import ContactView
 from streams.core.rollup import WindowKey
 
@@ -38,7 +40,7 @@ PartKey = tuple[str | int, ...]
 META: PartKey = ("meta",)
 ENGINE: PartKey = ("engine",)
 ANOMALIES: PartKey = ("anomalies",)
-MINUTE, WAITING = "minute", "waiting"
+MINUTE, WAITING, WAIT = "minute", "waiting", "wait"
 
 
 class AlertMonitor:
@@ -49,6 +51,12 @@ class AlertMonitor:
         self.waiting = AtRiskTracker(config.at_risk)
         self.engine = Engine(config.rules, catch_up_ms)
         self.anomalies = AnomalyDetector(config.anomalies, catch_up_ms)
+        self.waits = WaitSamples()
+
+    @property
+    def wait_retention_ms(self) -> int:
+        """How far back answered waits are kept: the longest percentile rule's window."""
+        return max((r.window for r in self.config.rules if r.metric in PERCENTILES), default=0)
 
     @property
     def retention_ms(self) -> int:
@@ -66,6 +74,12 @@ class AlertMonitor:
 
     def apply_view(self, view: ContactView) -> None:
         self.waiting.apply_view(view)
+
+    def record_wait(self, tenant_id: str, contact_id: str, dims: WaitDims,
+                    answered_at: int | None, wait_ms: int | None) -> None:
+        """A contact's current wait (None when it has no answer) for `wait_p90_s` rules."""
+        if self.wait_retention_ms:
+            self.waits.record(tenant_id, contact_id, dims, answered_at, wait_ms)
 
     def upsert_waiting(self, contact: WaitingContact) -> None:
         self.waiting.upsert(contact)
@@ -85,10 +99,12 @@ class AlertMonitor:
         """
         upto = now_ms if windows_ms is None else min(windows_ms, now_ms)
         out = self.waiting.evaluate(now_ms)
-        out += self.engine.evaluate(now_ms, self.rolling, self.waiting, supplied, upto)
+        sources = {**{m: self.waits for m in PERCENTILES}, **(supplied or {})}
+        out += self.engine.evaluate(now_ms, self.rolling, self.waiting, sources, upto)
         out += self.anomalies.evaluate(upto, self.rolling)
         # Later calls evaluate minutes from floor(upto) − catch-up on: older windows are dead.
         self.rolling.evict(upto - self.retention_ms)
+        self.waits.evict(now_ms - self.wait_retention_ms)
         return out
 
     def acknowledge(self, alert_id: str, now_ms: int) -> AlertChange | None:
@@ -105,6 +121,7 @@ class AlertMonitor:
             "waiting": self.waiting.to_state(),
             "engine": self.engine.to_state(),
             "anomalies": self.anomalies.to_state(),
+            "waits": self.waits.to_state(),
         }
 
     @classmethod
@@ -117,13 +134,15 @@ class AlertMonitor:
         m.waiting = AtRiskTracker.from_state(state["waiting"], config.at_risk)
         m.engine = Engine.from_state(state["engine"], config.rules, catch_up_ms)
         m.anomalies = AnomalyDetector.from_state(state["anomalies"], config.anomalies, catch_up_ms)
+        if "waits" in state:  # state written before wait percentiles has none
+            m.waits = WaitSamples.from_state(state["waits"])
         return m
 
     # -- state in parts ----------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
         return {"v": PARTS_VERSION, "horizon": self.rolling.horizon, "now": self.waiting.now,
                 "engine": [self.engine.last_boundary, self.engine.last_now],
-                "anomalies": self.anomalies.last_boundary}
+                "anomalies": self.anomalies.last_boundary, "waits": self.waits.horizon}
 
     def _small_parts(self) -> dict[PartKey, Any]:
         anomalies = self.anomalies.to_state()
@@ -137,6 +156,8 @@ class AlertMonitor:
                                    for m in self.rolling.minutes()}
         for key in sorted(self.waiting.entries):
             out[(WAITING, *key)] = self.waiting.entry_row(key)
+        for key in self.waits.keys():  # noqa: SIM118 (a method, not a dict)
+            out[(WAIT, *key)] = self.waits.row(key)
         return out | self._small_parts()
 
     def changed_parts(self) -> dict[PartKey, Any | None]:
@@ -145,6 +166,8 @@ class AlertMonitor:
                                           for m in sorted(self.rolling.take_changed())}
         for key in sorted(self.waiting.take_changed()):
             out[(WAITING, *key)] = self.waiting.entry_row(key)
+        for key in sorted(self.waits.take_changed()):
+            out[(WAIT, *key)] = self.waits.row(key)
         return out | self._small_parts()
 
     @classmethod
@@ -164,6 +187,8 @@ class AlertMonitor:
         m.engine = Engine.from_state(
             {"tracks": parts.get(ENGINE, []), "last_boundary": last_boundary,
              "last_now": last_now}, config.rules, catch_up_ms)
+        m.waits = WaitSamples.from_rows(
+            meta.get("waits"), [v for k, v in parts.items() if k[0] == WAIT])
         anomalies = parts.get(ANOMALIES, {"tracks": [], "baselines": []})
         m.anomalies = AnomalyDetector.from_state(
             {**anomalies, "last_boundary": meta["anomalies"]}, config.anomalies, catch_up_ms)

@@ -38,6 +38,7 @@ class WaitSamples:
         # (tenant, contact) → (answered_at ms, wait ms, dims)
         self._waits: dict[tuple[str, str], tuple[int, int, WaitDims]] = {}
         self.horizon: int | None = None  # answers before it are gone
+        self._changed: set[tuple[str, str]] = set()  # since take_changed()
 
     def __len__(self) -> int:
         return len(self._waits)
@@ -47,9 +48,13 @@ class WaitSamples:
         """The contact's current answer: its wait, or None when it has none (any longer)."""
         key = (tenant, contact)
         if answered_at is None or wait_ms is None:
-            self._waits.pop(key, None)
+            if self._waits.pop(key, None) is not None:
+                self._changed.add(key)
         elif self.horizon is None or answered_at >= self.horizon:
-            self._waits[key] = (answered_at, wait_ms, dims)
+            value = (answered_at, wait_ms, dims)
+            if self._waits.get(key) != value:
+                self._waits[key] = value
+                self._changed.add(key)
 
     def evict(self, before_ms: int) -> int:
         """Forget answers before `before_ms` (no later evaluation reads them)."""
@@ -59,6 +64,7 @@ class WaitSamples:
         old = [k for k, (at, _, _) in self._waits.items() if at < before_ms]
         for k in old:
             del self._waits[k]
+        self._changed.update(old)
         return len(old)
 
     def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
@@ -73,7 +79,26 @@ class WaitSamples:
                     groups.setdefault(key, []).append(wait_ms / 1000)
         return {k: Sample(percentile(v, q), len(v)) for k, v in groups.items()}
 
-    # -- state (plain JSON-able data) --
+    # -- state (plain JSON-able data), whole or one contact at a time --
+    def row(self, key: tuple[str, str]) -> list[Any] | None:
+        v = self._waits.get(key)
+        return None if v is None else [key[0], key[1], v[0], v[1], list(v[2])]
+
+    def take_changed(self) -> set[tuple[str, str]]:
+        changed, self._changed = self._changed, set()
+        return changed
+
+    def keys(self) -> list[tuple[str, str]]:
+        return sorted(self._waits)
+
+    @classmethod
+    def from_rows(cls, horizon: int | None, rows: list[list[Any]]) -> WaitSamples:
+        s = cls()
+        s.horizon = horizon
+        for t, c, at, w, d in rows:
+            s._waits[(t, c)] = (at, w, (d[0], d[1], d[2], d[3], d[4]))
+        return s
+
     def to_state(self) -> dict[str, Any]:
         return {"horizon": self.horizon,
                 "waits": [[t, c, at, w, list(d)] for (t, c), (at, w, d) in
@@ -81,8 +106,4 @@ class WaitSamples:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> WaitSamples:
-        s = cls()
-        s.horizon = state["horizon"]
-        for t, c, at, w, d in state["waits"]:
-            s._waits[(t, c)] = (at, w, (d[0], d[1], d[2], d[3], d[4]))
-        return s
+        return cls.from_rows(state["horizon"], state["waits"])
