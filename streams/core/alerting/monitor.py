@@ -56,7 +56,7 @@ class AlertMonitor:
     @property
     def wait_retention_ms(self) -> int:
         """How far back answered waits are kept: the longest percentile rule's window."""
-        return max((r.window for r in self.config.rules if r.metric in PERCENTILES), default=0)
+        return max((r.window for r in self.engine.rules if r.metric in PERCENTILES), default=0)
 
     @property
     def retention_ms(self) -> int:
