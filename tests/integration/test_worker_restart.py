@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from sinks.clickhouse import connect
+from streams.agents.ingest_consumer import ingest_group
 from streams.broker import EmbeddedBroker, ensure_topics, free_port
 from streams.core.records import EventRecord
 from streams.core.validate import validate
@@ -68,9 +69,13 @@ def test_sigkill_and_restart_never_double_counts(broker: EmbeddedBroker, tmp_pat
     expected = reference.windows(records)
     worker = Worker({**env, "SQM_WEB_PORT": str(free_port())})
     worker.wait_idle(timeout=240, quiet_reports=20)
-    # Every input message was delivered and acknowledged: Faust's recovery used to drop what it
-    # fetched while starting the streams, which stalled the commit for good (streams/recovery.py).
+    # Every input message was forwarded and its offset committed by the ingest consumer ...
     assert _committed(broker.bootstrap, "sqm.events") == len(lines)
+    # ... and every forwarded message was delivered to the customer agent and acknowledged:
+    # Faust's recovery used to drop what it fetched while starting the streams, which stalled
+    # the commit for good (streams/recovery.py).
+    assert _committed(broker.bootstrap, "sqm.by-customer", "sqm") == _end(
+        broker.bootstrap, "sqm.by-customer")
     worker.stop()
     assert worker.proc.returncode == 0, worker.errors[-3:]
 
@@ -110,6 +115,8 @@ def test_two_workers_share_the_partitions(broker: EmbeddedBroker, tmp_path: Path
     second.wait_idle(timeout=240, quiet_reports=20)
     first.wait_idle(timeout=60, quiet_reports=20)
     assert _committed(broker.bootstrap, "sqm.events") == len(lines)  # nothing skipped
+    assert _committed(broker.bootstrap, "sqm.by-customer", "sqm") == _end(
+        broker.bootstrap, "sqm.by-customer")
     for w in (first, second):
         w.stop()
         assert w.proc.returncode == 0, w.errors[-3:]
@@ -129,13 +136,27 @@ def _windows(client: Any) -> dict[Any, dict[str, int]]:
     return merged_window_totals([[tuple(r) for r in client.query(WINDOWS_SQL).result_rows]])
 
 
-def _committed(bootstrap: str, topic: str) -> int:
-    """Sum of the worker group's committed offsets over the topic's partitions."""
+def _committed(bootstrap: str, topic: str, group: str = ingest_group("sqm")) -> int:
+    """Sum of a group's committed offsets over the topic's partitions (by default the ingest
+    consumer's group; Faust's own group is the app id, `sqm`)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="sqm",
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
                              enable_auto_commit=False)
     try:
         return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in range(4))
+    finally:
+        consumer.close()
+
+
+def _end(bootstrap: str, topic: str) -> int:
+    """Sum of the topic's end offsets. Exact on Tansu only because the tansu profile produces
+    batches of one record (its end offset is the newest batch's first offset + 1)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(4)])
+        return sum(ends.values())
     finally:
         consumer.close()
