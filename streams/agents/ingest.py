@@ -109,7 +109,8 @@ class IngestStage:
                 ))
                 continue
             part = (shard_for(result.tenant_id, result.customer_id, n), msg.partition)
-            wire = orjson.dumps(result.to_wire())
+            # Positional: about half the encode and decode cost of the dict form.
+            wire = orjson.dumps(result.to_wire_list())
             if sizes[part] + len(wire) > CHUNK_BYTES and chunks[part][-1]:
                 chunks[part].append([])
                 sizes[part] = 0
@@ -144,4 +145,5 @@ def encode_chunk(source: int, events: list[bytes]) -> bytes:
 
 def decode_chunk(value: bytes) -> tuple[int, list[EventRecord]]:
     data = orjson.loads(value)
-    return data["source"], [EventRecord.from_wire(d) for d in data["events"]]
+    # Either wire form: a topic written by an older sqm (dicts) may still hold messages.
+    return data["source"], [EventRecord.from_wire_any(d) for d in data["events"]]

@@ -17,10 +17,12 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from streams.agents.ingest import IngestStage, InputRecord, decode_chunk
+from streams.agents.ingest import IngestStage, InputRecord, decode_chunk, encode_chunk
 from streams.agents.ingest_consumer import IngestConsumer, consumer_config, ingest_group
 from streams.config import load_settings
+from streams.core.records import EventRecord
 from streams.core.routing import shard_for
+from streams.core.validate import validate
 from streams.stats import PipelineStats
 
 TOPIC = "sqm.events"
@@ -315,3 +317,17 @@ def test_stage_never_raises_on_bad_bytes(bad: bytes) -> None:
     stage = IngestStage(load_settings(), FakeWriter(), PipelineStats(),  # type: ignore[arg-type]
                         FakeTopic(), FakeTopic())  # type: ignore[arg-type]
     asyncio.run(stage.handle([rec(0, 0, bad)]))
+
+
+def test_chunks_are_positional_and_older_dict_chunks_still_decode() -> None:
+    record = validate(orjson.dumps(EVENT))
+    assert isinstance(record, EventRecord)
+    by_customer = FakeTopic()
+    stage = IngestStage(load_settings(partitions=4), FakeWriter(), PipelineStats(),  # type: ignore[arg-type]
+                        by_customer, FakeTopic())  # type: ignore[arg-type]
+    asyncio.run(stage.handle([rec(0, 0, orjson.dumps(EVENT))]))
+    [(_, value, _)] = by_customer.sent
+    assert isinstance(orjson.loads(value)["events"][0], list)
+    assert decode_chunk(value) == (0, [record])
+    older = encode_chunk(2, [orjson.dumps(record.to_wire())])
+    assert decode_chunk(older) == (2, [record])
