@@ -108,6 +108,7 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     ingest_consumer = IngestConsumer(
         settings.input_topic, ingest.handle, consumer_config(app.conf, bootstrap, settings.app_id),
         batch_max=settings.batch_max, within_s=settings.batch_within_s, on_crash=app.crash,
+        previous_group=settings.app_id,  # where the Faust ingest agent of older versions read
     )
     # Started with the app's own services, so its group join overlaps Faust's ...
     app.add_dependency(ingest_consumer)

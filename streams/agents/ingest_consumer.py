@@ -14,6 +14,10 @@ Delivery is at-least-once, as before:
   from the last commit; the customer stage merges the duplicates by event_id) but never
   committed: a late commit could move the new owner's committed offset backwards.
 
+Upgrade: a partition this group has never committed starts where Faust's group (`app_id`),
+whose agent read the topic before, left it, instead of at the log start (which would re-read
+the whole retained topic once).
+
 Lifecycle (wired in `streams/app.py`): the consumer starts with the app, so its group join
 (~5 s on the embedded broker) overlaps Faust's own; it reads only once the worker is ready;
 it stops before Faust's producer does, finishing and committing the batch in hand. A failure
@@ -83,6 +87,7 @@ class IngestConsumer(Service):
         batch_max: int,
         within_s: float,
         on_crash: Callable[[BaseException], Awaitable[None]],
+        previous_group: str | None = None,
         consumer_factory: Callable[..., Any] = AIOKafkaConsumer,
     ) -> None:
         super().__init__()
@@ -92,6 +97,7 @@ class IngestConsumer(Service):
         self.batch_max = batch_max
         self.within_s = within_s
         self.on_crash = on_crash
+        self.previous_group = previous_group
         self.consumer_factory = consumer_factory
         self.consumer: Any = None
         self.generation = 0  # bumped on every revocation: batches read before it stay uncommitted
@@ -181,6 +187,28 @@ class IngestConsumer(Service):
         finally:
             self._forwarding.set()
 
+    async def resume_previous(self, assigned: set[TopicPartition]) -> None:
+        """Start partitions this group never committed where `previous_group` left them."""
+        if self.previous_group is None or not assigned:
+            return
+        mine = await asyncio.gather(*(self.consumer.committed(tp) for tp in assigned))
+        fresh = [tp for tp, offset in zip(assigned, mine, strict=True) if offset is None]
+        if not fresh:
+            return
+        try:
+            theirs = await asyncio.to_thread(
+                committed_offsets, self.config["bootstrap_servers"], self.previous_group, fresh)
+        except Exception as exc:  # at-least-once still holds: they start at the log start
+            log.warning("ingest: could not read group %s's offsets (%s); partitions %s start "
+                        "at the log start", self.previous_group, exc,
+                        sorted(tp.partition for tp in fresh))
+            return
+        for tp, offset in theirs.items():
+            self.consumer.seek(tp, offset)
+        if theirs:
+            log.info("ingest: partitions %s start at the offsets group %s committed",
+                     sorted(tp.partition for tp in theirs), self.previous_group)
+
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
             await self.consumer.commit(offsets)
@@ -207,3 +235,21 @@ class _Listener(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("ingest: assigned %s", sorted(tp.partition for tp in assigned))
+        await self.owner.resume_previous(assigned)
+
+
+def committed_offsets(
+    bootstrap: str, group: str, partitions: Sequence[TopicPartition],
+) -> dict[TopicPartition, int]:
+    """Another group's committed offsets (blocking; kafka-python, as aiokafka's admin
+    `list_consumer_group_offsets` cannot decode Tansu's answer)."""
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as KafkaTP
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                             enable_auto_commit=False)
+    try:
+        found = {tp: consumer.committed(KafkaTP(tp.topic, tp.partition)) for tp in partitions}
+    finally:
+        consumer.close()
+    return {tp: offset for tp, offset in found.items() if offset is not None}
