@@ -191,8 +191,9 @@ class IngestConsumer(Service):
         """Start partitions this group never committed where `previous_group` left them."""
         if self.previous_group is None or not assigned:
             return
-        mine = await asyncio.gather(*(self.consumer.committed(tp) for tp in assigned))
-        fresh = [tp for tp, offset in zip(assigned, mine, strict=True) if offset is None]
+        tps = sorted(assigned)
+        mine = await asyncio.gather(*(self.consumer.committed(tp) for tp in tps))
+        fresh = [tp for tp, offset in zip(tps, mine, strict=True) if offset is None]
         if not fresh:
             return
         try:
