@@ -1,4 +1,5 @@
-"""The Faust application: topics, the state table and the two agents, wired from Settings.
+"""The Faust application: topics, the state tables, the agents and the ingest consumer, wired
+from Settings.
 
 `build_app` is a factory (no module-level app), so tests, `sqm replay`, `sqm demo` and
 `sqm worker` each get their own app bound to their broker and store.
@@ -16,6 +17,7 @@ from sinks.writer import ClickHouseWriter
 from streams.agents.alerts import AlertStage
 from streams.agents.customers import CustomerStage
 from streams.agents.ingest import IngestStage
+from streams.agents.ingest_consumer import IngestConsumer, consumer_config
 from streams.broker import EMBEDDED_FAUST_SETTINGS
 from streams.config import ConfigError, Settings
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
@@ -33,6 +35,7 @@ class Pipeline:
     settings: Settings
     stats: PipelineStats
     ingest: IngestStage
+    ingest_consumer: IngestConsumer
     customers: CustomerStage
     alerts: AlertStage
     extras: dict[str, Any] = field(default_factory=dict)
@@ -69,8 +72,6 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     app = faust.App(settings.app_id, **conf)
     stats = PipelineStats()
 
-    input_topic = app.topic(settings.input_topic, key_serializer="raw", value_serializer="raw",
-                            partitions=settings.partitions)
     by_customer = app.topic(settings.by_customer_topic, key_serializer="raw",
                             value_serializer="raw", partitions=settings.partitions,
                             internal=False)
@@ -102,10 +103,25 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
             await app.crash(exc)
             raise
 
-    @app.agent(input_topic, name="sqm.ingest")
-    async def ingest_agent(stream: Any) -> None:  # a faust.Stream
-        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
-            await guarded("ingest", ingest.handle, events)
+    # The input topic is read by a plain batch consumer, not an agent: one message per event
+    # is more than Faust's per-message path can take (streams/agents/ingest_consumer.py).
+    ingest_consumer = IngestConsumer(
+        settings.input_topic, ingest.handle, consumer_config(app.conf, bootstrap, settings.app_id),
+        batch_max=settings.batch_max, within_s=settings.batch_within_s, on_crash=app.crash,
+        previous_group=settings.app_id,  # where the Faust ingest agent of older versions read
+    )
+    # Started with the app's own services, so its group join overlaps Faust's ...
+    app.add_dependency(ingest_consumer)
+
+    @app.task
+    async def start_ingest() -> None:
+        ingest_consumer.begin()  # ... but it reads only once the worker is ready.
+
+    async def stop_ingest(_app: Any, /, *_args: Any, **_kwargs: Any) -> None:
+        # Before Faust flushes and stops its producer: the batch in hand is forwarded with it.
+        await ingest_consumer.stop()
+
+    app.on_before_shutdown.connect(stop_ingest)
 
     @app.agent(by_customer, name="sqm.customers")
     async def customers_agent(stream: Any) -> None:  # a faust.Stream
@@ -130,4 +146,4 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     async def log_progress() -> None:
         log.info("progress", extra={"fields": stats.as_dict()})
 
-    return Pipeline(app, settings, stats, ingest, customers, alerting)
+    return Pipeline(app, settings, stats, ingest, ingest_consumer, customers, alerting)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 @dataclass(slots=True)
 class PipelineStats:
-    read: int = 0  # messages the ingest agent consumed
+    read: int = 0  # input records the ingest stage handled
     dead_lettered: int = 0  # invalid at ingest + late at the customer stage
     forwarded: int = 0  # valid events sent on to the customer stage
     processed: int = 0  # events the customer stage has stored (accepted, duplicate or late)

@@ -8,6 +8,7 @@ Real parts only: a Tansu broker started here, `sqm worker` subprocesses, chDB.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ import orjson
 import pytest
 
 from sinks.clickhouse import connect
+from streams.agents.ingest_consumer import ingest_group
 from streams.broker import EmbeddedBroker, ensure_topics, free_port
 from streams.core.records import EventRecord
 from streams.core.validate import validate
@@ -55,22 +57,35 @@ def simulated(contacts: int, seed: int) -> tuple[list[bytes], list[EventRecord]]
 
 def test_sigkill_and_restart_never_double_counts(broker: EmbeddedBroker, tmp_path: Path) -> None:
     lines, records = simulated(600, seed=5)
-    produce(broker.bootstrap, lines)
+    head = len(lines) // 4
+    produce(broker.bootstrap, lines[:head])
     store = tmp_path / "store"
     env = worker_env(broker.bootstrap, store)
     first = Worker(env)
-    first.wait_for(lambda p: p["batches"] >= 3, timeout=120)
+    first.wait_for(lambda p: p["batches"] >= 1, timeout=120)
+    # The rest arrives over ~10 s, so the kill and the restart both happen under load, and
+    # the worker cannot finish first (the ingest stage reads everything queued in well under a
+    # second).
+    feeder = threading.Thread(target=produce_slowly, args=(broker.bootstrap, lines[head:], 20))
+    feeder.start()
+    first.wait_for(lambda p: p["batches"] >= 3, timeout=60)
     first.stop(signal.SIGKILL)  # no flush, no commit: the hard case
+    assert feeder.is_alive(), "the input was all in before the kill"
     assert first.progress[-1]["settled"] < len(lines), "finished before it could be killed"
     # Restarted at once: the group rebalances again when it evicts the dead member (session
     # timeout 10 s), so the worker recovers, starts its streams, and does it all over again.
 
     expected = reference.windows(records)
     worker = Worker({**env, "SQM_WEB_PORT": str(free_port())})
+    feeder.join()
     worker.wait_idle(timeout=240, quiet_reports=20)
-    # Every input message was delivered and acknowledged: Faust's recovery used to drop what it
-    # fetched while starting the streams, which stalled the commit for good (streams/recovery.py).
+    # Every input message was forwarded and its offset committed by the ingest consumer ...
     assert _committed(broker.bootstrap, "sqm.events") == len(lines)
+    # ... and every forwarded message was delivered to the customer agent and acknowledged:
+    # Faust's recovery used to drop what it fetched while starting the streams, which stalled
+    # the commit for good (streams/recovery.py).
+    assert _committed(broker.bootstrap, "sqm.by-customer", "sqm") == _end(
+        broker.bootstrap, "sqm.by-customer")
     worker.stop()
     assert worker.proc.returncode == 0, worker.errors[-3:]
 
@@ -103,13 +118,12 @@ def test_two_workers_share_the_partitions(broker: EmbeddedBroker, tmp_path: Path
     second = Worker(worker_env(broker.bootstrap, stores[1]))
     # The rest arrives over ~20 s, so input keeps coming while the second worker joins (~9 s)
     # and both end up with work, however fast the first one is.
-    step = -(-(len(lines) - head) // 20)
-    for start in range(head, len(lines), step):
-        produce(broker.bootstrap, lines[start:start + step])
-        time.sleep(1)
+    produce_slowly(broker.bootstrap, lines[head:], 20, pause_s=1)
     second.wait_idle(timeout=240, quiet_reports=20)
     first.wait_idle(timeout=60, quiet_reports=20)
     assert _committed(broker.bootstrap, "sqm.events") == len(lines)  # nothing skipped
+    assert _committed(broker.bootstrap, "sqm.by-customer", "sqm") == _end(
+        broker.bootstrap, "sqm.by-customer")
     for w in (first, second):
         w.stop()
         assert w.proc.returncode == 0, w.errors[-3:]
@@ -125,17 +139,39 @@ def test_two_workers_share_the_partitions(broker: EmbeddedBroker, tmp_path: Path
     assert merged_window_totals(all_rows) == reference.windows(records)
 
 
+def produce_slowly(bootstrap: str, lines: list[bytes], steps: int, pause_s: float = 0.5) -> None:
+    """`lines` in `steps` slices, `pause_s` apart."""
+    step = -(-len(lines) // steps)
+    for start in range(0, len(lines), step):
+        produce(bootstrap, lines[start:start + step])
+        time.sleep(pause_s)
+
+
 def _windows(client: Any) -> dict[Any, dict[str, int]]:
     return merged_window_totals([[tuple(r) for r in client.query(WINDOWS_SQL).result_rows]])
 
 
-def _committed(bootstrap: str, topic: str) -> int:
-    """Sum of the worker group's committed offsets over the topic's partitions."""
+def _committed(bootstrap: str, topic: str, group: str = ingest_group("sqm")) -> int:
+    """Sum of a group's committed offsets over the topic's partitions (by default the ingest
+    consumer's group; Faust's own group is the app id, `sqm`)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="sqm",
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
                              enable_auto_commit=False)
     try:
         return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in range(4))
+    finally:
+        consumer.close()
+
+
+def _end(bootstrap: str, topic: str) -> int:
+    """Sum of the topic's end offsets. Exact on Tansu only because the tansu profile produces
+    batches of one record (its end offset is the newest batch's first offset + 1)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(4)])
+        return sum(ends.values())
     finally:
         consumer.close()
