@@ -33,8 +33,8 @@ WINDOW_MIN = 5
 LIVE_SQL = """
 SELECT channel,
        sum(offered) AS offered, sum(answered) AS answered,
-       sum(answered_in_sla) AS in_sla,
-       sum(abandoned) AS abandoned, sum(short_abandoned) AS short,
+       sum(sl_met) AS met, sum(sl_missed) AS missed,
+       sum(abandoned) AS abandoned,
        sum(wait_s_sum) AS wait_sum, sum(created) AS created, sum(repeat_contacts) AS repeats
 FROM sqm.sla_1m FINAL
 WHERE window_start >= now() - INTERVAL {minutes:UInt32} MINUTE
@@ -90,10 +90,10 @@ def render(rows: Sequence[Sequence[Any]], pipeline: Pipeline, started: float,
         if r is None:
             table.add_row(channel, "0", "0", "    –  ", "–", "0", "    –  ")
             continue
-        _, offered, answered, in_sla, abandoned, short, wait_sum, created, repeats = r
-        denominator = answered + abandoned - short
+        _, offered, answered, met, missed, abandoned, wait_sum, created, repeats = r
+        # The SLA policy's service level (docs/metrics.md): met / (met + missed).
         avg_wait = f"{float(wait_sum) / answered:.1f} s" if answered else "–"
-        table.add_row(channel, str(offered), str(answered), _pct(in_sla, denominator), avg_wait,
+        table.add_row(channel, str(offered), str(answered), _pct(met, met + missed), avg_wait,
                       str(abandoned), _pct(repeats, created))
     s = pipeline.stats
     alerts = ", ".join(f"{n} {kind.replace('_', '-')}" for kind, n in firing) or "none"
@@ -145,9 +145,9 @@ def run_demo(settings: Settings, *, rate: float, seconds: float | None, console:
     console.print(f"\nThe data is in the {where}. Query it with, for example:")
     flag = f" --store {store}" if store else ""
     console.print(
-        f'  sqm sql{flag} "SELECT channel, sum(answered_in_sla) / (sum(answered) + '
-        'sum(abandoned) - sum(short_abandoned)) AS service_level FROM sqm.sla_1m FINAL '
-        'GROUP BY channel"', highlight=False, soft_wrap=True)
+        f'  sqm sql{flag} "SELECT channel, sum(sl_met) / nullIf(sum(sl_met) + sum(sl_missed), 0) '
+        'AS service_level FROM sqm.sla_1m FINAL GROUP BY channel"', highlight=False,
+        soft_wrap=True)
     console.print("  (tables: sqm.events, sqm.contacts, sqm.sla_1m, sqm.dead_letters; "
                   "see docs/schema.md)", highlight=False)
     return code
