@@ -33,9 +33,23 @@ def _json_default(v: Any) -> Any:
 
 
 def print_query(settings: Settings, query: str, fmt: str, console: Console) -> None:
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from sinks.migrations import pending
+    from streams.config import ConfigError
+
     client = connect(store_url(settings))
     try:
         result = client.query(query)
+    except ClickHouseError as exc:
+        # A store written by an older sqm lacks newer columns and views: say how to fix it
+        # rather than leave the person with ClickHouse's unknown-column message.
+        missing = pending(client)
+        if missing:
+            raise ConfigError(
+                f"the store lacks schema migrations {', '.join(missing)}: run `sqm migrate` "
+                "with the same --store/--config first") from exc
+        raise
     finally:
         client.close()
     render(list(result.column_names), result.result_rows, fmt, console)

@@ -194,3 +194,39 @@ def test_a_store_from_an_older_sqm_gets_a_one_line_hint(tmp_path: Path) -> None:
     [line] = run.stderr.strip().splitlines()
     assert line.startswith("error: the store lacks schema migrations 0003_windows")
     assert "sqm migrate" in line
+
+
+def test_sql_on_a_store_from_an_older_sqm_names_the_missing_migrations(tmp_path: Path) -> None:
+    from sinks.migrations import _run, load_migrations
+
+    old = tmp_path / "old"
+    client = connect(f"chdb://{old}")
+    try:
+        for m in load_migrations()[:7]:  # an sqm before SLA policies (0008)
+            for statement in m.statements:
+                _run(client, m, statement)
+            _run(client, m, "INSERT INTO sqm.schema_migrations (version, name, checksum, "
+                 "applied_at) VALUES ({v:UInt32}, {n:String}, {c:String}, now64(3, 'UTC'))",
+                 {"v": m.version, "n": m.name, "c": m.checksum})
+    finally:
+        client.close()
+    run = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "sql", "--store", str(old),
+         "SELECT sum(sl_met) FROM sqm.sla_1m"],
+        capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
+    assert run.returncode == 1
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("error: the store lacks schema migrations 0008_sla_policy")
+    assert "sqm migrate" in line and "Traceback" not in run.stderr
+    # A mistake in the query itself on an up-to-date store stays ClickHouse's one line.
+    run = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "migrate", "--store", str(old)],
+        capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
+    assert run.returncode == 0, run.stderr
+    run = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "sql", "--store", str(old),
+         "SELECT no_such_column FROM sqm.sla_1m"],
+        capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
+    assert run.returncode == 1
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("error: ClickHouse:") and "no_such_column" in line
