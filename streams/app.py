@@ -21,6 +21,7 @@ from streams.agents.ingest_consumer import IngestConsumer, consumer_config
 from streams.broker import EMBEDDED_FAUST_SETTINGS
 from streams.config import ConfigError, Settings
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
+from streams.gc_policy import GcPolicy
 from streams.recovery import OrderedTableManager
 from streams.stats import PipelineStats
 
@@ -38,6 +39,7 @@ class Pipeline:
     ingest_consumer: IngestConsumer
     customers: CustomerStage
     alerts: AlertStage
+    gc: GcPolicy
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -142,8 +144,14 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         if mine:
             await guarded("alert", alerting.tick, mine)
 
+    gc_policy = GcPolicy(settings.gc_freeze_s, settings.gc_full_interval_s)
+    if gc_policy.enabled:
+        @app.timer(interval=settings.gc_freeze_s)
+        async def gc_freeze() -> None:
+            gc_policy.tick()  # a no-op until the runtime installs the policy
+
     @app.timer(interval=settings.progress_interval_s)
     async def log_progress() -> None:
         log.info("progress", extra={"fields": stats.as_dict()})
 
-    return Pipeline(app, settings, stats, ingest, ingest_consumer, customers, alerting)
+    return Pipeline(app, settings, stats, ingest, ingest_consumer, customers, alerting, gc_policy)

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(0.5, gt=0, description="longest wait to fill a batch")
     web_port: int = Field(6066, ge=1, le=65535)
     progress_interval_s: float = Field(10, gt=0, description="how often a worker logs counters")
+    gc_freeze_s: float = Field(
+        1, ge=0, description="how often live objects are frozen out of the garbage collector's "
+        "scans (streams/gc_policy.py); 0 = CPython's defaults"
+    )
+    gc_full_interval_s: float = Field(
+        600, gt=0, description="how often a full garbage collection runs while frozen"
+    )
     log_level: str = "WARNING"
     log_format: str = Field("json", pattern="^(json|text)$")
 

@@ -102,9 +102,12 @@ def _run_worker(pipeline: Pipeline, main: Main | None) -> int:
                 # Same path as Ctrl-C: a clean worker stop (flushes producer, closes consumer).
                 worker._schedule_shutdown(signal.SIGTERM)
 
+    pipeline.gc.install()  # process-wide: undone below, whatever happens
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         if exc.code not in (None, 0) and result["code"] == 0:
             result["code"] = int(exc.code) if isinstance(exc.code, int) else 1
+    finally:
+        pipeline.gc.uninstall()
     return result["code"]
