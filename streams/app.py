@@ -22,7 +22,7 @@ from streams.broker import EMBEDDED_FAUST_SETTINGS
 from streams.config import ConfigError, Settings
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
 from streams.gc_policy import GcPolicy
-from streams.recovery import OrderedTableManager
+from streams.recovery import OrderedTableManager, TansuTableManager
 from streams.stats import PipelineStats
 
 STATE_TABLE = "sqm-state"
@@ -64,6 +64,9 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         "web_bind": "127.0.0.1",
         "web_port": settings.web_port,
         "producer_max_request_size": 4 * 1024 * 1024,
+        # Per partition. Faust's 16 KiB default made a send wait for a round trip every few
+        # dozen alert messages or changelog records (aiokafka blocks on a full batch).
+        "producer_max_batch_size": 1024 * 1024,
         "consumer_max_fetch_size": 4 * 1024 * 1024,
         "stream_buffer_maxsize": max(settings.batch_max * 2, 4096),
         # Faust's own recovery drops messages fetched while it starts the streams (see there).
@@ -71,6 +74,7 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     }
     if settings.tansu:
         conf.update(EMBEDDED_FAUST_SETTINGS)
+        conf["TableManager"] = TansuTableManager  # also corrects Tansu's end offsets
     app = faust.App(settings.app_id, **conf)
     stats = PipelineStats()
 

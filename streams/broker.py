@@ -16,17 +16,19 @@ import subprocess
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiokafka import TopicPartition
 
 log = logging.getLogger(__name__)
 
 # Faust settings the embedded broker needs (measured; see the note named above):
-# - Tansu reports a partition's end offset as "first offset of the newest batch + 1", so a
-#   restarted worker would stop restoring a changelog early and silently lose table updates;
-#   batches of one record make that end offset right.
 # - Tansu holds a JoinGroup for half the session timeout: a short one keeps start-up fast.
+# Tansu's wrong end offsets (below) are corrected where they matter, in the table recovery
+# (streams/recovery.py), instead of producing batches of one record, which cost most of the
+# pipeline's throughput once it was fast enough to notice.
 EMBEDDED_FAUST_SETTINGS: Mapping[str, Any] = {
-    "producer_max_batch_size": 1,
     "broker_session_timeout": 10,
     "broker_heartbeat_interval": 1,
 }
@@ -133,6 +135,45 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def tansu_end_offsets(bootstrap: str, reported: Mapping[TopicPartition, int],
+                            timeout_s: float = 10.0) -> dict[TopicPartition, int]:
+    """The true end offsets of partitions whose end offsets Tansu `reported`.
+
+    Tansu answers ListOffsets(latest) with the first offset of the newest batch + 1 rather
+    than its last offset + 1; its fetch responses carry the right high watermark. So this reads
+    each partition from that batch's first offset: the end is the fetch's high watermark (or
+    one past the last record read, if larger). Empty partitions (0) are left alone.
+    """
+    from aiokafka import AIOKafkaConsumer
+
+    todo = {tp: end for tp, end in reported.items() if end > 0}
+    out = dict(reported)
+    if not todo:
+        return out
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(list(todo))
+        for tp, end in todo.items():
+            consumer.seek(tp, end - 1)
+        deadline = time.monotonic() + timeout_s
+        while todo and time.monotonic() < deadline:
+            batches = await consumer.getmany(*todo, timeout_ms=200)
+            for tp in list(todo):
+                records = batches.get(tp, [])
+                highwater = consumer.highwater(tp)
+                if records or highwater is not None:
+                    last = records[-1].offset + 1 if records else 0
+                    out[tp] = max(out[tp], last, highwater or 0)
+                    del todo[tp]
+        if todo:
+            raise BrokerError(f"could not read the end of {sorted(todo)} within {timeout_s} s")
+        return out
+    finally:
+        await consumer.stop()
 
 
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:

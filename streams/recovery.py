@@ -18,6 +18,11 @@ skipped messages came back behind newer ones). The race is Faust's, so a real Ka
 the stream partitions (to the log start where nothing was committed, which Faust's seek skips)
 and only then resumes, so every message after the committed offset is delivered, in order.
 It is installed through Faust's own extension point, `App(TableManager=...)`.
+
+On Tansu (the embedded broker) `TansuRecovery` also corrects the changelogs' end offsets, which
+Tansu reports as the first offset of the newest batch + 1: Faust stops restoring a changelog at
+its end offset, so it used to drop the rest of that batch, the last writes before a restart
+(tests/integration/test_changelog_recovery.py).
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+from aiokafka import TopicPartition
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
-from faust.types import TP
+from faust.types import TP, ConsumerT
+
+from streams.broker import tansu_end_offsets
 
 FETCH_SETTLE_S = 1.5
 
@@ -112,4 +120,41 @@ class OrderedTableManager(TableManager):
     def recovery(self) -> Recovery:
         if self._recovery is None:
             self._recovery = OrderedRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
+
+
+class TansuRecovery(OrderedRecovery):
+    async def _build_highwaters(self, consumer: ConsumerT, tps: set[TP],
+                                destination: Any, title: str) -> None:
+        await super()._build_highwaters(consumer, tps, destination, title)
+        # Faust keeps end offset − 1 (and −1 for an empty partition).
+        reported = {TopicPartition(tp.topic, tp.partition): destination[tp] + 1 for tp in tps}
+        true: dict[TopicPartition, int] = {}
+
+        async def probe() -> None:
+            true.update(await tansu_end_offsets(_bootstrap(self.app), reported))
+
+        # Like every wait in recovery, a new rebalance interrupts it (RebalanceAgain).
+        await self._wait(probe(), timeout=self.app.conf.broker_request_timeout)
+        if len(true) != len(reported):
+            raise RuntimeError("could not read the changelogs' end offsets from the broker")
+        for tp in tps:
+            end = true[TopicPartition(tp.topic, tp.partition)]
+            if end - 1 != destination[tp]:
+                self.log.info("Highwater of %s corrected for Tansu: %s -> %s", tp,
+                              destination[tp], end - 1)
+            destination[tp] = end - 1
+
+
+def _bootstrap(app: Any) -> str:
+    return ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
+
+
+class TansuTableManager(TableManager):
+    """The stock table manager, recovering through `TansuRecovery`."""
+
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = TansuRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery

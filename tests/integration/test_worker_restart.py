@@ -20,7 +20,7 @@ import pytest
 
 from sinks.clickhouse import connect
 from streams.agents.ingest_consumer import ingest_group
-from streams.broker import EmbeddedBroker, ensure_topics, free_port
+from streams.broker import EmbeddedBroker, ensure_topics, free_port, tansu_end_offsets
 from streams.core.records import EventRecord
 from streams.core.validate import validate
 from streams.simulate import SimConfig, history
@@ -165,13 +165,18 @@ def _committed(bootstrap: str, topic: str, group: str = ingest_group("sqm")) -> 
 
 
 def _end(bootstrap: str, topic: str) -> int:
-    """Sum of the topic's end offsets. Exact on Tansu only because the tansu profile produces
-    batches of one record (its end offset is the newest batch's first offset + 1)."""
-    from kafka import KafkaConsumer, TopicPartition
+    """Sum of the topic's end offsets (true ones: Tansu's own are off for batched partitions)."""
+    import asyncio
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(4)])
-        return sum(ends.values())
-    finally:
-        consumer.close()
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    async def ends() -> dict[TopicPartition, int]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await consumer.start()
+        try:
+            reported = await consumer.end_offsets([TopicPartition(topic, p) for p in range(4)])
+        finally:
+            await consumer.stop()
+        return await tansu_end_offsets(bootstrap, reported)
+
+    return sum(asyncio.run(ends()).values())

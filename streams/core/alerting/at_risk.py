@@ -24,7 +24,7 @@ contact's row (None once it left), `take_changed()` the contacts changed since i
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from streams.core.alerting.changes import (
@@ -277,7 +277,9 @@ class AtRiskTracker:
         if e is None:
             return None
         # The due time goes last: rows written before it existed have 14 fields.
-        return [*astuple(e.c)[:7], e.stop_ms, e.reason, e.risk_start, e.risk_done,
+        c = e.c
+        return [c.tenant_id, c.contact_id, c.channel, c.queue, c.priority, c.clock_start_ms,
+                c.target_s, e.stop_ms, e.reason, e.risk_start, e.risk_done,
                 e.breach_start, e.breach_done, e.late_since, e.c.due_ms]
 
     def take_changed(self) -> set[tuple[str, str]]:
