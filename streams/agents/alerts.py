@@ -29,6 +29,7 @@ from sinks.writer import ClickHouseWriter
 from streams.agents.alert_state import AlertStateStore, PartitionAlerts
 from streams.core.alerting import AlertChange, AlertConfig
 from streams.core.alerting.at_risk import stopped_waiting, waiting_contact
+from streams.core.alerting.changes import change_columns
 from streams.core.derive import ContactView
 from streams.core.rollup import WindowKey
 from streams.stats import PipelineStats
@@ -141,7 +142,7 @@ class AlertStage:
                     touched: dict[int, PartitionAlerts]) -> None:
         flat = [c for cs in changes.values() for c in cs]
         if flat:
-            await self.writer.write_async({"alerts": [c.to_row() for c in flat]})
+            await self.writer.write_async({"alerts": change_columns(flat)})
             for c in flat:
                 await self.alerts_topic.send(key=c.alert_id.encode(),
                                              value=orjson.dumps(c.to_dict()))

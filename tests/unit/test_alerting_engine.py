@@ -281,6 +281,16 @@ def test_changes_carry_exactly_the_columns_of_sqm_alerts():
     assert list(row) == columns and row["started_at"].tzinfo is not None
     assert json.loads(json.dumps(fire.to_dict())) == fire.to_dict()
     assert AlertChange.from_dict(fire.to_dict()) == fire
+    # The column form the alert stage writes: the same values, times as epoch ms.
+    from streams.core.alerting.changes import change_columns
+
+    changes = run_minutes(monitor(), range(10))
+    changes.append(dataclasses.replace(changes[0], state="resolved", ended_at=T0, version=3))
+    cols = change_columns(changes)
+    assert list(cols) == columns
+    assert [dict(zip(cols, values, strict=True)) for values in zip(*cols.values(), strict=True)
+            ] == [c.to_dict() for c in changes]
+    assert change_columns([]) == dict.fromkeys(columns, ())
 
 
 def test_an_acknowledgement_message_reaches_the_partition_holding_the_alert():

@@ -81,6 +81,13 @@ _FIELDS = tuple(f.name for f in fields(AlertChange))
 _VALUES = attrgetter(*_FIELDS)
 
 
+def change_columns(changes: list[AlertChange]) -> dict[str, tuple[Any, ...]]:
+    """Many changes as `sqm.alerts` columns, times as epoch ms (the writer's column form)."""
+    if not changes:
+        return dict.fromkeys(_FIELDS, ())
+    return dict(zip(_FIELDS, zip(*map(_VALUES, changes), strict=True), strict=True))
+
+
 def alert_id(*parts: str | int) -> str:
     """A stable id: the same parts always give the same 24 hex digits."""
     text = "\x1f".join(str(p) for p in parts)
