@@ -465,11 +465,56 @@ def test_column_form_stores_the_same_rows_as_row_dicts(client: Client) -> None:
     assert from_rows["sla_1m"][1]["window_start"] == datetime(2024, 5, 1, 0, 30, 15, tzinfo=UTC)
 
 
+def test_json_column_inserts_store_exactly_what_the_native_encoding_stores(
+        client: Client) -> None:
+    """Column-form tables whose types allow it go in as JSONCompactColumns (parsed by
+    ClickHouse, not encoded in Python): awkward strings, NULLs and every millisecond must read
+    back exactly as through the driver's Native encoding."""
+    from sinks.writer import _json_columns
+    from streams.core.alerting.changes import AlertChange
+
+    tricky = ['{"q": "a \\"b\\" \\\\ c"}', "line\nbreak\ttab", "é中文🙂", "", "\u0001nul\u0000"]
+    events = [
+        event_row(f"e{i}", occurred_at=T0 + timedelta(milliseconds=ms), raw=raw,
+                  queue=None if i % 2 else "billing", agent_id="a'1" if i % 3 else None,
+                  sender=None if i % 2 else "agent")
+        for i, (ms, raw) in enumerate(zip([0, 1, 999, 123_456_789, 86_399_999], tricky,
+                                          strict=True))
+    ]
+    change = AlertChange("id1", "r1", "threshold", "critical", "firing", "service_level", "t1",
+                         "chat", "", "", "", None, 0.1 + 0.2, 0.8, 1_714_523_400_001, None,
+                         "service level 30.0 % < 80 %", 1, 1_714_523_400_999)
+    resolved = AlertChange(**{**change.to_dict(), "alert_id": "id2", "state": "resolved",
+                              "version": 3, "ended_at": 1_714_523_460_000, "contact_id": "c'9",
+                              "value": 1e-7})
+    writer = ClickHouseWriter(client)
+    native = {"events": events,
+              "alerts": [c.to_row() for c in (change, resolved)]}
+    writer.write(native)
+    expected = {"events": read_final(client, "events", "event_id"),
+                "alerts": read_final(client, "alerts", "version")}
+    for table in expected:
+        client.command(f"TRUNCATE TABLE sqm.{table}")
+    columns = {"events": as_columns(events),
+               "alerts": {k: [c.to_dict()[k] for c in (change, resolved)]
+                          for k in change.to_dict()}}
+    for table, cols in columns.items():  # the JSON path is the one taken
+        types = writer._column_types(table, list(cols))
+        assert _json_columns(table, list(cols), list(cols.values()), types) is not None, table
+    writer.write(columns)
+    assert {t: read_final(client, t, o) for t, o in (("events", "event_id"),
+                                                      ("alerts", "version"))} == expected
+    assert expected["alerts"][0]["value"] == 0.1 + 0.2
+
+
 def test_column_form_refuses_datetimes_and_ragged_columns(client: Client) -> None:
     writer = ClickHouseWriter(client)
     columns = as_columns([contact_row()])
     with pytest.raises(SinkError, match="updated_at takes epoch milliseconds"):
         writer.write({"contacts": columns | {"updated_at": [T0]}})
+    events = as_columns([event_row()])  # the JSON path checks as the Native one does
+    with pytest.raises(SinkError, match="occurred_at takes epoch milliseconds"):
+        writer.write({"events": events | {"occurred_at": [T0]}})
     with pytest.raises(SinkError, match="columns differ in length"):
         writer.write({"contacts": columns | {"csat": [1, 2]}})
     writer.write({"contacts": {c: [] for c in columns}})  # no rows: nothing to insert
