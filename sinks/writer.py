@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
 
@@ -301,9 +302,14 @@ def _ms_to_ticks(
     return [None if v is None else v * num // den for v in values]
 
 
-_JSON_NUMBERS = frozenset({"UInt8", "UInt16", "UInt32", "UInt64", "Int8", "Int16", "Int32",
-                           "Int64", "Float64"})
 _NUMBER_TYPES = frozenset({int, float, type(None)})
+# ClickHouse base type -> the Python types orjson writes as that type reads them.
+_AS_IS = {
+    **dict.fromkeys(("UInt8", "UInt16", "UInt32", "UInt64", "Int8", "Int16", "Int32", "Int64",
+                     "Float64"), _NUMBER_TYPES),
+    "Bool": frozenset({bool, type(None)}),
+}
+_DECIMAL_TYPES = frozenset({Decimal, int, type(None)})
 
 
 def _json_columns(table: str, names: Sequence[str], data: Sequence[Sequence[Any]],
@@ -326,7 +332,19 @@ def _json_columns(table: str, names: Sequence[str], data: Sequence[Sequence[Any]
                 raise SinkError(table, f"column {column} takes epoch milliseconds as int in "
                                 "column form")
             out.append([None if v is None else v / 1000 for v in values])
-        elif base in _JSON_NUMBERS and set(map(type, values)) <= _NUMBER_TYPES:
+        elif base == "DateTime":  # whole seconds: floored, as for datetimes
+            if not set(map(type, values)) <= _MS_TYPES:
+                raise SinkError(table, f"column {column} takes epoch milliseconds as int in "
+                                "column form")
+            out.append([None if v is None else v // 1000 for v in values])
+        elif base in _AS_IS and set(map(type, values)) <= _AS_IS[base]:
+            out.append(values)
+        elif (base == "Decimal" and getattr(ch_type, "scale", None) == 3
+              and set(map(type, values)) <= _DECIMAL_TYPES):
+            # A Decimal with 3 places as the nearest double, whose shortest form is those digits.
+            out.append([None if v is None else float(v) for v in values])
+        elif (base == "Map" and ch_type.name == "Map(String, UInt8)"
+              and set(map(type, values)) <= {dict}):
             out.append(values)
         else:
             return None

@@ -446,6 +446,8 @@ def as_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def test_column_form_stores_the_same_rows_as_row_dicts(client: Client) -> None:
+    from sinks.writer import _json_columns
+
     answered = contact_row("c2", answered_at=T0 + timedelta(seconds=12), first_agent_id="a1",
                            answered_in_sla=True, csat=5, resolved_by="bot", wait_s=None)
     batch = {
@@ -460,7 +462,11 @@ def test_column_form_stores_the_same_rows_as_row_dicts(client: Client) -> None:
     from_rows = {t: read_final(client, t, order) for t, order in orders.items()}
     for table in orders:
         client.command(f"TRUNCATE TABLE sqm.{table}")
-    writer.write({table: as_columns(rows) for table, rows in batch.items()})
+    columns = {table: as_columns(rows) for table, rows in batch.items()}
+    for table, cols in columns.items():  # all three go in as JSON (sinks.writer._json_columns)
+        types = writer._column_types(table, list(cols))
+        assert _json_columns(table, list(cols), list(cols.values()), types) is not None, table
+    writer.write(columns)
     assert {t: read_final(client, t, order) for t, order in orders.items()} == from_rows
     assert from_rows["sla_1m"][1]["window_start"] == datetime(2024, 5, 1, 0, 30, 15, tzinfo=UTC)
 
@@ -505,6 +511,24 @@ def test_json_column_inserts_store_exactly_what_the_native_encoding_stores(
     assert {t: read_final(client, t, o) for t, o in (("events", "event_id"),
                                                       ("alerts", "version"))} == expected
     assert expected["alerts"][0]["value"] == 0.1 + 0.2
+
+
+def test_json_decimals_and_times_are_exact_over_their_range(client: Client) -> None:
+    """Decimal(18, 3) goes in as the nearest double and DateTime64(3) as seconds with three
+    decimals: ClickHouse must read back exactly the digits written, for any value."""
+    import random
+
+    rng = random.Random(7)
+    n = 20_000
+    sums = [Decimal(rng.randrange(0, 10**15)).scaleb(-3) for _ in range(n)] + [
+        Decimal("0.001"), Decimal("0.000"), Decimal("999999999999.999")]
+    stamps = [rng.randrange(0, 4_102_444_800_000) for _ in sums]
+    rows = [sla_row(i, wait_s_sum=s, updated_at=EPOCH + timedelta(milliseconds=ms))
+            for i, (s, ms) in enumerate(zip(sums, stamps, strict=True))]
+    ClickHouseWriter(client).write({"sla_1m": as_columns(rows)})
+    got = client.query("SELECT shard, toString(wait_s_sum), toUnixTimestamp64Milli(updated_at) "
+                       "FROM sqm.sla_1m FINAL ORDER BY shard").result_rows
+    assert [(Decimal(s), ms) for _, s, ms in got] == list(zip(sums, stamps, strict=True))
 
 
 def test_column_form_refuses_datetimes_and_ragged_columns(client: Client) -> None:
