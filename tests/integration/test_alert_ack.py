@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from streams.agents.alert_state import PartitionAlerts
 from streams.agents.alerts import alert_partition
 from streams.broker import EmbeddedBroker, ensure_topics, free_port
 from streams.core.alerting import AlertMonitor, WaitingContact, parse_config
-from tests.workers import TopicReader, Worker, kill_leftovers, produce, worker_env
+from tests.workers import TopicReader, Worker, produce, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -69,16 +68,6 @@ def test_no_broker_is_one_line() -> None:
     assert run.returncode == 1
     assert run.stderr.strip().startswith("error: could not send the acknowledgement to 127.0.0.1")
     assert "Traceback" not in run.stderr
-
-
-@pytest.fixture()
-def broker() -> Iterator[EmbeddedBroker]:
-    try:
-        with EmbeddedBroker() as b:
-            ensure_topics(b.bootstrap, TOPICS, 4)
-            yield b
-    finally:
-        kill_leftovers()
 
 
 def event(type_: str, at: datetime, **fields: str) -> bytes:

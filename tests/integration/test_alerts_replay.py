@@ -17,7 +17,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,8 +24,8 @@ import orjson
 import pytest
 
 from sinks.clickhouse import connect
-from streams.broker import EmbeddedBroker, ensure_topics
-from tests.workers import TopicReader, Worker, kill_leftovers, produce, worker_env
+from streams.broker import EmbeddedBroker
+from tests.workers import TopicReader, Worker, produce, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -89,16 +88,6 @@ def test_breach_and_recovery_fire_once_with_a_warning_first(tmp_path: Path) -> N
     assert min(r[4] for r in warnings) == t0 + 20 * 60_000 + 24_000 < started
     assert len(warnings) == 45  # one per slow contact, each resolved
     assert all(r[2] == "resolved" for r in warnings)
-
-
-@pytest.fixture()
-def broker() -> Iterator[EmbeddedBroker]:
-    try:
-        with EmbeddedBroker() as b:
-            ensure_topics(b.bootstrap, TOPICS, 4)
-            yield b
-    finally:
-        kill_leftovers()
 
 
 def test_the_alerts_topic_holds_one_firing_and_one_resolve(

@@ -15,7 +15,6 @@ Real parts only: a Tansu broker started here, `sqm worker` subprocesses, chDB.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import orjson
 import pytest
 
 from sinks.clickhouse import connect
-from streams.broker import EmbeddedBroker, ensure_topics, free_port
+from streams.broker import EmbeddedBroker, free_port
 from streams.core.records import EventRecord
 from streams.core.validate import validate
 from streams.simulate import SimConfig, history
@@ -31,7 +30,6 @@ from tests import reference
 from tests.workers import (
     WINDOWS_SQL,
     Worker,
-    kill_leftovers,
     merged_window_totals,
     produce,
     worker_env,
@@ -44,16 +42,6 @@ CONTACTS_SQL = """
     SELECT tenant_id, contact_id, event_count, toUnixTimestamp64Milli(last_event_at),
            toUnixTimestamp64Milli(answered_at), is_repeat
     FROM sqm.contacts FINAL"""
-
-
-@pytest.fixture()
-def broker() -> Iterator[EmbeddedBroker]:
-    try:
-        with EmbeddedBroker() as b:
-            ensure_topics(b.bootstrap, TOPICS, 4)
-            yield b
-    finally:
-        kill_leftovers()
 
 
 def closing_events(records: list[EventRecord]) -> list[bytes]:

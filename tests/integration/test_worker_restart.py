@@ -10,7 +10,6 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 
 from sinks.clickhouse import connect
 from streams.agents.ingest_consumer import ingest_group
-from streams.broker import EmbeddedBroker, ensure_topics, free_port, tansu_end_offsets
+from streams.broker import EmbeddedBroker, free_port, tansu_end_offsets
 from streams.core.records import EventRecord
 from streams.core.validate import validate
 from streams.simulate import SimConfig, history
@@ -28,7 +27,6 @@ from tests import reference
 from tests.workers import (
     WINDOWS_SQL,
     Worker,
-    kill_leftovers,
     merged_window_totals,
     produce,
     worker_env,
@@ -37,16 +35,6 @@ from tests.workers import (
 pytestmark = pytest.mark.integration
 
 TOPICS = ["sqm.events", "sqm.by-customer", "sqm.dead-letters"]
-
-
-@pytest.fixture()
-def broker() -> Iterator[EmbeddedBroker]:
-    try:
-        with EmbeddedBroker() as b:
-            ensure_topics(b.bootstrap, TOPICS, 4)
-            yield b
-    finally:
-        kill_leftovers()
 
 
 def simulated(contacts: int, seed: int) -> tuple[list[bytes], list[EventRecord]]:
