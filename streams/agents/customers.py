@@ -131,7 +131,7 @@ class CustomerStage:
         ]
         for shard, res in zip(shards, results, strict=True):
             inputs = alert_inputs(shard.id, shard.meta.low_watermark, res.windows, res.contacts,
-                                  self.settings.partitions)
+                                  self.settings.partitions, res.before)
             for p, value in inputs.items():
                 sends.append(await self.alert_inputs.send(key=str(p).encode(), value=value,
                                                           partition=p))

@@ -67,6 +67,9 @@ class ShardResult:
     duplicates: int = 0
     late: list[Late] = field(default_factory=list)
     contacts: list[tuple[ContactView, int]] = field(default_factory=list)  # (view, version)
+    # (tenant, contact) -> its view before this batch (None: new) for every contact the batch
+    # changed; contacts only re-written (duplicates) are absent.
+    before: dict[tuple[str, str], ContactView | None] = field(default_factory=dict)
     windows: list[tuple[WindowKey, list[int], int]] = field(default_factory=list)
     # Deltas aimed at windows already evicted from state (older than the state TTL).
     dropped_corrections: int = 0
@@ -221,8 +224,11 @@ class Shard:
                         contact_ids.add(cid)  # a sibling became a repeat
             for cid in contact_ids:
                 vkey = (ckey, cid)
-                new = derive(st.contacts[cid], st.repeat.get(cid, False), policy)
+                facts = st.contacts[cid]
+                new = derive(facts, st.repeat.get(cid, False), policy)
                 old = views[vkey]
+                # Kept from the first change in the batch: the view at the batch's start.
+                res.before.setdefault((facts.tenant_id, cid), old)
                 if new != old:
                     for wkey, d in delta(old, new).items():
                         acc = deltas.get(wkey)
