@@ -242,3 +242,45 @@ def test_rows_written_before_due_times_restore_as_start_plus_target() -> None:
     assert old.entries[("t1", "c1")].c == contact("c1")
     [fire] = old.evaluate(T0 + 24 * SEC)
     assert fire.started_at == T0 + 24 * SEC
+
+
+class EveryEntryTracker(AtRiskTracker):
+    """Evaluates every entry at every call: the tracker without its wake times."""
+
+    def _wake(self, e: object, now: int) -> int:
+        return now
+
+
+def test_skipping_entries_with_nothing_due_changes_nothing() -> None:
+    """Random contacts recorded, re-recorded, stopped (also earlier than before, paused and
+    resumed) and evaluated at random growing clocks: the same changes, in the same order, and
+    the same state as a tracker that looks at every entry every time."""
+    import random
+
+    rng = random.Random(11)
+    config = AtRiskConfig(contact_breach=True)
+    fast, slow = AtRiskTracker(config), EveryEntryTracker(config)
+    now = T0
+    for _ in range(3000):
+        op = rng.random()
+        cid = f"c{rng.randrange(60)}"
+        start = now - rng.randrange(0, 120_000)
+        target = rng.choice([20, 30, 60])
+        due = rng.choice([start + target * 1000, start + rng.randrange(0, 200_000), None])
+        c = WaitingContact("t1", cid, "chat", "q", "normal", start, target, due)
+        if op < 0.35:
+            stop = None if rng.random() < 0.5 else (start + rng.randrange(0, 150_000), "answered")
+            for t in (fast, slow):
+                t.record(c, stop)
+        elif op < 0.45:
+            for t in (fast, slow):
+                t.upsert(c)
+        elif op < 0.55:
+            at = now - rng.randrange(0, 60_000)
+            for t in (fast, slow):
+                t.stop("t1", cid, at, "abandoned")
+        else:
+            now += rng.randrange(0, 15_000)
+            assert fast.evaluate(now) == slow.evaluate(now)
+            assert fast.to_state() == slow.to_state()
+            assert fast.take_changed() == slow.take_changed()

@@ -61,6 +61,7 @@ class WaitingContact:
 
 
 LEGACY = -1  # the due_ms of a contact recorded before due times were sent
+_NEVER = 2**62  # a wake time: nothing is due until the entry changes
 
 
 def waiting_contact(v: ContactView) -> WaitingContact | None:
@@ -93,6 +94,9 @@ class _Entry:
     breach_start: int | None = None
     breach_done: bool = False
     late_since: int | None = None  # first seen already past its target: the tracker's clock
+    # Not stored: the earliest clock at which evaluate() can change this entry (None: unknown,
+    # e.g. after it changed or was restored). Lets evaluate() skip the entries with nothing due.
+    wake: int | None = None
 
 
 class AtRiskTracker:
@@ -119,7 +123,7 @@ class AtRiskTracker:
         self._changed.add(key)
         e = self.entries.get(key)
         if e is not None:
-            e.c, e.stop_ms, e.reason = c, None, ""
+            e.c, e.stop_ms, e.reason, e.wake = c, None, "", None
             return
         e = self.entries[key] = _Entry(c)
         breach = self.breach_at(c)
@@ -138,7 +142,7 @@ class AtRiskTracker:
         if e is None:
             e = self.entries[key] = _Entry(c)
         else:
-            e.c = c
+            e.c, e.wake = c, None
         if stop is not None and (e.stop_ms is None or stop[0] < e.stop_ms):
             e.stop_ms, e.reason = stop
 
@@ -146,7 +150,7 @@ class AtRiskTracker:
         """The contact stopped waiting at `at_ms` (event time); unknown contacts are ignored."""
         e = self.entries.get((tenant_id, contact_id))
         if e is not None and (e.stop_ms is None or at_ms < e.stop_ms):
-            e.stop_ms, e.reason = at_ms, reason
+            e.stop_ms, e.reason, e.wake = at_ms, reason, None
             self._changed.add((tenant_id, contact_id))
 
     def apply_view(self, v: ContactView) -> None:
@@ -161,17 +165,29 @@ class AtRiskTracker:
         now = now_ms if self.now is None else max(now_ms, self.now)
         self.now = now
         out: list[AlertChange] = []
-        for key in sorted(self.entries):
-            e = self.entries[key]
+        entries = self.entries
+        # In key order, as always; an entry whose next possible change is later is skipped.
+        for key in sorted(k for k, e in entries.items() if e.wake is None or e.wake <= now):
+            e = entries[key]
             end = self._end(e, now)
             before = (e.risk_start, e.risk_done, e.breach_start, e.breach_done)
             out += self._advance(e, now, end)
             if end is not None:
                 del self.entries[key]
                 self._changed.add(key)
-            elif before != (e.risk_start, e.risk_done, e.breach_start, e.breach_done):
+                continue
+            if before != (e.risk_start, e.risk_done, e.breach_start, e.breach_done):
                 self._changed.add(key)
+            e.wake = self._wake(e, now)
         return out
+
+    def _wake(self, e: _Entry, now: int) -> int:
+        """The earliest clock after `now` at which `_end` or `_advance` can change `e`: every
+        transition happens at its risk point, its due time, its stop or its expiry."""
+        c = e.c
+        times = [c.clock_start_ms + self.config.max_wait, e.stop_ms, self.risk_at(c),
+                 self.breach_at(c)]
+        return min((t for t in times if t is not None and t > now), default=_NEVER)
 
     def _end(self, e: _Entry, now: int) -> tuple[int, str] | None:
         ends = [(e.c.clock_start_ms + self.config.max_wait, "expired")]
