@@ -17,7 +17,10 @@ import argparse
 import asyncio
 import os
 import platform
+import re
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,6 +82,38 @@ def broker_peak_rss_mb(pid: int | None) -> float | None:
     return None
 
 
+FIGURES = {
+    "full pipeline": re.compile(r"full pipeline.*?: ([\d,]+) events/s"),
+    "including the alert stage": re.compile(r"including the alert stage.*?: ([\d,]+) events/s"),
+    "raw consume": re.compile(r"raw consume.*?: ([\d,]+) events/s"),
+}
+
+
+def repeat(runs: int, argv: list[str]) -> int:
+    """Runs this script `runs` times in child processes; the spread of each figure."""
+    if "--runs" in argv:  # "--runs N": drop the number too
+        i = argv.index("--runs")
+        argv = argv[:i] + argv[i + 2:]
+    argv = [a for a in argv if not a.startswith("--runs=")]
+    seen: dict[str, list[int]] = {name: [] for name in FIGURES}
+    for run in range(1, runs + 1):
+        out = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True,
+                             check=False)
+        if out.returncode != 0:
+            print(f"run {run} failed: {out.stderr.strip().splitlines()[-1:]}")
+            return out.returncode
+        for name, pattern in FIGURES.items():
+            match = pattern.search(out.stdout)
+            if match:
+                seen[name].append(int(match.group(1).replace(",", "")))
+        print(f"run {run}: " + ", ".join(f"{n} {v[-1]:,}" for n, v in seen.items() if v))
+    for name, values in seen.items():
+        if values:
+            print(f"{name}: min {min(values):,} median {statistics.median(values):,.0f} "
+                  f"max {max(values):,} events/s over {len(values)} runs")
+    return 0
+
+
 def main() -> int:
     if os.environ.get("BENCH_SWITCH"):
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
@@ -90,7 +125,13 @@ def main() -> int:
         help="event (default): alerts on the events' own clock, as `sqm replay` runs history; "
              "wall: the live timer, which sees these March 2026 contacts as months overdue, so "
              "the alerts it raises depend on timing and differ from run to run")
+    parser.add_argument(
+        "--runs", type=int, default=1,
+        help="repeat the whole benchmark this many times, each in a fresh process with its own "
+             "broker and store, and print min / median / max (one run's rate varies by ±20 %%)")
     args = parser.parse_args()
+    if args.runs > 1:
+        return repeat(args.runs, sys.argv[1:])
 
     work = Path(tempfile.mkdtemp(prefix="sqm-bench-"))
     path = work / "events.jsonl"
