@@ -26,6 +26,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -140,7 +141,7 @@ def main() -> int:
                              partitions=args.partitions, log_level="ERROR",
                              alert_clock=args.alert_clock,
                              broker_profile=os.environ.get("BENCH_PROFILE", "auto"))
-    figures: dict[str, float | None] = {}
+    figures: dict[str, Any] = {}
 
     def prepare(_client: object, bootstrap: str) -> None:
         started = time.perf_counter()
@@ -164,6 +165,10 @@ def main() -> int:
             await asyncio.sleep(0.01)
         figures["alerts_eps"] = n / (time.perf_counter() - started)
         figures["alert_changes"] = stats.alert_changes
+        # What varies with timing from run to run: how the events fell into batches and how
+        # many records the stages produced.
+        figures["batches"] = stats.batches
+        figures["produced"] = dict(stats.produced)
         figures["broker_rss_mb"] = broker_peak_rss_mb(pipeline.extras.get("broker_pid"))
         return 0
 
@@ -183,6 +188,11 @@ def main() -> int:
         print(f"including the alert stage (first event to last alert row, "
               f"{figures['alert_changes']:,.0f} alert changes): {figures['alerts_eps']:,.0f} "
               "events/s")
+    if "batches" in figures:
+        batches = figures["batches"] or 1
+        produced = ", ".join(f"{t} {c:,}" for t, c in sorted(figures["produced"].items()))
+        print(f"customer-stage batches: {figures['batches']:,} ({n / batches:,.0f} events each); "
+              f"records produced in batches: {produced}")
     if "worker_cpu" in figures:
         print(f"worker CPU during the run (all threads): {figures['worker_cpu']:.0%} of one core")
     broker_mb = figures.get("broker_rss_mb") or 0

@@ -22,6 +22,7 @@ from streams.broker import EMBEDDED_FAUST_SETTINGS
 from streams.config import ConfigError, Settings
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
 from streams.gc_policy import GcPolicy
+from streams.record_batches import RecordBatches, faust_producer
 from streams.recovery import OrderedTableManager, TansuTableManager
 from streams.stats import PipelineStats
 
@@ -93,9 +94,13 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
                             value_type=bytes, default=None)
 
     ingest = IngestStage(settings, writer, stats, by_customer, dead_letters)
-    customers = CustomerStage(settings, writer, stats, table, dead_letters, alert_inputs)
+    # One gatherer per stage: a stage's send() must not deliver another's half-built records.
+    producer = faust_producer(app)
+    customers = CustomerStage(settings, writer, stats, table, dead_letters, alert_inputs,
+                              RecordBatches(producer, stats.produced))
     alerting = AlertStage(
         load_alert_config(settings), writer, stats, alert_table, alerts_topic,
+        RecordBatches(producer, stats.produced),
         event_clock=settings.alert_clock == "event", grace_s=settings.alert_grace_s,
     )
 

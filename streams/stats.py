@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(slots=True)
@@ -19,13 +20,15 @@ class PipelineStats:
     alert_changes: int = 0  # alert rows written (firing, resolved, at-risk, ...)
     alert_inputs_sent: int = 0  # messages from the customer stage to the alert stage
     alert_inputs_done: int = 0  # of those, evaluated and written by the alert stage
+    # Records produced as whole batches (changelogs, sqm.alerts), per topic.
+    produced: Counter[str] = field(default_factory=Counter)
 
     @property
     def alerts_caught_up(self) -> bool:
         return self.alert_inputs_done >= self.alert_inputs_sent
 
     def as_dict(self) -> dict[str, int]:
-        return {**asdict(self), "settled": self.settled}
+        return {**asdict(self), "produced": dict(self.produced), "settled": self.settled}
 
     @property
     def settled(self) -> int:

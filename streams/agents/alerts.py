@@ -32,6 +32,7 @@ from streams.core.alerting.at_risk import stopped_waiting, waiting_contact
 from streams.core.alerting.changes import change_columns
 from streams.core.derive import ContactView
 from streams.core.rollup import WindowKey
+from streams.record_batches import RecordBatches
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class AlertStage:
         stats: PipelineStats,
         table: TableT,
         alerts_topic: faust.TopicT,
+        out: RecordBatches,
         *,
         event_clock: bool,
         grace_s: float,
@@ -129,10 +131,15 @@ class AlertStage:
         self.writer = writer
         self.stats = stats
         self.table = table
+        self.out = out
         store: Any = cast(Any, table).data  # faust.stores.memory.Store
-        self.state = AlertStateStore(store.data, store._key_partition, table.send_changelog,
-                                     config)
-        self.alerts_topic = alerts_topic
+        changelog = table.changelog_topic.get_topic_name()
+
+        def send(partition: int, key: bytes, value: bytes | None) -> None:
+            out.add(changelog, partition, key, value)
+
+        self.state = AlertStateStore(store.data, store._key_partition, send, config)
+        self.alerts_topic = alerts_topic.get_topic_name()
         self.event_clock = event_clock
         self.grace_ms = int(grace_s * 1000)
         self._pending_done = 0
@@ -174,14 +181,16 @@ class AlertStage:
         if flat:
             await self.writer.write_async({"alerts": change_columns(flat)})
             for c in flat:
-                await self.alerts_topic.send(key=c.alert_id.encode(),
-                                             value=orjson.dumps(c.to_dict()))
+                self.out.add(self.alerts_topic, None, c.alert_id.encode(),
+                             orjson.dumps(c.to_dict()))
+            await self.out.send()  # delivered before the state that says they were sent
             self.stats.alert_changes += len(flat)
             for c in flat:
                 log.info("alert %s %s: %s", c.state, c.alert_id, c.message)
             await _push_annotations(flat)
         for p, part in touched.items():
             self.state.flush(p, part)
+        await self.out.send()
         self.stats.alert_inputs_done += self._pending_done
         self._pending_done = 0
 

@@ -30,6 +30,7 @@ from streams.core.derive import ContactView
 from streams.core.records import EventRecord
 from streams.core.rollup import WindowKey
 from streams.core.shard import Shard, ShardResult
+from streams.record_batches import RecordBatches
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,15 @@ class TableStore:
     """`ShardStore` over a Faust table's in-memory data, for one partition.
 
     Values are live objects once touched, or the bytes Faust restored from the changelog.
+    Changelog records go to `out`, sent as whole batches after the shard's commit.
     """
 
-    def __init__(self, table: TableT, partition: int) -> None:
-        self.table = table
+    def __init__(self, table: TableT, partition: int, out: RecordBatches) -> None:
         self.store: Any = cast(Any, table).data  # faust.stores.memory.Store
         self.data: MutableMapping[bytes, Any] = self.store.data
         self.partition = partition
+        self.out = out
+        self.topic = table.changelog_topic.get_topic_name()
 
     def get(self, key: str) -> Any | None:
         return self.data.get(key.encode())
@@ -57,13 +60,13 @@ class TableStore:
         k = key.encode()
         self.data[k] = value
         # Lets Faust drop the key if this partition is later assigned elsewhere.
-        self.store._key_partition[k] = self.partition  # type: ignore[attr-defined]
-        self.table.send_changelog(self.partition, k, encoded)
+        self.store._key_partition[k] = self.partition
+        self.out.add(self.topic, self.partition, k, encoded)
 
     def delete(self, key: str) -> None:
         k = key.encode()
         self.data.pop(k, None)
-        self.table.send_changelog(self.partition, k, None)
+        self.out.add(self.topic, self.partition, k, None)
 
     def keys(self) -> Iterable[str]:
         return [k.decode() for k in list(self.data)]
@@ -78,8 +81,10 @@ class CustomerStage:
         table: TableT,
         dead_letters: faust.TopicT,
         alert_inputs: faust.TopicT,
+        out: RecordBatches,
     ) -> None:
         self.alert_inputs = alert_inputs
+        self.out = out
         self.settings = settings
         self.config = settings.shard_config()
         self.writer = writer
@@ -108,7 +113,7 @@ class CustomerStage:
             messages.sort(key=lambda m: m[0])
             # A Shard is cheap to build and holds no cache of its own: the table's data is the
             # state, so nothing goes stale across rebalances.
-            shard = Shard(partition, TableStore(self.table, partition), self.config)
+            shard = Shard(partition, TableStore(self.table, partition, self.out), self.config)
             res = shard.process(messages)
             shards.append(shard)
             results.append(res)
@@ -140,6 +145,7 @@ class CustomerStage:
             await asyncio.gather(*sends)  # delivered before the batch is acknowledged
         for shard in shards:
             shard.commit()
+        await self.out.send()  # the changelog, delivered before the batch is acknowledged
         self._count(results, sum(len(m[1]) for ms in by_partition.values() for m in ms))
 
     def _late_rows(
