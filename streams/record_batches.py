@@ -80,9 +80,13 @@ class RecordBatches:
             if partition != UNPLACED:
                 out.setdefault((topic, partition), []).extend(records)
                 continue
+            # What AIOKafkaProducer._partition does per record, with the lists made once.
             await producer.client._wait_on_metadata(topic)
+            partitions = list(producer._metadata.partitions_for_topic(topic))
+            available = list(producer._metadata.available_partitions_for_topic(topic))
+            place = producer._partitioner
             for key, value in records:
-                p = producer._partition(topic, None, None, None, key, value)
+                p = place(key, partitions, available)
                 out.setdefault((topic, p), []).append((key, value))
         return out
 
