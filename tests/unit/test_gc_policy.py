@@ -78,6 +78,21 @@ def test_frozen_objects_are_skipped_until_the_full_collection_is_due(clock: Cloc
     assert unfrozen() is None
 
 
+def test_young_garbage_cycles_are_still_freed_automatically(clock: Clock) -> None:
+    policy = GcPolicy(freeze_every_s=1, full_every_s=600, clock=clock)
+    policy.install()
+    try:
+        policy.tick()
+        ref = cycle()
+        assert ref() is not None
+        # Allocations alone (no explicit collect) trigger generation 0 collections.
+        keep = [[] for _ in range(THRESHOLDS[0] * 5)]
+        assert ref() is None, "a young cycle must not wait for the full collection"
+        del keep
+    finally:
+        policy.uninstall()
+
+
 def test_disabled_policy_leaves_the_collector_alone(clock: Clock) -> None:
     policy = GcPolicy(freeze_every_s=0, clock=clock)
     before = gc.get_threshold()
