@@ -14,6 +14,7 @@ crash rewrites the same rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import zlib
@@ -179,11 +180,12 @@ class AlertStage:
                     touched: dict[int, PartitionAlerts]) -> None:
         flat = [c for cs in changes.values() for c in cs]
         if flat:
-            await self.writer.write_async({"alerts": change_columns(flat)})
+            rows = asyncio.ensure_future(self.writer.write_async({"alerts": change_columns(flat)}))
             for c in flat:
                 self.out.add(self.alerts_topic, None, c.alert_id.encode(),
                              orjson.dumps(c.to_dict()))
-            await self.out.send()  # delivered before the state that says they were sent
+            # Rows and messages, concurrently, before the state that says they were written.
+            await asyncio.gather(rows, self.out.send())
             self.stats.alert_changes += len(flat)
             for c in flat:
                 log.info("alert %s %s: %s", c.state, c.alert_id, c.message)

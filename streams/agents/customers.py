@@ -3,7 +3,7 @@
 Order per batch, which the exactly-once argument in docs/architecture.md depends on:
 1. apply the batch to each shard's state (in memory);
 2. write every resulting row to ClickHouse (absolute values, versioned), dead-letter late
-   events and send the alert stage its inputs (all delivered before going on);
+   events and send the alert stage its inputs (concurrently; all done before going on);
 3. only then write the shards' changelog records, windows first.
 The table's changelog goes to the partition of the shard, named explicitly: inside a
 `take_events` batch Faust's "current event" may belong to another partition.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Awaitable, Iterable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -129,8 +129,10 @@ class CustomerStage:
             "sla_1m": rows.sla_columns(windows, now_ms, self.config.policy.version),
             "dead_letters": dead,
         }
-        await self.writer.write_async(batch)
-        sends = [
+        # The insert (in a thread, without the GIL) and the sends' round trips overlap: both
+        # must be done before the changelog, neither before the other.
+        sends: list[Awaitable[Any]] = [asyncio.ensure_future(self.writer.write_async(batch))]
+        sends += [
             await self.dead_letters.send(key=row["dl_id"].encode(), value=dead_letter_message(row))
             for row in dead
         ]
@@ -141,8 +143,7 @@ class CustomerStage:
                 sends.append(await self.alert_inputs.send(key=str(p).encode(), value=value,
                                                           partition=p))
             self.stats.alert_inputs_sent += len(inputs)
-        if sends:
-            await asyncio.gather(*sends)  # delivered before the batch is acknowledged
+        await asyncio.gather(*sends)  # written and delivered before the batch is acknowledged
         for shard in shards:
             shard.commit()
         await self.out.send()  # the changelog, delivered before the batch is acknowledged
