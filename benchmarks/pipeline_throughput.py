@@ -83,10 +83,26 @@ def broker_peak_rss_mb(pid: int | None) -> float | None:
     return None
 
 
+def machine_speed() -> float:
+    """Iterations/s of a fixed, allocation-heavy pure-Python loop (dicts, tuples, strings, like
+    the pipeline's own work): these machines' speed drifts by ±20 % within minutes, so a rate
+    means little without the speed it was measured at."""
+    best = 0.0
+    for _ in range(3):
+        started = time.perf_counter()
+        acc: dict[str, tuple[int, str]] = {}
+        for i in range(200_000):
+            key = f"k{i % 5000}"
+            acc[key] = (i, key)
+        best = max(best, 200_000 / (time.perf_counter() - started))
+    return best
+
+
 FIGURES = {
     "full pipeline": re.compile(r"full pipeline.*?: ([\d,]+) events/s"),
     "including the alert stage": re.compile(r"including the alert stage.*?: ([\d,]+) events/s"),
     "raw consume": re.compile(r"raw consume.*?: ([\d,]+) events/s"),
+    "machine speed": re.compile(r"machine speed now: ([\d,]+)"),
 }
 
 
@@ -110,8 +126,9 @@ def repeat(runs: int, argv: list[str]) -> int:
         print(f"run {run}: " + ", ".join(f"{n} {v[-1]:,}" for n, v in seen.items() if v))
     for name, values in seen.items():
         if values:
+            unit = "iterations/s" if name == "machine speed" else "events/s"
             print(f"{name}: min {min(values):,} median {statistics.median(values):,.0f} "
-                  f"max {max(values):,} events/s over {len(values)} runs")
+                  f"max {max(values):,} {unit} over {len(values)} runs")
     return 0
 
 
@@ -154,12 +171,14 @@ def main() -> int:
         while stats.read == 0:
             await asyncio.sleep(0.001)
         started, cpu = time.perf_counter(), time.process_time()
+        loop_cpu = time.thread_time()  # the event loop's thread: where the GIL-bound work is
         while stats.settled < n:
             await asyncio.sleep(0.01)
         wall = time.perf_counter() - started
         figures["pipeline_eps"] = n / wall
         # Below 100 % of one core the pipeline waits on something (the broker, a round trip).
         figures["worker_cpu"] = (time.process_time() - cpu) / wall
+        figures["loop_us"] = (time.thread_time() - loop_cpu) / n * 1e6
         # The alert stage runs behind the customer stage; its rows (sqm.alerts) come last.
         while not stats.alerts_caught_up:
             await asyncio.sleep(0.01)
@@ -194,7 +213,10 @@ def main() -> int:
         print(f"customer-stage batches: {figures['batches']:,} ({n / batches:,.0f} events each); "
               f"records produced in batches: {produced}")
     if "worker_cpu" in figures:
-        print(f"worker CPU during the run (all threads): {figures['worker_cpu']:.0%} of one core")
+        print(f"worker CPU during the run (all threads): {figures['worker_cpu']:.0%} of one core; "
+              f"event loop thread {figures['loop_us']:.1f} µs of CPU per event")
+    print(f"machine speed now: {machine_speed():,.0f} (a fixed pure-Python loop, iterations/s; "
+          "compare runs made at different times by it)")
     broker_mb = figures.get("broker_rss_mb") or 0
     print(f"peak RSS: worker + chDB {rss_mb:,.0f} MB, broker {broker_mb:,.0f} MB")
     return code
