@@ -97,7 +97,7 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     # One gatherer per stage: a stage's send() must not deliver another's half-built records.
     producer = faust_producer(app)
     customers = CustomerStage(settings, writer, stats, table, dead_letters, alert_inputs,
-                              producer, on_crash=app.crash)
+                              RecordBatches(producer, stats.produced))
     alerting = AlertStage(
         load_alert_config(settings), writer, stats, alert_table, alerts_topic,
         RecordBatches(producer, stats.produced),
@@ -129,10 +129,8 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         ingest_consumer.begin()  # ... but it reads only once the worker is ready.
 
     async def stop_ingest(_app: Any, /, *_args: Any, **_kwargs: Any) -> None:
-        # Before Faust flushes and stops its producer: the batch in hand is forwarded with it,
-        # and the customer batch finishing in the background is written.
+        # Before Faust flushes and stops its producer: the batch in hand is forwarded with it.
         await ingest_consumer.stop()
-        await customers.drain()
 
     app.on_before_shutdown.connect(stop_ingest)
 
