@@ -81,6 +81,8 @@ class RecordBatches:
                 out.setdefault((topic, partition), []).extend(records)
                 continue
             # What AIOKafkaProducer._partition does per record, with the lists made once.
+            # Private attributes of the pinned aiokafka (as Faust's key_partition uses);
+            # tests/integration/test_record_batches.py checks the placement against send().
             await producer.client._wait_on_metadata(topic)
             partitions = list(producer._metadata.partitions_for_topic(topic))
             available = list(producer._metadata.available_partitions_for_topic(topic))
