@@ -1,6 +1,7 @@
 """Throughput of the full pipeline against a raw consume baseline, on one embedded broker.
 
     python benchmarks/pipeline_throughput.py --events 200000
+    python benchmarks/pipeline_throughput.py --events 200000 --runs 3 --against 8383d82
 
 1. N simulated events are produced to the input topic before anything consumes them.
 2. Raw baseline: aiokafka reads all N from the beginning and JSON-decodes each one.
@@ -106,30 +107,69 @@ FIGURES = {
 }
 
 
-def repeat(runs: int, argv: list[str]) -> int:
-    """Runs this script `runs` times in child processes; the spread of each figure."""
-    if "--runs" in argv:  # "--runs N": drop the number too
-        i = argv.index("--runs")
+def _without(argv: list[str], option: str) -> list[str]:
+    """argv without `option VALUE` / `option=VALUE`."""
+    if option in argv:
+        i = argv.index(option)
         argv = argv[:i] + argv[i + 2:]
-    argv = [a for a in argv if not a.startswith("--runs=")]
-    seen: dict[str, list[int]] = {name: [] for name in FIGURES}
-    for run in range(1, runs + 1):
-        out = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True,
-                             check=False)
-        if out.returncode != 0:
-            print(f"run {run} failed: {out.stderr.strip().splitlines()[-1:]}")
-            return out.returncode
-        for name, pattern in FIGURES.items():
-            match = pattern.search(out.stdout)
-            if match:
-                seen[name].append(int(match.group(1).replace(",", "")))
-        print(f"run {run}: " + ", ".join(f"{n} {v[-1]:,}" for n, v in seen.items() if v))
-    for name, values in seen.items():
-        if values:
-            unit = "iterations/s" if name == "machine speed" else "events/s"
-            print(f"{name}: min {min(values):,} median {statistics.median(values):,.0f} "
-                  f"max {max(values):,} {unit} over {len(values)} runs")
-    return 0
+    return [a for a in argv if not a.startswith(option + "=")]
+
+
+def _run_once(script: Path, argv: list[str]) -> dict[str, int] | str:
+    """The figures of one run in a fresh process, or the failure's last line."""
+    out = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0:
+        return (out.stderr.strip().splitlines() or [f"exit code {out.returncode}"])[-1]
+    figures = {}
+    for name, pattern in FIGURES.items():
+        match = pattern.search(out.stdout)
+        if match:
+            figures[name] = int(match.group(1).replace(",", ""))
+    return figures
+
+
+def repeat(runs: int, argv: list[str], against: str | None = None) -> int:
+    """Runs this script `runs` times in child processes and prints the spread of each figure.
+
+    With `against` (a git revision), each run of this tree follows one of that revision's,
+    from a temporary worktree: alternated, both sides see the same drift of the machine.
+    """
+    argv = _without(_without(argv, "--runs"), "--against")
+    sides: dict[str, Path] = {"this tree": Path(__file__).resolve()}
+    worktree: Path | None = None
+    root = Path(__file__).resolve().parents[1]
+    try:
+        if against is not None:
+            worktree = Path(tempfile.mkdtemp(prefix="sqm-bench-base-")) / "tree"
+            subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "--quiet",
+                            str(worktree), against], check=True)
+            sides = {against: worktree / "benchmarks" / "pipeline_throughput.py", **sides}
+        seen: dict[str, dict[str, list[int]]] = {
+            side: {name: [] for name in FIGURES} for side in sides}
+        for run in range(1, runs + 1):
+            for side, script in sides.items():
+                result = _run_once(script, argv)
+                if isinstance(result, str):
+                    print(f"run {run} ({side}) failed: {result}")
+                    return 1
+                for name, value in result.items():
+                    seen[side][name].append(value)
+                label = f" ({side})" if against is not None else ""
+                print(f"run {run}{label}: " + ", ".join(f"{n} {v:,}" for n, v in result.items()))
+        for side, figures in seen.items():
+            label = f"{side}: " if against is not None else ""
+            for name, values in figures.items():
+                if values:
+                    unit = "iterations/s" if name == "machine speed" else "events/s"
+                    print(f"{label}{name}: min {min(values):,} median "
+                          f"{statistics.median(values):,.0f} max {max(values):,} {unit} over "
+                          f"{len(values)} runs")
+        return 0
+    finally:
+        if worktree is not None:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force",
+                            str(worktree)], check=False)
 
 
 def main() -> int:
@@ -147,9 +187,13 @@ def main() -> int:
         "--runs", type=int, default=1,
         help="repeat the whole benchmark this many times, each in a fresh process with its own "
              "broker and store, and print min / median / max (one run's rate varies by ±20 %%)")
+    parser.add_argument(
+        "--against", metavar="REV",
+        help="alternate every run with one of this git revision (checked out in a temporary "
+             "worktree) and print both sides' spreads: the way to compare two versions here")
     args = parser.parse_args()
-    if args.runs > 1:
-        return repeat(args.runs, sys.argv[1:])
+    if args.runs > 1 or args.against:
+        return repeat(args.runs, sys.argv[1:], args.against)
 
     work = Path(tempfile.mkdtemp(prefix="sqm-bench-"))
     path = work / "events.jsonl"
