@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shutil
 import signal
 import sys
 import tempfile
@@ -32,12 +33,14 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=100_000)
     args = parser.parse_args()
     n = args.messages
-    path = Path(tempfile.mkdtemp(prefix="sqm-faust-")) / "messages.jsonl"
+    work = Path(tempfile.mkdtemp(prefix="sqm-faust-"))
+    path = work / "messages.jsonl"
     path.write_bytes(b"".join(b'{"i": %d, "contact_id": "c%d"}\n' % (i, i) for i in range(n)))
     result: dict[str, float] = {}
     with EmbeddedBroker() as broker:
         ensure_topics(broker.bootstrap, ["ceiling"], 4)
         asyncio.run(produce_file(broker.bootstrap, "ceiling", path))
+        shutil.rmtree(work, ignore_errors=True)
         app = faust.App("sqm-ceiling", broker=f"kafka://{broker.bootstrap}", store="memory://",
                         web_enabled=False, web_bind="127.0.0.1", web_port=free_port(),
                         stream_buffer_maxsize=20_000, **EMBEDDED_FAUST_SETTINGS)

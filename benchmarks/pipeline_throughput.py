@@ -20,6 +20,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -235,7 +236,10 @@ def main() -> int:
         figures["broker_rss_mb"] = broker_peak_rss_mb(pipeline.extras.get("broker_pid"))
         return 0
 
-    code = run_pipeline(settings, measure, before_start=prepare)
+    try:
+        code = run_pipeline(settings, measure, before_start=prepare)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the input file and the chDB store
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     raw, full = figures.get("raw_eps"), figures.get("pipeline_eps")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "

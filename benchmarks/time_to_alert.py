@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -74,7 +75,10 @@ def main() -> int:
     settings = load_settings(clickhouse_url=f"chdb://{work / 'store'}", log_level="ERROR",
                              batch_within_s=0.2)
     delays: list[float] = []
-    code = run_pipeline(settings, lambda p: scenario(p, args.contacts, delays))
+    try:
+        code = run_pipeline(settings, lambda p: scenario(p, args.contacts, delays))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     for d in delays:
         print(f"at-risk warning {d:5.2f} s after it was due")
     if delays:
