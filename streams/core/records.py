@@ -86,12 +86,7 @@ class EventRecord:
         About twice as cheap to encode and to decode as `to_wire`'s dict (no keys to write,
         hash or match to parameters) and ~15% smaller. The position is the field's identity,
         so new fields must only ever be appended."""
-        values = _field_values(self)
-        n = len(values)
-        # Unset trailing fields: None, or empty ratings. Stops at `raw` at the latest (a str).
-        while values[n - 1] is None or values[n - 1] == {}:
-            n -= 1
-        return list(values[:n])
+        return trim_wire(list(_field_values(self)))
 
     @classmethod
     def from_wire_list(cls, data: Sequence[Any]) -> EventRecord:
@@ -105,3 +100,21 @@ class EventRecord:
 
 _FIELD_NAMES = tuple(f.name for f in fields(EventRecord))
 _field_values = attrgetter(*_FIELD_NAMES)
+
+# The positional wire form: field names in position order, and the positions the stages read.
+WIRE_FIELDS = _FIELD_NAMES
+WIRE_EVENT_ID = WIRE_FIELDS.index("event_id")
+WIRE_TS = WIRE_FIELDS.index("ts")
+WIRE_TENANT = WIRE_FIELDS.index("tenant_id")
+WIRE_CUSTOMER = WIRE_FIELDS.index("customer_id")
+WIRE_RATINGS = WIRE_FIELDS.index("ratings")
+
+
+def trim_wire(values: list[Any]) -> list[Any]:
+    """Drop the unset trailing fields (None, or empty ratings) of a full positional list, in
+    place. Stops at `raw` at the latest (a str)."""
+    n = len(values)
+    while values[n - 1] is None or values[n - 1] == {}:
+        n -= 1
+    del values[n:]
+    return values

@@ -8,6 +8,7 @@ module-level adapter of `schemas.events`, and only does the costly error formatt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -15,11 +16,13 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from schemas.events import EVENT_ADAPTER, SCHEMA_VERSION, EventBase, EventModel, epoch_ms
-from streams.core.records import EventRecord
+from streams.core.records import WIRE_FIELDS, WIRE_RATINGS, EventRecord, trim_wire
 
 MAX_REASON = 300
 _SHOWN = 40  # longest value quoted in a reason
 _COMMON_FIELDS = frozenset(EventBase.model_fields)
+_TEMPLATE: dict[str, Any] = dict.fromkeys(WIRE_FIELDS)
+_wire_values = itemgetter(*WIRE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,13 @@ class Rejection:
 
 
 def validate(raw: bytes) -> EventRecord | Rejection:
+    result = validate_wire(raw)
+    return result if isinstance(result, Rejection) else EventRecord.from_wire_list(result)
+
+
+def validate_wire(raw: bytes) -> list[Any] | Rejection:
+    """`validate`, giving the event in its positional wire form (`EventRecord.to_wire_list`),
+    the form the ingest stage forwards, without building the record in between."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -50,17 +60,17 @@ def validate(raw: bytes) -> EventRecord | Rejection:
             event_id=_readable(data.get("event_id")),
             tenant_id=_readable(data.get("tenant_id")),
         )
-    return _record(event, text)
+    return _wire(event, text)
 
 
-def _record(event: EventModel, text: str) -> EventRecord:
-    # Model field names equal EventRecord field names, apart from occurred_at → ts.
-    fields = event.__dict__.copy()
-    fields["ts"] = epoch_ms(fields.pop("occurred_at"))
-    del fields["schema_version"]
-    if "ratings" in fields and fields["ratings"] is None:
-        fields["ratings"] = {}
-    return EventRecord(raw=text, **fields)
+def _wire(event: EventModel, text: str) -> list[Any]:
+    # Model field names equal EventRecord field names, apart from occurred_at → ts; the fields a
+    # type lacks come from the all-None template, the model's extra keys are never read.
+    d = event.__dict__
+    values = list(_wire_values({**_TEMPLATE, **d, "ts": epoch_ms(d["occurred_at"]), "raw": text}))
+    if values[WIRE_RATINGS] is None:
+        values[WIRE_RATINGS] = {}  # a fresh dict per event: records own their ratings
+    return trim_wire(values)
 
 
 # --- rejection reasons (cold path) --------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The hot path's cheaper forms say exactly what the plain forms say.
 
-- `EventRecord.to_wire_list`/`from_wire_list`: the positional wire form round-trips like the dict.
+- `EventRecord.to_wire_list`/`from_wire_list`: the positional wire form round-trips like the dict,
+  and `validate_wire` (the ingest stage's path, no record built) gives exactly that form.
 - `rows.*_columns`: the column form holds the values of the row dicts (times as epoch ms).
 - `rollup.delta`: equals "new contribution − old contribution, without all-zero windows", and
   its shortcut for views that agree on every window input is sound.
@@ -22,7 +23,7 @@ from streams.core.records import EventRecord
 from streams.core.rollup import N_COUNTERS, contribution, delta
 from streams.core.shard import Shard, ShardConfig
 from streams.core.state import DictStore
-from streams.core.validate import validate
+from streams.core.validate import Rejection, validate, validate_wire
 from streams.simulate import SimConfig, history
 from tests.events import ev
 
@@ -69,6 +70,28 @@ def test_wire_list_leaves_off_trailing_unset_fields_only() -> None:
     rated = hand_built()[1].to_wire_list()
     assert rated[-3:] == [4, 9, {"speed": 5}]
     assert EventRecord.from_wire_list(closed.to_wire_list()).ratings == {}
+
+
+def test_validate_wire_gives_the_records_wire_form() -> None:
+    lines = [*history(300, datetime(2026, 3, 2, tzinfo=UTC), 2.0, SimConfig(customers=40),
+                      messy=True)]
+    status = {"event_id": "s1", "type": "contact.status_changed", "status": "open",
+              "occurred_at": "2026-03-02T08:00:00+08:00", "tenant_id": "t", "contact_id": "c",
+              "customer_id": "u", "channel": "chat"}  # ratings sits before status: {} kept
+    rated = {**status, "event_id": "s2", "type": "survey.submitted", "csat": 3,
+             "ratings": {"patience": 2}, "extra": [1]}
+    kinds = set()
+    for line in [*lines, status, rated, {**rated, "ratings": None}, b"{", {"type": 1}]:
+        raw = line.encode() if isinstance(line, str) else (
+            line if isinstance(line, bytes) else orjson.dumps(line))
+        wire, record = validate_wire(raw), validate(raw)
+        if isinstance(record, Rejection):
+            assert wire == record
+            continue
+        kinds.add(record.type)
+        assert wire == record.to_wire_list()
+        assert EventRecord.from_wire_list(orjson.loads(orjson.dumps(wire))) == record
+    assert len(kinds) >= 9  # the simulator and the two above: all but reopened and closed
 
 
 # --- rows ----------------------------------------------------------------------------------------
