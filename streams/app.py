@@ -22,6 +22,7 @@ from streams.broker import EMBEDDED_FAUST_SETTINGS
 from streams.config import ConfigError, Settings
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
 from streams.gc_policy import GcPolicy
+from streams.paced_take import take_paced
 from streams.record_batches import RecordBatches, faust_producer
 from streams.recovery import OrderedTableManager, TansuTableManager
 from streams.stats import PipelineStats
@@ -137,12 +138,12 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     @app.agent(by_customer, name="sqm.customers")
     async def customers_agent(stream: Any) -> None:  # a faust.Stream
         # Messages here carry up to a batch of events each, so take fewer of them.
-        async for events in stream.take_events(64, settings.batch_within_s):
+        async for events in take_paced(stream, 64, settings.batch_within_s):
             await guarded("customer", customers.handle, events)
 
     @app.agent(alert_inputs, name="sqm.alerts")
     async def alerts_agent(stream: Any) -> None:  # a faust.Stream
-        async for events in stream.take_events(256, settings.batch_within_s):
+        async for events in take_paced(stream, 256, settings.batch_within_s):
             await guarded("alert", alerting.handle, events)
 
     @app.timer(interval=settings.alert_tick_s)

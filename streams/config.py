@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     )
     state_ttl_days: float = Field(8, gt=0, description="event time a contact stays in state")
     batch_max: int = Field(5000, ge=1, description="events per processing batch at most")
-    batch_within_s: float = Field(0.5, gt=0, description="longest wait to fill a batch")
+    batch_within_s: float = Field(
+        0.5, gt=0, description="longest wait to fill an ingest batch; the customer and alert "
+        "stages start at most one batch per interval unless it is full")
     web_port: int = Field(6066, ge=1, le=65535)
     progress_interval_s: float = Field(10, gt=0, description="how often a worker logs counters")
     gc_freeze_s: float = Field(

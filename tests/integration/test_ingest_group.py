@@ -1,5 +1,6 @@
-"""The ingest consumer's group against a real broker: a failing stage stops the worker and
-commits nothing; a first start after an upgrade resumes where the Faust agent's group left off.
+"""The ingest consumer's group against a real broker: a failing stage (ingest, or the customer
+stage behind it) stops the worker and commits nothing of what it failed on; a first start after
+an upgrade resumes where the Faust agent's group left off.
 
 Real parts: a Tansu broker started here and `sqm worker` subprocesses.
 """
@@ -33,6 +34,10 @@ sys.argv = ["sqm", "worker"]
 main()
 """
 
+FAILING_CUSTOMER_STAGE = FAILING_WORKER.replace(
+    "from streams.agents.ingest import IngestStage", "from streams.agents.customers import "
+    "CustomerStage").replace("IngestStage.handle", "CustomerStage.handle")
+
 
 @pytest.fixture()
 def broker() -> Iterator[EmbeddedBroker]:
@@ -51,13 +56,13 @@ def line(i: int) -> bytes:
         "queue": "q1"})
 
 
-def committed(bootstrap: str, group: str) -> dict[int, int | None]:
+def committed(bootstrap: str, group: str, topic: str = "sqm.events") -> dict[int, int | None]:
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
                              enable_auto_commit=False)
     try:
-        return {p: consumer.committed(TopicPartition("sqm.events", p)) for p in range(4)}
+        return {p: consumer.committed(TopicPartition(topic, p)) for p in range(4)}
     finally:
         consumer.close()
 
@@ -70,6 +75,19 @@ def test_a_failing_ingest_stage_stops_the_worker(broker: EmbeddedBroker, tmp_pat
     assert run.returncode != 0
     assert "ingest stage failed, stopping the worker: injected failure" in run.stderr
     assert not any(committed(broker.bootstrap, ingest_group("sqm")).values())
+
+
+def test_a_failing_customer_stage_stops_the_worker_unacknowledged(
+    broker: EmbeddedBroker, tmp_path: Path,
+) -> None:
+    produce(broker.bootstrap, [line(i) for i in range(8)])
+    run = subprocess.run([sys.executable, "-c", FAILING_CUSTOMER_STAGE], capture_output=True,
+                         text=True, timeout=120, cwd=Path(__file__).parents[2],
+                         env=worker_env(broker.bootstrap, tmp_path / "store"))
+    assert run.returncode != 0
+    assert "customer stage failed, stopping the worker: injected failure" in run.stderr
+    # The failed batch is not acknowledged: a restarted worker processes it again.
+    assert not any(committed(broker.bootstrap, "sqm", "sqm.by-customer").values())
 
 
 def test_first_start_resumes_where_the_faust_agent_left_off(
