@@ -160,7 +160,7 @@ class AlertStage:
         if self.event_clock:
             for p, part in touched.items():
                 if part.clock is not None:
-                    changes[p] += part.monitor.evaluate(part.clock)
+                    changes[p] += part.monitor.evaluate(part.clock, on_grid=True)
         await self._emit(changes, touched)
 
     async def tick(self, partitions: Iterable[int]) -> None:

@@ -8,7 +8,9 @@ When a rule is evaluated, and at what time its changes are stamped:
   `b` the clock has passed since the last call, over the whole minutes `[b − window, b)`. The
   result is then the same however often `evaluate` is called (once a minute or once an hour of
   event time), and `started_at`/`ended_at` fall on minute boundaries;
-- gauges (backlog, at-risk count) and supplied metrics at `now_ms`, as they are now.
+- gauges (backlog, at-risk count) and supplied metrics at `now_ms`, as they are now; on the
+  event clock (`on_grid=True`, `sqm replay`) at every whole minute like the window metrics, as
+  of that minute, so a replay gives the same changes however its events were batched.
 
 A value that is undefined (no data) or whose sample is below `min_sample` is not evaluated:
 the (rule, scope) keeps its state, so a pending alert stays pending and a firing one stays
@@ -91,6 +93,7 @@ class Engine:
         gauges: MetricSource | None = None,
         supplied: Mapping[str, MetricSource] | None = None,
         windows_ms: int | None = None,
+        on_grid: bool = False,
     ) -> list[AlertChange]:
         """Evaluate every rule that has a source; the alert changes, in a deterministic order.
 
@@ -98,6 +101,8 @@ class Engine:
         supplied: metric name → source for `wait_p90_s`, `csat`. Rules without one are skipped.
         windows_ms: how far the window rows are complete, when that lags `now_ms` (default:
         `now_ms`). A clock earlier than the last one is taken as the last one.
+        on_grid: evaluate the gauge and supplied rules at the whole minutes too (the sources
+        must answer as of a past minute: the tracker keeps contacts that stopped since).
         """
         now = now_ms if self.last_now is None else max(now_ms, self.last_now)
         self.last_now = now
@@ -106,21 +111,32 @@ class Engine:
         if self._retire:
             out += self.machines.retire({r.id for r in self.rules}, now)
             self._retire = False
-        window_rules = [r for r in self.rules if r.from_windows]
-        if rolling is not None:
+        window_rules = [r for r in self.rules if r.from_windows] if rolling is not None else []
+        if rolling is not None or on_grid:
             for b in boundaries(self.last_boundary, upto, self.catch_up_ms):
                 for r in window_rules:
+                    assert rolling is not None  # window_rules is empty without it
                     out += self._rule(r, rolling.samples(r.metric, r.scope, r.window, b), b,
                                       Sample(None, 0))
+                if on_grid:
+                    out += self._instant_rules(b, gauges, supplied)
                 self.last_boundary = b
+        if not on_grid:
+            out += self._instant_rules(now, gauges, supplied)
+        return out
+
+    def _instant_rules(self, at: int, gauges: MetricSource | None,
+                       supplied: Mapping[str, MetricSource] | None) -> list[AlertChange]:
+        """The gauge and supplied-metric rules, as of `at`."""
+        out: list[AlertChange] = []
         for r in self.rules:
             if r.metric in GAUGE_METRICS and gauges is not None:
                 # A key no longer reported has nothing waiting: 0, so its alert can resolve.
-                out += self._rule(r, gauges.samples(r.metric, r.scope, r.window, now), now,
+                out += self._rule(r, gauges.samples(r.metric, r.scope, r.window, at), at,
                                   Sample(0.0, 0))
             elif not r.from_windows and supplied and r.metric in supplied:
-                samples = supplied[r.metric].samples(r.metric, r.scope, r.window, now)
-                out += self._rule(r, samples, now, Sample(None, 0))
+                samples = supplied[r.metric].samples(r.metric, r.scope, r.window, at)
+                out += self._rule(r, samples, at, Sample(None, 0))
         return out
 
     def _rule(self, rule: Rule, samples: Mapping[ScopeKey, Sample], at: int,

@@ -90,17 +90,22 @@ class AlertMonitor:
 
     # -- clock -------------------------------------------------------------------------------
     def evaluate(self, now_ms: int, supplied: Mapping[str, MetricSource] | None = None,
-                 windows_ms: int | None = None) -> list[AlertChange]:
+                 windows_ms: int | None = None, on_grid: bool = False) -> list[AlertChange]:
         """All changes due by `now_ms`: at-risk contacts, threshold rules, anomalies.
 
         `windows_ms` is how far the window rows are complete when that lags the clock (live:
         the shards' lowest watermark while `now_ms` is the wall clock); default `now_ms`, which
-        is right for a replay, where both are the watermark.
+        is right for a replay, where both are the watermark. `on_grid` (the event clock):
+        gauges and wait percentiles too at every whole minute, as of that minute, so the
+        changes do not depend on when evaluate is called (docs/alerting.md).
         """
         upto = now_ms if windows_ms is None else min(windows_ms, now_ms)
-        out = self.waiting.evaluate(now_ms)
         sources = {**{m: self.waits for m in PERCENTILES}, **(supplied or {})}
-        out += self.engine.evaluate(now_ms, self.rolling, self.waiting, sources, upto)
+        # Rules first: the tracker forgets contacts that stopped by now_ms, and a grid minute
+        # before now_ms still counts them when they were waiting at that minute.
+        rules = self.engine.evaluate(now_ms, self.rolling, self.waiting, sources, upto, on_grid)
+        out = self.waiting.evaluate(now_ms)
+        out += rules
         out += self.anomalies.evaluate(upto, self.rolling)
         # Later calls evaluate minutes from floor(upto) − catch-up on: older windows are dead.
         self.rolling.evict(upto - self.retention_ms)
