@@ -12,8 +12,11 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
+
 from streams.core.alerting import AlertMonitor, WaitingContact, parse_config
 from streams.core.alerting.changes import AlertChange
+from streams.core.alerting.grid import GridSamples
 from tests.events import ms
 
 T0 = ms("2026-03-02T01:00:00+00:00")
@@ -122,3 +125,21 @@ def test_a_backlog_alert_on_the_grid_worked_out_by_hand() -> None:
         ("firing", T0 + 1 * MIN, T0 + 2 * MIN, 5.0),
         ("resolved", T0 + 1 * MIN, T0 + 4 * MIN, 0.0),
     ]
+
+
+def test_samples_reused_between_change_times_equal_samples_taken_at_every_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`GridSamples` asks a source again only when one of its change times passed; asking at
+    every minute (the reference) gives the same changes."""
+    events = inputs(3)
+    cuts = batchings(len(events), 3)[1]
+    reused = canonical(replay(events, cuts, on_grid=True))
+
+    def every_minute(self: GridSamples, b: int) -> Any:
+        r = self.rule
+        return self.source.samples(r.metric, r.scope, r.window, b)
+
+    monkeypatch.setattr(GridSamples, "as_of", every_minute)
+    assert canonical(replay(events, cuts, on_grid=True)) == reused
+    assert len(reused) > 50

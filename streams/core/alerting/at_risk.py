@@ -287,6 +287,21 @@ class AtRiskTracker:
         i = 1 if metric == "at_risk_count" else 0
         return {key: Sample(float(acc[i]), acc[0]) for key, acc in counts.items()}
 
+    def change_times(self, metric: str, window_ms: int) -> list[int]:
+        """Every instant at which `samples` can change (for `grid.GridSamples`): a contact
+        starts or stops waiting, reaches its at-risk point, or expires."""
+        out: list[int] = []
+        max_wait = self.config.max_wait
+        for e in self.entries.values():
+            c = e.c
+            out += (c.clock_start_ms, c.clock_start_ms + max_wait)
+            if e.stop_ms is not None:
+                out.append(e.stop_ms)
+            risk = self.risk_at(c)
+            if risk is not None:
+                out.append(risk)
+        return out
+
     def entry_row(self, key: tuple[str, str]) -> list[Any] | None:
         """The (tenant, contact)'s row, or None when it is not tracked."""
         e = self.entries.get(key)

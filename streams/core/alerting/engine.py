@@ -33,6 +33,7 @@ from streams.core.alerting.changes import (
     scope_text,
     value_text,
 )
+from streams.core.alerting.grid import GridSamples
 from streams.core.alerting.machine import Machines
 from streams.core.alerting.rolling import Sample
 from streams.core.alerting.rules import (
@@ -112,32 +113,35 @@ class Engine:
             out += self.machines.retire({r.id for r in self.rules}, now)
             self._retire = False
         window_rules = [r for r in self.rules if r.from_windows] if rolling is not None else []
+        instant = [(r, src, Sample(0.0, 0) if r.metric in GAUGE_METRICS else Sample(None, 0))
+                   for r in self.rules if (src := self._source(r, gauges, supplied)) is not None]
         if rolling is not None or on_grid:
+            grid = [(r, GridSamples(src, r), absent) for r, src, absent in instant] if on_grid \
+                else []
             for b in boundaries(self.last_boundary, upto, self.catch_up_ms):
                 for r in window_rules:
                     assert rolling is not None  # window_rules is empty without it
                     out += self._rule(r, rolling.samples(r.metric, r.scope, r.window, b), b,
                                       Sample(None, 0))
-                if on_grid:
-                    out += self._instant_rules(b, gauges, supplied)
+                for r, samples, absent in grid:
+                    out += self._rule(r, samples.as_of(b), b, absent)
                 self.last_boundary = b
         if not on_grid:
-            out += self._instant_rules(now, gauges, supplied)
+            for r, src, absent in instant:
+                out += self._rule(r, src.samples(r.metric, r.scope, r.window, now), now, absent)
         return out
 
-    def _instant_rules(self, at: int, gauges: MetricSource | None,
-                       supplied: Mapping[str, MetricSource] | None) -> list[AlertChange]:
-        """The gauge and supplied-metric rules, as of `at`."""
-        out: list[AlertChange] = []
-        for r in self.rules:
-            if r.metric in GAUGE_METRICS and gauges is not None:
-                # A key no longer reported has nothing waiting: 0, so its alert can resolve.
-                out += self._rule(r, gauges.samples(r.metric, r.scope, r.window, at), at,
-                                  Sample(0.0, 0))
-            elif not r.from_windows and supplied and r.metric in supplied:
-                samples = supplied[r.metric].samples(r.metric, r.scope, r.window, at)
-                out += self._rule(r, samples, at, Sample(None, 0))
-        return out
+    @staticmethod
+    def _source(rule: Rule, gauges: MetricSource | None,
+                supplied: Mapping[str, MetricSource] | None) -> MetricSource | None:
+        """Where a gauge or supplied-metric rule reads its values; None for window rules and
+        for rules without a source (skipped). A gauge key no longer reported has nothing
+        waiting: its absent sample is 0, so its alert can resolve."""
+        if rule.metric in GAUGE_METRICS:
+            return gauges
+        if not rule.from_windows and supplied:
+            return supplied.get(rule.metric)
+        return None
 
     def _rule(self, rule: Rule, samples: Mapping[ScopeKey, Sample], at: int,
               absent: Sample) -> list[AlertChange]:

@@ -79,6 +79,11 @@ class WaitSamples:
                     groups.setdefault(key, []).append(wait_ms / 1000)
         return {k: Sample(percentile(v, q), len(v)) for k, v in groups.items()}
 
+    def change_times(self, metric: str, window_ms: int) -> list[int]:
+        """Every instant at which `samples` over `window_ms` can change (for
+        `grid.GridSamples`): an answer enters the window, or leaves it `window_ms` later."""
+        return [t for at, _, _ in self._waits.values() for t in (at, at + window_ms)]
+
     # -- state (plain JSON-able data), whole or one contact at a time --
     def row(self, key: tuple[str, str]) -> list[Any] | None:
         v = self._waits.get(key)
