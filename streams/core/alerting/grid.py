@@ -10,13 +10,12 @@ minute it answered for and the next. Within one call the source does not change 
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Mapping
 from typing import Protocol
 
 from streams.core.alerting.changes import ScopeKey
 from streams.core.alerting.rolling import Sample
-from streams.core.alerting.rules import Rule, Scope
+from streams.core.alerting.rules import MINUTE_MS, Rule, Scope
 
 
 class GridSource(Protocol):
@@ -25,26 +24,34 @@ class GridSource(Protocol):
 
 
 class GridSamples:
-    """One rule's samples as of successive minutes `b` (ascending) within one evaluate call."""
+    """One rule's samples as of successive whole minutes `b` (ascending) within one evaluate
+    call. Change times are gathered (as minute numbers) only when a call passes more than
+    `EAGER` minutes: for fewer, asking the source at each is cheaper."""
+
+    EAGER = 2
 
     def __init__(self, source: GridSource, rule: Rule) -> None:
         self.source = source
         self.rule = rule
-        times = getattr(source, "change_times", None)
-        # None: the source cannot say when it changes, so it is asked at every minute.
-        self.times: list[int] | None = sorted(times(rule.metric, rule.window)) if times else None
         self.at: int | None = None
+        self.asked = 0
         self.value: Mapping[ScopeKey, Sample] = {}
+        self.minutes: set[int] | None = None  # minute numbers holding a change time
 
     def as_of(self, b: int) -> Mapping[ScopeKey, Sample]:
-        if self.at is not None and self.times is not None:
-            # Unchanged unless a change time lies in [last minute, b] (inclusive both ends: a
-            # superset of the instants where a sample can differ is enough).
-            i = bisect_left(self.times, self.at)
-            if i == len(self.times) or self.times[i] > b:
+        # A source that cannot say when it changes is asked at every minute.
+        times = getattr(self.source, "change_times", None)
+        if self.at is not None and self.asked >= self.EAGER and times is not None:
+            if self.minutes is None:
+                self.minutes = {t // MINUTE_MS for t in times(self.rule.metric, self.rule.window)}
+            # Unchanged unless a change time lies in [last minute, b] (a superset of the
+            # instants where a sample can differ is enough).
+            if not any(m in self.minutes
+                       for m in range(self.at // MINUTE_MS, b // MINUTE_MS + 1)):
                 self.at = b
                 return self.value
         r = self.rule
         self.value = self.source.samples(r.metric, r.scope, r.window, b)
         self.at = b
+        self.asked += 1
         return self.value
