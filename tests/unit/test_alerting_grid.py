@@ -1,10 +1,12 @@
 """On the event clock, gauge rules (`backlog`, `at_risk_count`) and `wait_p90_s` are evaluated at
-every whole minute of event time, as of that minute (`on_grid=True`), so a replay raises the
-same alerts however its events fell into batches.
+every whole minute of event time, as of that minute, and no minute is skipped however far the
+clock jumps between calls (`on_grid=True`), so a replay raises the same alerts however its
+events fell into batches.
 
-The scenario: contacts wait in two chat queues over 40 minutes, answered after 5–240 s (some
-never within the run). The pipeline's alert stage sees each contact when its wait starts and
-again when it stops, in event-time order, and evaluates after each batch at the batch's clock.
+The scenario: contacts wait in two chat queues over 40 minutes and again three hours later,
+answered after 5–240 s (some never within the run). The pipeline's alert stage sees each
+contact when its wait starts and again when it stops, in event-time order, and evaluates after
+each batch at the batch's clock.
 """
 
 from __future__ import annotations
@@ -38,9 +40,12 @@ Input = tuple[int, str, Any]  # (event time, kind, payload)
 def inputs(seed: int) -> list[Input]:
     rnd = random.Random(seed)
     out: list[Input] = []
-    for i in range(160):
+    for i in range(200):
         queue = rnd.choice(["billing", "returns"])
-        start = T0 + rnd.randrange(0, 40 * MIN)
+        # 40 busy minutes, three quiet hours, 10 busy minutes: a batch that spans the quiet
+        # hours moves the clock by more than the live catch-up limit (1 h).
+        start = T0 + (rnd.randrange(0, 40 * MIN) if i < 160 else
+                      rnd.randrange(220 * MIN, 230 * MIN))
         c = WaitingContact("t1", f"c{i}", "chat", queue, "normal", start, 30, start + 30 * SEC)
         out.append((start, "waiting", (c, None)))
         wait = rnd.choice([5, 10, 20, 40, 120, 240, None]) if queue == "billing" else 10

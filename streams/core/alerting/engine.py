@@ -53,11 +53,15 @@ class MetricSource(Protocol):
                 ) -> Mapping[ScopeKey, Sample]: ...
 
 
-def boundaries(last: int | None, now_ms: int, catch_up_ms: int) -> range:
+def boundaries(last: int | None, now_ms: int, catch_up_ms: int, skip: bool = True) -> range:
     """Whole minutes in (last, now_ms], at most `catch_up_ms` back (also on the first call, so
-    the result does not depend on where the first tick falls)."""
+    the result does not depend on where the first tick falls). `skip=False` (the event clock):
+    after the first call no minute is skipped, however far the clock jumped."""
     end = now_ms - now_ms % MINUTE_MS
-    start = end - catch_up_ms if last is None else max(last + MINUTE_MS, end - catch_up_ms)
+    if last is None:
+        start = end - catch_up_ms
+    else:
+        start = max(last + MINUTE_MS, end - catch_up_ms) if skip else last + MINUTE_MS
     return range(start, end + 1, MINUTE_MS)
 
 
@@ -102,8 +106,9 @@ class Engine:
         supplied: metric name → source for `wait_p90_s`, `csat`. Rules without one are skipped.
         windows_ms: how far the window rows are complete, when that lags `now_ms` (default:
         `now_ms`). A clock earlier than the last one is taken as the last one.
-        on_grid: evaluate the gauge and supplied rules at the whole minutes too (the sources
-        must answer as of a past minute: the tracker keeps contacts that stopped since).
+        on_grid: the event clock. Evaluate the gauge and supplied rules at the whole minutes
+        too (the sources must answer as of a past minute: the tracker keeps contacts that
+        stopped since), and skip no minute however far the clock jumped since the last call.
         """
         now = now_ms if self.last_now is None else max(now_ms, self.last_now)
         self.last_now = now
@@ -118,7 +123,7 @@ class Engine:
         if rolling is not None or on_grid:
             grid = [(r, GridSamples(src, r), absent) for r, src, absent in instant] if on_grid \
                 else []
-            for b in boundaries(self.last_boundary, upto, self.catch_up_ms):
+            for b in boundaries(self.last_boundary, upto, self.catch_up_ms, skip=not on_grid):
                 for r in window_rules:
                     assert rolling is not None  # window_rules is empty without it
                     out += self._rule(r, rolling.samples(r.metric, r.scope, r.window, b), b,

@@ -96,8 +96,9 @@ class AlertMonitor:
         `windows_ms` is how far the window rows are complete when that lags the clock (live:
         the shards' lowest watermark while `now_ms` is the wall clock); default `now_ms`, which
         is right for a replay, where both are the watermark. `on_grid` (the event clock):
-        gauges and wait percentiles too at every whole minute, as of that minute, so the
-        changes do not depend on when evaluate is called (docs/alerting.md).
+        gauges and wait percentiles too at every whole minute, as of that minute, and no
+        minute skipped when the clock jumps (a replay's batch can span hours of quiet event
+        time), so the changes do not depend on when evaluate is called (docs/alerting.md).
         """
         upto = now_ms if windows_ms is None else min(windows_ms, now_ms)
         sources = {**{m: self.waits for m in PERCENTILES}, **(supplied or {})}
@@ -106,7 +107,7 @@ class AlertMonitor:
         rules = self.engine.evaluate(now_ms, self.rolling, self.waiting, sources, upto, on_grid)
         out = self.waiting.evaluate(now_ms)
         out += rules
-        out += self.anomalies.evaluate(upto, self.rolling)
+        out += self.anomalies.evaluate(upto, self.rolling, skip=not on_grid)
         # Later calls evaluate minutes from floor(upto) − catch-up on: older windows are dead.
         self.rolling.evict(upto - self.retention_ms)
         self.waits.evict(now_ms - self.wait_retention_ms)
