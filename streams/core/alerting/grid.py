@@ -1,8 +1,8 @@
 """Samples of the instant rules (gauges, supplied metrics) at successive whole minutes.
 
 On the event clock one `evaluate` call can pass hundreds of minutes (a replay's quiet hours),
-and a source's `samples` reads all it holds, so computing them afresh at every minute cost ~8 %
-of the pipeline's throughput. They only change at the source's change times (a contact starts
+and a source's `samples` reads all it holds, so computing them afresh at every minute took a
+few % of the worker's time in the pipeline benchmark. They only change at the source's change times (a contact starts
 or stops waiting, becomes at risk or expires; an answer enters or leaves a percentile window):
 a source that lists them (`change_times`) is asked again only when one falls between the last
 minute it answered for and the next. Within one call the source does not change otherwise.
