@@ -23,6 +23,7 @@ contact's row (None once it left), `take_changed()` the contacts changed since i
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -287,19 +288,46 @@ class AtRiskTracker:
         i = 1 if metric == "at_risk_count" else 0
         return {key: Sample(float(acc[i]), acc[0]) for key, acc in counts.items()}
 
-    def change_times(self, metric: str, window_ms: int) -> list[int]:
-        """Every instant at which `samples` can change (for `grid.GridSamples`): a contact
-        starts or stops waiting, reaches its at-risk point, or expires."""
-        out: list[int] = []
+    def samples_over(self, metric: str, scope: Scope, window_ms: int, ends: Sequence[int]
+                     ) -> list[dict[ScopeKey, Sample]]:
+        """`samples` as of each of `ends` (ascending), in one pass over the contacts: each
+        counts at the ends in [clock start, min(stop, start + max_wait)), at risk from its
+        at-risk point on (difference arrays per scope key)."""
+        n = len(ends)
+        diffs: dict[ScopeKey, list[int]] = {}  # backlog diffs [0, n], at-risk diffs [n+1, 2n+1]
+        specs = scope.specs
         max_wait = self.config.max_wait
         for e in self.entries.values():
             c = e.c
-            out += (c.clock_start_ms, c.clock_start_ms + max_wait)
-            if e.stop_ms is not None:
-                out.append(e.stop_ms)
+            key = group_key(specs, (c.tenant_id, c.channel, c.queue, c.priority))
+            if key is None:
+                continue
+            stop = c.clock_start_ms + max_wait
+            if e.stop_ms is not None and e.stop_ms < stop:
+                stop = e.stop_ms
+            i0, i1 = bisect_left(ends, c.clock_start_ms), bisect_left(ends, stop)
+            if i0 >= i1:
+                continue
+            d = diffs.get(key)
+            if d is None:
+                d = diffs[key] = [0] * (2 * n + 2)
+            d[i0] += 1
+            d[i1] -= 1
             risk = self.risk_at(c)
             if risk is not None:
-                out.append(risk)
+                j0 = max(i0, bisect_left(ends, risk))
+                if j0 < i1:
+                    d[n + 1 + j0] += 1
+                    d[n + 1 + i1] -= 1
+        out: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
+        at_risk = metric == "at_risk_count"
+        for key, d in diffs.items():
+            backlog = risky = 0
+            for k in range(n):
+                backlog += d[k]
+                risky += d[n + 1 + k]
+                if backlog > 0:
+                    out[k][key] = Sample(float(risky if at_risk else backlog), backlog)
         return out
 
     def entry_row(self, key: tuple[str, str]) -> list[Any] | None:

@@ -121,9 +121,10 @@ class Engine:
         instant = [(r, src, Sample(0.0, 0) if r.metric in GAUGE_METRICS else Sample(None, 0))
                    for r in self.rules if (src := self._source(r, gauges, supplied)) is not None]
         if rolling is not None or on_grid:
-            grid = [(r, GridSamples(src, r), absent) for r, src, absent in instant] if on_grid \
-                else []
-            for b in boundaries(self.last_boundary, upto, self.catch_up_ms, skip=not on_grid):
+            ends = boundaries(self.last_boundary, upto, self.catch_up_ms, skip=not on_grid)
+            grid = [(r, GridSamples(src, r, ends), absent) for r, src, absent in instant] \
+                if on_grid else []
+            for b in ends:
                 for r in window_rules:
                     assert rolling is not None  # window_rules is empty without it
                     out += self._rule(r, rolling.samples(r.metric, r.scope, r.window, b), b,

@@ -11,6 +11,8 @@ answer disappears (a late abandon before it) is removed. `samples` groups the wa
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from collections.abc import Sequence
 from typing import Any
 
 from streams.core.alerting.changes import ScopeKey
@@ -79,10 +81,23 @@ class WaitSamples:
                     groups.setdefault(key, []).append(wait_ms / 1000)
         return {k: Sample(percentile(v, q), len(v)) for k, v in groups.items()}
 
-    def change_times(self, metric: str, window_ms: int) -> list[int]:
-        """Every instant at which `samples` over `window_ms` can change (for
-        `grid.GridSamples`): an answer enters the window, or leaves it `window_ms` later."""
-        return [t for at, _, _ in self._waits.values() for t in (at, at + window_ms)]
+    def samples_over(self, metric: str, scope: Scope, window_ms: int, ends: Sequence[int]
+                     ) -> list[dict[ScopeKey, Sample]]:
+        """`samples` as of each of `ends` (ascending): the waits sorted by answer time once,
+        each end reading only those in its window."""
+        q = PERCENTILES[metric]
+        items = sorted(self._waits.values())
+        ats = [at for at, _, _ in items]
+        keys = [group_key(scope.specs, dims) for _, _, dims in items]
+        out: list[dict[ScopeKey, Sample]] = []
+        for end in ends:
+            groups: dict[ScopeKey, list[float]] = {}
+            for j in range(bisect_left(ats, end - window_ms), bisect_left(ats, end)):
+                key = keys[j]
+                if key is not None:
+                    groups.setdefault(key, []).append(items[j][1] / 1000)
+            out.append({k: Sample(percentile(v, q), len(v)) for k, v in groups.items()})
+        return out
 
     # -- state (plain JSON-able data), whole or one contact at a time --
     def row(self, key: tuple[str, str]) -> list[Any] | None:
