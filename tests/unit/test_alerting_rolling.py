@@ -159,3 +159,30 @@ def test_sums_sliding_minute_by_minute_equal_a_fresh_computation_despite_late_ro
                 got = {k: list(v) for k, v in store.sums(scope, T0 + (end - minutes) * MIN,
                                                         T0 + end * MIN).items()}
                 assert got == fresh.sums(scope, T0 + (end - minutes) * MIN, T0 + end * MIN)
+
+
+def test_sums_sliding_over_an_unchanged_store_equal_a_fresh_computation():
+    """Many minutes per evaluate call (the event clock over quiet hours): the store does not
+    change between them, so the sums slide without checking their minutes; rows and evictions
+    between calls must still be seen."""
+    rng = random.Random(11)
+    store = RollingStore()
+    end = 1
+    for call in range(25):
+        for _ in range(rng.randint(0, 4)):  # rows between calls, some late, some zero
+            minute = max(0, end - rng.randint(1, 20))
+            store.apply_row(row(minute, rng.randint(0, 1), 100 * call + rng.randint(0, 99),
+                                rng.randint(0, 9), rng.randint(0, 1),
+                                rng.choice(["a", "b", "c"])))
+        if call % 7 == 6:
+            store.evict(T0 + (end - 30) * MIN)
+        fresh = RollingStore.from_state(store.to_state())
+        first = end
+        for end in range(first, first + rng.randint(1, 30)):  # one call: many minutes
+            for scope in (ALL, EACH_QUEUE):
+                for minutes in (1, 5, 15):
+                    got = {k: list(v) for k, v in store.sums(
+                        scope, T0 + (end - minutes) * MIN, T0 + end * MIN).items()}
+                    assert got == fresh.sums(scope, T0 + (end - minutes) * MIN,
+                                             T0 + end * MIN), (call, end, minutes)
+        end += 1

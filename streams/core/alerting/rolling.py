@@ -101,8 +101,9 @@ def metric_sample(metric: str, c: Sequence[int]) -> Sample:
 @dataclass(slots=True)
 class _Slide:
     end: int
-    revs: dict[int, int]  # revisions of the window's minutes when summed
+    revs: dict[int, int] | None  # revisions of the window's minutes when summed (None: unknown)
     sums: dict[ScopeKey, list[int]]
+    version: int = -1  # the store's version the sums are of
 
 
 _UNKNOWN: Any = object()
@@ -118,6 +119,10 @@ class RollingStore:
         # Caches (not state). A minute's revision counts the rows that changed it; a sum over
         # a window slides forward a minute when none of its minutes changed since.
         self._rev: dict[int, int] = {}
+        # Counts every change of the windows (rows, evictions): a sum computed at the current
+        # version slides without checking its minutes (one evaluate call passes many minutes
+        # of an unchanged store, on the event clock every minute of a replay's quiet hours).
+        self._version = 0
         self._slides: dict[tuple[Specs, int], _Slide] = {}
         self._keys: dict[Specs, dict[Dims, ScopeKey | None]] = {}
         self._changed: set[int] = set()  # minutes changed or evicted since take_changed()
@@ -147,6 +152,7 @@ class RollingStore:
         for i in range(N_COUNTERS):
             total[i] += new[i] - before[i]
         self._rev[minute] = self._rev.get(minute, 0) + 1
+        self._version += 1
         self._changed.add(minute)
         return True
 
@@ -163,6 +169,7 @@ class RollingStore:
         if old_horizon is not None and before_ms <= old_horizon:
             return 0
         self.horizon = before_ms
+        self._version += 1
         old = [m for m in self._minutes if m < before_ms]
         for m in old:
             del self._minutes[m]
@@ -182,6 +189,14 @@ class RollingStore:
         specs = scope.specs
         start, end = start_ms - start_ms % MINUTE_MS, end_ms - end_ms % MINUTE_MS
         slide = self._slides.get((specs, end - start))
+        if slide is not None and slide.version == self._version:
+            if slide.end == end:
+                return slide.sums
+            if slide.end == end - MINUTE_MS:  # nothing changed since: slide a minute
+                self._add(slide.sums, specs, end - MINUTE_MS, 1)
+                self._add(slide.sums, specs, start - MINUTE_MS, -1)
+                slide.end, slide.revs = end, None
+                return slide.sums
         if slide is not None and slide.end == end and self._same(slide, start, end):
             return slide.sums
         if slide is not None and slide.end == end - MINUTE_MS and self._same(
@@ -195,10 +210,13 @@ class RollingStore:
             self._slides[(specs, end - start)] = slide
         slide.end = end
         slide.revs = {m: self._rev[m] for m in range(start, end, MINUTE_MS) if m in self._rev}
+        slide.version = self._version
         return slide.sums
 
     def _same(self, slide: _Slide, start: int, end: int) -> bool:
         """No minute of [start, end) changed since `slide` was computed."""
+        if slide.revs is None:
+            return False
         revs = {m: self._rev[m] for m in range(start, end, MINUTE_MS) if m in self._rev}
         return revs == slide.revs
 
