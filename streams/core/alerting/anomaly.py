@@ -93,8 +93,8 @@ class AnomalyDetector:
     def max_window_ms(self) -> int:
         return max((r.window for r in self.rules), default=0)
 
-    def evaluate(self, now_ms: int, rolling: MetricSource, skip: bool = True
-                 ) -> list[AlertChange]:
+    def evaluate(self, now_ms: int, rolling: MetricSource, skip: bool = True,
+                 since: int | None = None) -> list[AlertChange]:
         """Observe each whole minute passed since the last call, in order (`now_ms` is the
         clock up to which the window rows are complete)."""
         out: list[AlertChange] = []
@@ -103,7 +103,7 @@ class AnomalyDetector:
             out += self.machines.retire(keep, now_ms)
             self.baselines = {k: v for k, v in self.baselines.items() if k in keep}
             self._retire = False
-        for b in boundaries(self.last_boundary, now_ms, self.catch_up_ms, skip):
+        for b in boundaries(self.last_boundary, now_ms, self.catch_up_ms, skip, since):
             for rule in self.rules:
                 out += self._observe(rule, rolling, b)
             self.last_boundary = b

@@ -53,13 +53,17 @@ class MetricSource(Protocol):
                 ) -> Mapping[ScopeKey, Sample]: ...
 
 
-def boundaries(last: int | None, now_ms: int, catch_up_ms: int, skip: bool = True) -> range:
+def boundaries(last: int | None, now_ms: int, catch_up_ms: int, skip: bool = True,
+               since: int | None = None) -> range:
     """Whole minutes in (last, now_ms], at most `catch_up_ms` back (also on the first call, so
     the result does not depend on where the first tick falls). `skip=False` (the event clock):
-    after the first call no minute is skipped, however far the clock jumped."""
+    no minute is skipped, however far the clock jumped; the first call starts after the first
+    minute with data (`since`), if that is earlier."""
     end = now_ms - now_ms % MINUTE_MS
     if last is None:
         start = end - catch_up_ms
+        if not skip and since is not None:
+            start = min(start, since - since % MINUTE_MS + MINUTE_MS)
     else:
         start = max(last + MINUTE_MS, end - catch_up_ms) if skip else last + MINUTE_MS
     return range(start, end + 1, MINUTE_MS)
@@ -99,6 +103,7 @@ class Engine:
         supplied: Mapping[str, MetricSource] | None = None,
         windows_ms: int | None = None,
         on_grid: bool = False,
+        since: int | None = None,
     ) -> list[AlertChange]:
         """Evaluate every rule that has a source; the alert changes, in a deterministic order.
 
@@ -108,7 +113,8 @@ class Engine:
         `now_ms`). A clock earlier than the last one is taken as the last one.
         on_grid: the event clock. Evaluate the gauge and supplied rules at the whole minutes
         too (the sources must answer as of a past minute: the tracker keeps contacts that
-        stopped since), and skip no minute however far the clock jumped since the last call.
+        stopped since), and skip no minute however far the clock jumped since the last call;
+        the first call goes back to `since` (the earliest data) if that is more than an hour.
         """
         now = now_ms if self.last_now is None else max(now_ms, self.last_now)
         self.last_now = now
@@ -121,7 +127,7 @@ class Engine:
         instant = [(r, src, Sample(0.0, 0) if r.metric in GAUGE_METRICS else Sample(None, 0))
                    for r in self.rules if (src := self._source(r, gauges, supplied)) is not None]
         if rolling is not None or on_grid:
-            ends = boundaries(self.last_boundary, upto, self.catch_up_ms, skip=not on_grid)
+            ends = boundaries(self.last_boundary, upto, self.catch_up_ms, not on_grid, since)
             grid = [(r, GridSamples(src, r, ends), absent) for r, src, absent in instant] \
                 if on_grid else []
             for b in ends:

@@ -98,20 +98,33 @@ class AlertMonitor:
         is right for a replay, where both are the watermark. `on_grid` (the event clock):
         gauges and wait percentiles too at every whole minute, as of that minute, and no
         minute skipped when the clock jumps (a replay's batch can span hours of quiet event
-        time), so the changes do not depend on when evaluate is called (docs/alerting.md).
+        time; the first call starts at the earliest data), so the changes do not depend on
+        when evaluate is called (docs/alerting.md).
         """
         upto = now_ms if windows_ms is None else min(windows_ms, now_ms)
         sources = {**{m: self.waits for m in PERCENTILES}, **(supplied or {})}
         # Rules first: the tracker forgets contacts that stopped by now_ms, and a grid minute
         # before now_ms still counts them when they were waiting at that minute.
-        rules = self.engine.evaluate(now_ms, self.rolling, self.waiting, sources, upto, on_grid)
+        since = self._earliest() if on_grid and None in (
+            self.engine.last_boundary, self.anomalies.last_boundary) else None
+        rules = self.engine.evaluate(now_ms, self.rolling, self.waiting, sources, upto, on_grid,
+                                     since)
         out = self.waiting.evaluate(now_ms)
         out += rules
-        out += self.anomalies.evaluate(upto, self.rolling, skip=not on_grid)
+        out += self.anomalies.evaluate(upto, self.rolling, not on_grid, since)
         # Later calls evaluate minutes from floor(upto) − catch-up on: older windows are dead.
         self.rolling.evict(upto - self.retention_ms)
         self.waits.evict(now_ms - self.wait_retention_ms)
         return out
+
+    def _earliest(self) -> int | None:
+        """The earliest event time the state holds (a window, a waiting contact, an answer):
+        on the event clock the first evaluation starts there, however long ago (a small
+        shop's replay can fit hours into the first batch)."""
+        times = [*self.rolling.minutes()[:1],
+                 *(e.c.clock_start_ms for e in self.waiting.entries.values()),
+                 *self.waits.answer_times()]
+        return min(times) if times else None
 
     def acknowledge(self, alert_id: str, now_ms: int) -> AlertChange | None:
         """firing → acknowledged; None when no firing rule or anomaly alert has this id

@@ -81,6 +81,9 @@ class WaitSamples:
                     groups.setdefault(key, []).append(wait_ms / 1000)
         return {k: Sample(percentile(v, q), len(v)) for k, v in groups.items()}
 
+    def answer_times(self) -> list[int]:
+        return [at for at, _, _ in self._waits.values()]
+
     def samples_over(self, metric: str, scope: Scope, window_ms: int, ends: Sequence[int]
                      ) -> list[dict[ScopeKey, Sample]]:
         """`samples` as of each of `ends` (ascending): the waits sorted by answer time once,
