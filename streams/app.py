@@ -22,6 +22,7 @@ from streams.broker import EMBEDDED_FAUST_SETTINGS
 from streams.config import ConfigError, Settings
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
 from streams.gc_policy import GcPolicy
+from streams.ingest_pool import IngestRouter
 from streams.paced_take import take_paced
 from streams.record_batches import RecordBatches, faust_producer
 from streams.recovery import OrderedTableManager, TansuTableManager
@@ -94,7 +95,8 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     alert_table = app.Table(ALERT_STATE_TABLE, partitions=settings.partitions, key_type=bytes,
                             value_type=bytes, default=None)
 
-    ingest = IngestStage(settings, writer, stats, by_customer, dead_letters)
+    router = IngestRouter(settings.ingest_processes)
+    ingest = IngestStage(settings, writer, stats, by_customer, dead_letters, router)
     # One gatherer per stage: a stage's send() must not deliver another's half-built records.
     producer = faust_producer(app)
     customers = CustomerStage(settings, writer, stats, table, dead_letters, alert_inputs,
@@ -127,11 +129,13 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
 
     @app.task
     async def start_ingest() -> None:
+        router.start()  # its child processes, if any (their imports take ~0.3 s)
         ingest_consumer.begin()  # ... but it reads only once the worker is ready.
 
     async def stop_ingest(_app: Any, /, *_args: Any, **_kwargs: Any) -> None:
         # Before Faust flushes and stops its producer: the batch in hand is forwarded with it.
         await ingest_consumer.stop()
+        router.close()
 
     app.on_before_shutdown.connect(stop_ingest)
 

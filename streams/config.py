@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(
         0.5, gt=0, description="longest wait to fill an ingest batch; the customer and alert "
         "stages start at most one batch per interval unless it is full")
+    ingest_processes: int = Field(
+        1, ge=0, le=64, description="child processes that validate the input (the ingest "
+        "stage's CPU-heavy part) beside the worker's event loop; 0 = in the event loop"
+    )
     web_port: int = Field(6066, ge=1, le=65535)
     progress_interval_s: float = Field(10, gt=0, description="how often a worker logs counters")
     gc_freeze_s: float = Field(

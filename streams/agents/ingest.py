@@ -2,6 +2,8 @@
 
 Stateless. Valid events go to `sqm.by-customer`, packed as one message per target partition
 (chunked by size) so the next stage pays Faust's per-message cost once per chunk, not per event.
+The validating and packing (`streams/core/ingest_batch.py`) runs where the `IngestRouter` says:
+in a child process in a worker (`SQM_INGEST_PROCESSES`), in the event loop by default here.
 Sends are awaited before `handle` returns; the caller (`streams/agents/ingest_consumer.py`)
 commits the input offsets only after that: at-least-once, never at-most-once.
 """
@@ -11,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -21,22 +22,12 @@ import orjson
 
 from sinks.writer import ClickHouseWriter
 from streams.config import Settings
-from streams.core.records import (
-    WIRE_CUSTOMER,
-    WIRE_EVENT_ID,
-    WIRE_TENANT,
-    WIRE_TS,
-    EventRecord,
-)
-from streams.core.routing import shard_for
+from streams.core.records import EventRecord
 from streams.core.rows import dead_letter_row
-from streams.core.validate import Rejection, validate_wire
+from streams.ingest_pool import IngestRouter, Routing
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
-
-CHUNK_BYTES = 512 * 1024  # well under the 1 MiB default message limit of a real Kafka
-
 
 def record_time(timestamp: float | None) -> datetime:
     """The Kafka record's timestamp: the same on every re-delivery, unlike the wall clock, so a
@@ -79,57 +70,44 @@ class IngestStage:
         stats: PipelineStats,
         by_customer: faust.TopicT,
         dead_letters: faust.TopicT,
+        router: IngestRouter | None = None,
     ) -> None:
         self.settings = settings
+        self.router = router or IngestRouter(0)  # 0: validate in the event loop
         self.writer = writer
         self.stats = stats
         self.by_customer = by_customer
         self.dead_letters = dead_letters
 
-    async def handle(self, records: Sequence[InputRecord]) -> None:
-        # (target partition, input partition) -> chunks of encoded events
-        chunks: dict[tuple[int, int], list[list[bytes]]] = defaultdict(lambda: [[]])
-        sizes: dict[tuple[int, int], int] = defaultdict(int)
-        dead: list[dict[str, Any]] = []
-        n = self.settings.partitions
-        forwarded = 0
+    def handle(self, records: Sequence[InputRecord]) -> Awaitable[None]:
+        """Start validating `records` now (in the router's child process, if it has one) and
+        return their delivery, to await: the ingest consumer reads ahead, so the next batches
+        are validated while this one's sends are in flight."""
         # A far-future timestamp would drag its partition's watermark ahead and make every
-        # later event look late, so it is refused here, against the wall clock.
+        # later event look late, so it is refused, against the wall clock (taken here: the
+        # router may run in a child process).
         horizon_ms = int(time.time() * 1000) + self.settings.max_future_s * 1000
-        for msg in records:
-            raw = msg.value or b""
-            result = validate_wire(raw)
-            if type(result) is list and result[WIRE_TS] > horizon_ms:
-                ahead_s = (result[WIRE_TS] - horizon_ms) / 1000 + self.settings.max_future_s
-                result = Rejection(
-                    f"occurred_at is {ahead_s:.0f} s in the future (at most "
-                    f"{self.settings.max_future_s} s allowed)", result[WIRE_EVENT_ID],
-                    result[WIRE_TENANT],
-                )
-            if isinstance(result, Rejection):
-                dead.append(dead_letter_row(
-                    dl_id=f"{msg.topic}:{msg.partition}:{msg.offset}", stage="ingest",
-                    reason=result.reason, topic=msg.topic, partition=msg.partition,
-                    offset=msg.offset, raw=raw, now=kafka_time(msg.timestamp),
-                    event_id=result.event_id,
-                    tenant_id=result.tenant_id,
-                ))
-                continue
-            part = (shard_for(result[WIRE_TENANT], result[WIRE_CUSTOMER], n), msg.partition)
-            # Positional: about half the encode and decode cost of the dict form.
-            wire = orjson.dumps(result)
-            if sizes[part] + len(wire) > CHUNK_BYTES and chunks[part][-1]:
-                chunks[part].append([])
-                sizes[part] = 0
-            chunks[part][-1].append(wire)
-            sizes[part] += len(wire)
-            forwarded += 1
+        routing = self.router.submit(
+            [msg.value for msg in records], [msg.partition for msg in records],
+            self.settings.partitions, horizon_ms, self.settings.max_future_s)
+        return self._deliver(records, routing)
+
+    async def _deliver(self, records: Sequence[InputRecord], routing: Routing) -> None:
+        routed = await IngestRouter.result(routing)
+        dead: list[dict[str, Any]] = []
+        for i, rejection in routed.rejections:
+            msg = records[i]
+            dead.append(dead_letter_row(
+                dl_id=f"{msg.topic}:{msg.partition}:{msg.offset}", stage="ingest",
+                reason=rejection.reason, topic=msg.topic, partition=msg.partition,
+                offset=msg.offset, raw=msg.value or b"", now=kafka_time(msg.timestamp),
+                event_id=rejection.event_id, tenant_id=rejection.tenant_id,
+            ))
         if dead:
             await self.writer.write_async({"dead_letters": dead})
         sends = [
-            await self.by_customer.send(key=str(target).encode(), value=encode_chunk(source, c),
-                                        partition=target)
-            for (target, source), cs in chunks.items() for c in cs if c
+            await self.by_customer.send(key=str(target).encode(), value=value, partition=target)
+            for target, _source, value in routed.chunks
         ]
         sends += [
             await self.dead_letters.send(key=row["dl_id"].encode(), value=dead_letter_message(row))
@@ -138,16 +116,11 @@ class IngestStage:
         if sends:
             await asyncio.gather(*sends)  # delivered before these events are acknowledged
         self.stats.read += len(records)
-        self.stats.forwarded += forwarded
+        self.stats.forwarded += routed.forwarded
         self.stats.dead_lettered += len(dead)
         if dead:
             log.warning("dead-lettered %d of %d events; first reason: %s",
                         len(dead), len(records), dead[0]["reason"])
-
-
-def encode_chunk(source: int, events: list[bytes]) -> bytes:
-    """A `sqm.by-customer` message: the input partition the events came from, and the events."""
-    return b'{"source":%d,"events":[' % source + b",".join(events) + b"]}"
 
 
 def decode_chunk(value: bytes) -> tuple[int, list[EventRecord]]:

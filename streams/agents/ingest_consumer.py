@@ -30,7 +30,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -89,6 +91,7 @@ class IngestConsumer(Service):
         on_crash: Callable[[BaseException], Awaitable[None]],
         previous_group: str | None = None,
         consumer_factory: Callable[..., Any] = AIOKafkaConsumer,
+        read_ahead: int = 3,
     ) -> None:
         super().__init__()
         self.topic = topic
@@ -99,6 +102,7 @@ class IngestConsumer(Service):
         self.on_crash = on_crash
         self.previous_group = previous_group
         self.consumer_factory = consumer_factory
+        self.read_ahead = max(1, read_ahead)  # batches in hand at most
         self.consumer: Any = None
         self.generation = 0  # bumped on every revocation: batches read before it stay uncommitted
         self._ready = asyncio.Event()
@@ -134,15 +138,31 @@ class IngestConsumer(Service):
             await self.consumer.stop()  # leaves the group: the others take over at once
 
     async def _run(self) -> None:
+        # Batches read and handed to `handle` (which may start work on them at once, e.g. in a
+        # child process), not yet delivered and committed; delivered in order.
+        pending: deque[_InHand] = deque()
         try:
             await self._ready.wait()
-            while not self._stopping:
-                batch, generation = await self._next_batch()
-                if batch:
-                    try:
-                        await self._forward(batch, generation)
-                    finally:
-                        self._holding = False
+            while pending or not self._stopping:
+                if not pending:
+                    batch, generation = await self._next_batch()
+                    if batch:
+                        pending.append(self._take(batch, generation))
+                # Read ahead (only what is already fetched) so that the next batches' work can
+                # start while this one is delivered.
+                while len(pending) < self.read_ahead and not self._stopping:
+                    batch = await self.consumer.getmany(timeout_ms=0,
+                                                        max_records=self.batch_max)
+                    if not batch:
+                        break
+                    pending.append(self._take(batch, self.generation))
+                while pending and pending[0].generation != self.generation:
+                    # Read before a revocation and not yet forwarded: the partitions' next
+                    # owner (maybe this worker) reads it again from the last commit.
+                    pending.popleft().drop()
+                if pending:
+                    await self._forward(pending.popleft())
+                self._holding = bool(pending)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -150,6 +170,14 @@ class IngestConsumer(Service):
             # without ingest. The batch is not committed, so a restarted worker reads it again.
             log.error("ingest stage failed, stopping the worker: %s", exc)
             await self.on_crash(exc)
+        finally:
+            self._holding = False
+            for item in pending:
+                item.drop()
+
+    def _take(self, batch: Batch, generation: int) -> _InHand:
+        self._holding = True
+        return _InHand(batch, generation, self.handle([r for rs in batch.values() for r in rs]))
 
     async def _next_batch(self) -> tuple[Batch, int]:
         """Up to `batch_max` records: whatever is there, topped up for at most `within_s`."""
@@ -175,12 +203,12 @@ class IngestConsumer(Service):
                 n += len(rs)
         return batch, generation
 
-    async def _forward(self, batch: Batch, generation: int) -> None:
+    async def _forward(self, item: _InHand) -> None:
         self._forwarding.clear()
         try:
-            await self.handle([r for rs in batch.values() for r in rs])
-            if generation == self.generation:
-                await self._commit({tp: rs[-1].offset + 1 for tp, rs in batch.items()})
+            await item.delivery
+            if item.generation == self.generation:
+                await self._commit({tp: rs[-1].offset + 1 for tp, rs in item.batch.items()})
             else:
                 log.info("ingest: partitions were revoked while a batch was in hand; it was "
                          "forwarded but not committed (the next owner reads it again)")
@@ -217,6 +245,20 @@ class IngestConsumer(Service):
             # The group moved on (a rebalance the revocation callback did not see first):
             # whoever owns these partitions now reads the batch again. Harmless duplicates.
             log.info("ingest: commit skipped after a rebalance: %s", exc)
+
+
+@dataclass
+class _InHand:
+    """A batch read, the generation it was read in and its delivery (`handle`'s awaitable)."""
+
+    batch: Batch
+    generation: int
+    delivery: Awaitable[None]
+
+    def drop(self) -> None:
+        close = getattr(self.delivery, "close", None)  # a coroutine never awaited: no warning
+        if close is not None:
+            close()
 
 
 class _Listener(ConsumerRebalanceListener):

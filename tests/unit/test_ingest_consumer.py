@@ -17,9 +17,10 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from streams.agents.ingest import IngestStage, InputRecord, decode_chunk, encode_chunk
+from streams.agents.ingest import IngestStage, InputRecord, decode_chunk
 from streams.agents.ingest_consumer import IngestConsumer, consumer_config, ingest_group
 from streams.config import load_settings
+from streams.core.ingest_batch import encode_chunk
 from streams.core.records import EventRecord
 from streams.core.routing import shard_for
 from streams.core.validate import validate
@@ -42,12 +43,14 @@ def rec(partition: int, offset: int, value: bytes = b"{}") -> Record:
 
 
 class FakeConsumer:
-    """Hands out the queued batches one `getmany` at a time, then waits like a quiet topic."""
+    """Hands out the queued batches one `getmany` at a time, then waits like a quiet topic.
+    Like aiokafka after a rebalance, it hands out again what was not committed before it."""
 
     def __init__(self, batches: list[dict[int, list[Record]]], **config: Any) -> None:
         self.config = config
         self.batches = [{TopicPartition(TOPIC, p): rs for p, rs in b.items()} for b in batches]
         self.commits: list[dict[TopicPartition, int]] = []
+        self.uncommitted: list[dict[TopicPartition, list[Record]]] = []
         self.listener: Any = None
         self.stopped = False
         self.calls: list[int] = []
@@ -64,6 +67,7 @@ class FakeConsumer:
         self.assigned.clear()
         await self.listener.on_partitions_revoked({TopicPartition(TOPIC, p) for p in revoked})
         log.append("revoked")
+        self.batches[:0], self.uncommitted = self.uncommitted, []  # back to the committed offsets
         await self.listener.on_partitions_assigned({TopicPartition(TOPIC, p) for p in assigned})
         self.assigned.set()
 
@@ -71,12 +75,15 @@ class FakeConsumer:
         await self.assigned.wait()
         self.calls.append(max_records)
         if self.batches:
-            return self.batches.pop(0)
+            self.uncommitted.append(self.batches.pop(0))
+            return dict(self.uncommitted[-1])
         await asyncio.sleep(timeout_ms / 1000)
         return {}
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(dict(offsets))
+        self.uncommitted = [b for b in self.uncommitted
+                            if any(rs[-1].offset >= offsets.get(tp, 0) for tp, rs in b.items())]
 
     async def stop(self) -> None:
         self.stopped = True
@@ -175,44 +182,78 @@ def test_a_batch_revoked_while_forwarded_is_not_committed() -> None:
             order.append("forwarded")
             await h.handle(records)
 
-        h = Harness([{0: [rec(0, 0)]}, {0: [rec(0, 0)], 1: [rec(1, 0)]}], handle=slow,
-                    batch_max=1)
+        h = Harness([{0: [rec(0, 0)]}, {1: [rec(1, 0)]}], handle=slow, batch_max=1)
         await h.consumer.start()
         h.consumer.begin()
         await settle(lambda: not h.consumer._forwarding.is_set())
         assert h.fake is not None
+        assert len(h.fake.uncommitted) == 2, "the second batch was read ahead"
         rebalance = asyncio.ensure_future(h.fake.rebalance({0, 1}, {0, 1}, order))
         await asyncio.sleep(0.05)
         assert order == [], "the revocation waits for the sends in flight"
         gate.set()
         await rebalance
-        await settle(lambda: len(h.handled) == 2 and h.commits)
+        await settle(lambda: len(h.commits) == 2)
         await h.consumer.stop()
         return h, order
 
     h, order = asyncio.run(main())
-    assert order == ["forwarded", "revoked", "forwarded"]
-    # The first batch was forwarded but not committed; the next owner (here: us again) re-reads
-    # it and commits it with what follows.
-    assert h.handled == [[(0, 0)], [(0, 0), (1, 0)]]
-    assert h.commits == [{0: 1, 1: 1}]
+    # The batch being forwarded went out but was not committed; the one read ahead was dropped
+    # unsent. The next owner (here: us again) re-reads both from the committed offsets.
+    assert order == ["forwarded", "revoked", "forwarded", "forwarded"]
+    assert h.handled == [[(0, 0)], [(0, 0)], [(1, 0)]]
+    assert h.commits == [{0: 1}, {1: 1}]
+
+
+def test_batches_are_read_ahead_and_delivered_and_committed_in_order() -> None:
+    async def main() -> tuple[Harness, list[str]]:
+        events: list[str] = []
+        h: Harness
+
+        def handle(records: Sequence[InputRecord]) -> Any:
+            # Like IngestStage.handle: work starts when the batch is read, delivery is awaited.
+            offsets = [r.offset for r in records]
+            events.append(f"start {offsets}")
+
+            async def deliver() -> None:
+                await asyncio.sleep(0.01)
+                events.append(f"deliver {offsets}")
+                await h.handle(records)
+            return deliver()
+
+        h = Harness([{0: [rec(0, i)]} for i in range(5)], handle=handle, batch_max=1)
+        await h.consumer.start()
+        h.consumer.begin()
+        await settle(lambda: len(h.commits) == 5)
+        await h.consumer.stop()
+        return h, events
+
+    h, events = asyncio.run(main())
+    # Three batches are in hand at most (read_ahead): the fourth starts once the first is done.
+    assert events[:4] == ["start [0]", "start [1]", "start [2]", "deliver [0]"]
+    assert [e for e in events if e.startswith("deliver")] == [f"deliver [{i}]" for i in range(5)]
+    assert h.commits == [{0: i + 1} for i in range(5)]
 
 
 def test_a_failure_crashes_the_worker_and_commits_nothing() -> None:
-    async def main() -> Harness:
+    async def main() -> tuple[Harness, list[int]]:
+        delivered: list[int] = []
+
         async def fail(records: Sequence[InputRecord]) -> None:
+            delivered.append(records[0].offset)
             raise RuntimeError("ClickHouse is gone")
 
-        h = Harness([{0: [rec(0, 0)]}, {0: [rec(0, 1)]}], handle=fail, batch_max=1)
+        h = Harness([{0: [rec(0, i)]} for i in range(5)], handle=fail, batch_max=1)
         await h.consumer.start()
         h.consumer.begin()
         await settle(lambda: h.crashes)
         await h.consumer.stop()
-        return h
+        return h, delivered
 
-    h = asyncio.run(main())
+    h, delivered = asyncio.run(main())
     assert [str(e) for e in h.crashes] == ["ClickHouse is gone"]
     assert h.commits == []
+    assert delivered == [0], "nothing delivered after the failure"
     assert h.fake is not None and h.fake.batches, "nothing read after the failure"
 
 

@@ -1,0 +1,85 @@
+"""Where the ingest stage's validation runs: in a child process, or in the event loop.
+
+Why a child process: a worker's Python runs on one core (the GIL), and validating and
+re-encoding the input (`streams/core/ingest_batch.py`) was about a fifth of that core's work,
+while the machine's other core sat mostly idle (the broker and chDB's inserts use a little of
+it). In a child the loop goes on with the customer and alert stages while a batch is validated.
+The child is a pure function server: it holds no state, reads no topic and commits nothing, so
+delivery, offsets and rebalances stay the ingest consumer's (`ingest_consumer.py`), unchanged.
+
+`SQM_INGEST_PROCESSES` = 0 validates in the event loop (no child).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from streams.core.ingest_batch import RoutedBatch, route_batch
+
+log = logging.getLogger(__name__)
+
+ORPHAN_CHECK_S = 1.0
+Routing = RoutedBatch | Future[RoutedBatch]  # done, or running in a child
+
+
+class IngestRouter:
+    """`route_batch` for the ingest stage, in `processes` child processes (0: in the caller)."""
+
+    def __init__(self, processes: int = 0) -> None:
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> None:
+        """Start the children and have them import the validation code now (a second or so),
+        so that the first batch does not wait for it. Idempotent."""
+        if self.processes <= 0 or self._pool is not None:
+            return
+        # spawn, not fork: the worker has threads (the broker client's, chDB's), and a forked
+        # child of a threaded process can deadlock on a lock some thread held.
+        self._pool = ProcessPoolExecutor(
+            self.processes, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_child_init, initargs=(os.getpid(),))
+        self._pool.submit(route_batch, [], [], 1, 0, 0)
+
+    def submit(self, values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
+               horizon_ms: int, max_future_s: int) -> Routing:
+        """Start `route_batch` on these values; `result` awaits it. Without children it runs
+        here, at once."""
+        if self._pool is None:
+            return route_batch(values, sources, partitions, horizon_ms, max_future_s)
+        return self._pool.submit(route_batch, values, sources, partitions, horizon_ms,
+                                 max_future_s)
+
+    @staticmethod
+    async def result(routing: Routing) -> RoutedBatch:
+        if isinstance(routing, RoutedBatch):
+            return routing
+        return await asyncio.wrap_future(routing)
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _child_init(parent: int) -> None:
+    # Ctrl-C reaches the whole process group: the worker stops its children itself, and a
+    # child's own KeyboardInterrupt would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A killed worker (SIGKILL, OOM) cannot stop its children; they notice and exit.
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
+                     name="sqm-orphan-check").start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
