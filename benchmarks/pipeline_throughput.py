@@ -217,6 +217,8 @@ def main() -> int:
             await asyncio.sleep(0.001)
         started, cpu = time.perf_counter(), time.process_time()
         loop_cpu = time.thread_time()  # the event loop's thread: where the GIL-bound work is
+        children = pipeline.ingest.router.pids
+        child_cpu = cpu_seconds(children)
         while stats.settled < n:
             await asyncio.sleep(0.01)
         wall = time.perf_counter() - started
@@ -224,6 +226,7 @@ def main() -> int:
         # Below 100 % of one core the pipeline waits on something (the broker, a round trip).
         figures["worker_cpu"] = (time.process_time() - cpu) / wall
         figures["loop_us"] = (time.thread_time() - loop_cpu) / n * 1e6
+        figures["ingest_children_cpu"] = (cpu_seconds(children) - child_cpu) / wall
         # The alert stage runs behind the customer stage; its rows (sqm.alerts) come last.
         while not stats.alerts_caught_up:
             await asyncio.sleep(0.01)
@@ -262,12 +265,26 @@ def main() -> int:
               f"records produced in batches: {produced}")
     if "worker_cpu" in figures:
         print(f"worker CPU during the run (all threads): {figures['worker_cpu']:.0%} of one core; "
-              f"event loop thread {figures['loop_us']:.1f} µs of CPU per event")
+              f"event loop thread {figures['loop_us']:.1f} µs of CPU per event; ingest "
+              f"validation process {figures['ingest_children_cpu']:.0%} of one core")
     print(f"machine speed now: {machine_speed():,.0f} (a fixed pure-Python loop, iterations/s; "
           "compare runs made at different times by it)")
     broker_mb = figures.get("broker_rss_mb") or 0
     print(f"peak RSS: worker + chDB {rss_mb:,.0f} MB, broker {broker_mb:,.0f} MB")
     return code
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc; 0 for a gone one)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

@@ -7,15 +7,17 @@ from Settings.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import faust
 
 from sinks.writer import ClickHouseWriter
 from streams.agents.alerts import AlertStage
-from streams.agents.customers import CustomerStage
+from streams.agents.customers import CustomerStage, PreparedBatch
 from streams.agents.ingest import IngestStage
 from streams.agents.ingest_consumer import IngestConsumer, consumer_config
 from streams.broker import EMBEDDED_FAUST_SETTINGS
@@ -23,7 +25,7 @@ from streams.config import ConfigError, Settings
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
 from streams.gc_policy import GcPolicy
 from streams.ingest_pool import IngestRouter
-from streams.paced_take import take_paced
+from streams.paced_take import acknowledge, take_paced
 from streams.record_batches import RecordBatches, faust_producer
 from streams.recovery import OrderedTableManager, TansuTableManager
 from streams.stats import PipelineStats
@@ -107,9 +109,9 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         event_clock=settings.alert_clock == "event", grace_s=settings.alert_grace_s,
     )
 
-    async def guarded(stage: str, handle: Any, events: Any) -> None:
+    async def guarded(stage: str, handle: Any, events: Any) -> Any:
         try:
-            await handle(events)
+            return await handle(events)
         except Exception as exc:
             # Stop the worker rather than run on with a dead agent: the batch is not
             # acknowledged, so a restarted worker recovers its state and processes it again.
@@ -139,11 +141,33 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
 
     app.on_before_shutdown.connect(stop_ingest)
 
+    async def prepare_customers(events: Any) -> PreparedBatch:
+        return customers.prepare(events)
+
+    async def finish_customers(stream: Any, prepared: PreparedBatch, events: Any) -> None:
+        await customers.finish(prepared)
+        await acknowledge(stream, events)
+
     @app.agent(by_customer, name="sqm.customers")
     async def customers_agent(stream: Any) -> None:  # a faust.Stream
-        # Messages here carry up to a batch of events each, so take fewer of them.
-        async for events in take_paced(stream, 64, settings.batch_within_s):
-            await guarded("customer", customers.handle, events)
+        # A batch's writes (the ClickHouse insert runs on the other core) overlap the
+        # preparing of the next one; one batch finishes at a time, in order, and is
+        # acknowledged only when it is done.
+        finishing: asyncio.Future[None] | None = None
+        try:
+            # Messages here carry up to a batch of events each, so take fewer of them.
+            async for events in take_paced(stream, 64, settings.batch_within_s, ack=False):
+                prepared = await guarded("customer", prepare_customers, events)
+                if finishing is not None:
+                    await finishing
+                finishing = asyncio.ensure_future(guarded(
+                    "customer", partial(finish_customers, stream, prepared), events))
+        finally:
+            if finishing is not None and not finishing.done():
+                # Stopping: let the batch in hand finish (or give up on it: not acknowledged,
+                # it is processed again after a restart).
+                await asyncio.wait({finishing}, timeout=10)
+                finishing.cancel()
 
     @app.agent(alert_inputs, name="sqm.alerts")
     async def alerts_agent(stream: Any) -> None:  # a faust.Stream

@@ -64,6 +64,11 @@ class IngestRouter:
             return routing
         return await asyncio.wrap_future(routing)
 
+    @property
+    def pids(self) -> list[int]:
+        """The child processes' ids (for measurements)."""
+        return list(getattr(self._pool, "_processes", None) or ())
+
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:

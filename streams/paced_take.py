@@ -15,8 +15,9 @@ behind, the next batch starts as soon as the previous one is done.
 
 Built on the same stream hooks as `take_events` (a buffering processor, passive consumption,
 manual acks) of the pinned faust-streaming 0.15.3. Unlike it, a batch's events are acknowledged
-only when the consumer asks for the next batch: a batch whose processing raised or was
-cancelled is never acknowledged, so it is processed again after a restart.
+only when the consumer asks for the next batch (or, with `ack=False`, when the consumer says
+so): a batch whose processing raised or was cancelled is never acknowledged, so it is
+processed again after a restart.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ SETTLE_S = 0.02  # how long a batch's first event waits for the ones queued behi
 
 
 async def take_paced(
-    stream: StreamT, max_: int, within: float, settle: float = SETTLE_S
+    stream: StreamT, max_: int, within: float, settle: float = SETTLE_S, *, ack: bool = True
 ) -> AsyncIterator[list[EventT]]:
+    """Batches of `stream`'s events. With `ack=False` the consumer acknowledges each batch
+    itself (`acknowledge`), e.g. once work it left running on the batch is done."""
     s = cast(Any, stream)  # the hooks below are not in Faust's public types
     loop = asyncio.get_running_loop()
     events: list[EventT] = []
@@ -92,8 +95,8 @@ async def take_paced(
             consuming = loop.create_future()
             try:
                 yield batch
-                for event in batch:  # only after the consumer came back for more
-                    await s.ack(event)
+                if ack:  # only after the consumer came back for more
+                    await acknowledge(stream, batch)
             finally:
                 events.clear()
                 notify(consuming)
@@ -102,3 +105,10 @@ async def take_paced(
     finally:
         s.enable_acks = enable_acks
         s._processors.remove(add_to_buffer)
+
+
+async def acknowledge(stream: StreamT, events: list[EventT]) -> None:
+    """Acknowledge a batch `take_paced(..., ack=False)` gave (in the order batches came)."""
+    s = cast(Any, stream)
+    for event in events:
+        await s.ack(event)

@@ -33,6 +33,10 @@ class RecordBatches:
         self._pending: dict[tuple[str, int], list[Record]] = {}
         self.counts: Counter[str] = Counter() if counts is None else counts
 
+    def fresh(self) -> RecordBatches:
+        """An empty gatherer on the same producer and counts (one per batch in flight)."""
+        return RecordBatches(self._producer, self.counts)
+
     def __len__(self) -> int:
         return sum(len(r) for r in self._pending.values())
 

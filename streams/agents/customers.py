@@ -5,6 +5,12 @@ Order per batch, which the exactly-once argument in docs/architecture.md depends
 2. write every resulting row to ClickHouse (absolute values, versioned), dead-letter late
    events and send the alert stage its inputs (concurrently; all done before going on);
 3. only then write the shards' changelog records, windows first.
+`prepare` does 1 and builds everything 2 and 3 write (the changelog records are built from the
+state as this batch left it, and held back); `finish` does 2 and 3. The agent (streams/app.py)
+prepares batch k+1 while batch k finishes, and finishes batches one at a time, in order, each
+acknowledged when its changelog is delivered: a crash before that leaves both batches
+unacknowledged and neither's changelog written, so a restarted worker replays both from a
+state without them.
 The table's changelog goes to the partition of the shard, named explicitly: inside a
 `take_events` batch Faust's "current event" may belong to another partition.
 """
@@ -15,6 +21,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -72,6 +79,18 @@ class TableStore:
         return [k.decode() for k in list(self.data)]
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A customer batch applied to the state, with all it still has to write."""
+
+    batch: Batch  # ClickHouse rows by table
+    dead: list[dict[str, Any]]  # late events, for the dead-letter topic
+    alert_inputs: dict[int, list[bytes]]  # alert partition -> sqm.alert-inputs messages
+    changelog: RecordBatches  # the shards' changelog records
+    results: list[ShardResult]
+    n_events: int
+
+
 class CustomerStage:
     def __init__(
         self,
@@ -93,6 +112,16 @@ class CustomerStage:
         self.dead_letters = dead_letters
 
     async def handle(self, events: Sequence[faust.EventT]) -> None:
+        """One batch, start to end."""
+        await self.finish(self.prepare(events))
+
+    def prepare(self, events: Sequence[faust.EventT]) -> PreparedBatch:
+        """Steps 1 and 3a: apply the batch to the shards' state and build everything it
+        writes, its changelog records included (held back until `finish` sends them).
+
+        Synchronous, and it reads nothing a later batch changes: the customer agent prepares
+        the next batch while this one's `finish` (the ClickHouse insert, on the other core)
+        runs."""
         by_partition: dict[int, list[tuple[int, list[EventRecord], int]]] = defaultdict(list)
         topic = ""
         stamps: dict[tuple[int, int], datetime] = {}
@@ -107,20 +136,25 @@ class CustomerStage:
         contacts: list[tuple[ContactView, int]] = []
         windows: list[tuple[int, WindowKey, list[int], int]] = []  # (shard, key, counts, version)
         dead: list[dict[str, Any]] = []
-        shards: list[Shard] = []
         results: list[ShardResult] = []
+        inputs: dict[int, list[bytes]] = defaultdict(list)  # alert partition -> messages
+        changelog = self.out.fresh()
         for partition, messages in by_partition.items():
             messages.sort(key=lambda m: m[0])
             # A Shard is cheap to build and holds no cache of its own: the table's data is the
             # state, so nothing goes stale across rebalances.
-            shard = Shard(partition, TableStore(self.table, partition, self.out), self.config)
+            shard = Shard(partition, TableStore(self.table, partition, changelog), self.config)
             res = shard.process(messages)
-            shards.append(shard)
             results.append(res)
             accepted.extend(res.accepted)
             contacts.extend(res.contacts)
             windows.extend((partition, *w) for w in res.windows)
             dead.extend(self._late_rows(partition, topic, res, stamps, now))
+            for p, value in alert_inputs(shard.id, shard.meta.low_watermark, res.windows,
+                                         res.contacts, self.settings.partitions,
+                                         res.before).items():
+                inputs[p].append(value)
+            shard.commit()  # into `changelog`, sent only by `finish`
         # Column form for the hot tables (times as epoch ms); dead letters are few, rows do.
         now_ms = rows.epoch_ms(now)
         batch: Batch = {
@@ -129,25 +163,28 @@ class CustomerStage:
             "sla_1m": rows.sla_columns(windows, now_ms, self.config.policy.version),
             "dead_letters": dead,
         }
+        n_events = sum(len(m[1]) for ms in by_partition.values() for m in ms)
+        return PreparedBatch(batch, dead, inputs, changelog, results, n_events)
+
+    async def finish(self, prepared: PreparedBatch) -> None:
+        """Steps 2 and 3b: write the rows, dead letters and alert inputs, and only when all
+        are done, deliver the changelog records."""
         # The insert (in a thread, without the GIL) and the sends' round trips overlap: both
         # must be done before the changelog, neither before the other.
-        sends: list[Awaitable[Any]] = [asyncio.ensure_future(self.writer.write_async(batch))]
+        sends: list[Awaitable[Any]] = [
+            asyncio.ensure_future(self.writer.write_async(prepared.batch))]
         sends += [
             await self.dead_letters.send(key=row["dl_id"].encode(), value=dead_letter_message(row))
-            for row in dead
+            for row in prepared.dead
         ]
-        for shard, res in zip(shards, results, strict=True):
-            inputs = alert_inputs(shard.id, shard.meta.low_watermark, res.windows, res.contacts,
-                                  self.settings.partitions, res.before)
-            for p, value in inputs.items():
+        for p, values in prepared.alert_inputs.items():
+            for value in values:
                 sends.append(await self.alert_inputs.send(key=str(p).encode(), value=value,
                                                           partition=p))
-            self.stats.alert_inputs_sent += len(inputs)
+            self.stats.alert_inputs_sent += len(values)
         await asyncio.gather(*sends)  # written and delivered before the batch is acknowledged
-        for shard in shards:
-            shard.commit()
-        await self.out.send()  # the changelog, delivered before the batch is acknowledged
-        self._count(results, sum(len(m[1]) for ms in by_partition.values() for m in ms))
+        await prepared.changelog.send()  # delivered before the batch is acknowledged
+        self._count(prepared.results, prepared.n_events)
 
     def _late_rows(
         self, partition: int, topic: str, res: ShardResult,
