@@ -24,7 +24,7 @@ from streams.broker import EMBEDDED_FAUST_SETTINGS
 from streams.config import ConfigError, Settings
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
 from streams.gc_policy import GcPolicy
-from streams.ingest_pool import IngestRouter
+from streams.ingest_pool import IngestRouter, RouterService
 from streams.paced_take import acknowledge, take_paced
 from streams.record_batches import RecordBatches, faust_producer
 from streams.recovery import OrderedTableManager, TansuTableManager
@@ -129,9 +129,10 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     # Started with the app's own services, so its group join overlaps Faust's ...
     app.add_dependency(ingest_consumer)
 
+    app.add_dependency(RouterService(router))  # its children, if any, start with the app
+
     @app.task
     async def start_ingest() -> None:
-        router.start()  # its child processes, if any (their imports take ~0.3 s)
         ingest_consumer.begin()  # ... but it reads only once the worker is ready.
 
     async def stop_ingest(_app: Any, /, *_args: Any, **_kwargs: Any) -> None:
