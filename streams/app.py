@@ -172,7 +172,7 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
 
     @app.agent(alert_inputs, name="sqm.alerts")
     async def alerts_agent(stream: Any) -> None:  # a faust.Stream
-        async for events in take_paced(stream, 256, settings.batch_within_s):
+        async for events in take_paced(stream, 256, settings.alert_batch_within_s):
             await guarded("alert", alerting.handle, events)
 
     @app.timer(interval=settings.alert_tick_s)

@@ -74,8 +74,12 @@ class Settings(BaseSettings):
     state_ttl_days: float = Field(8, gt=0, description="event time a contact stays in state")
     batch_max: int = Field(5000, ge=1, description="events per processing batch at most")
     batch_within_s: float = Field(
-        0.5, gt=0, description="longest wait to fill an ingest batch; the customer and alert "
-        "stages start at most one batch per interval unless it is full")
+        0.5, gt=0, description="longest wait to fill an ingest batch; the customer stage starts "
+        "at most one batch per interval unless it is full")
+    alert_batch_within_s: float = Field(
+        0.1, gt=0, description="the alert stage starts at most one batch per interval unless "
+        "it is full; its inputs come in waves, one per customer batch, so this bounds how long "
+        "a wave waits behind the previous one (at the end of a replay: the last alerts)")
     ingest_processes: int = Field(
         1, ge=0, le=64, description="child processes that validate the input (the ingest "
         "stage's CPU-heavy part) beside the worker's event loop; 0 = in the event loop"
