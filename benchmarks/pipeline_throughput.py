@@ -171,6 +171,7 @@ def repeat(runs: int, argv: list[str], against: str | None = None) -> int:
         if worktree is not None:
             subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force",
                             str(worktree)], check=False)
+            shutil.rmtree(worktree.parent, ignore_errors=True)  # the temporary directory
 
 
 def main() -> int:
