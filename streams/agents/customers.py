@@ -75,8 +75,10 @@ class TableStore:
         self.data.pop(k, None)
         self.out.add(self.topic, self.partition, k, None)
 
-    def keys(self) -> Iterable[str]:
-        return [k.decode() for k in list(self.data)]
+    def keys(self, prefixes: tuple[str, ...]) -> Iterable[str]:
+        # The table holds every partition's keys: filter before decoding.
+        encoded = tuple(p.encode() for p in prefixes)
+        return [k.decode() for k in list(self.data) if k.startswith(encoded)]
 
 
 @dataclass(frozen=True, slots=True)

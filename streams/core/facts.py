@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+import orjson
+
 from streams.core import records as r
 from streams.core.records import EventRecord
 
@@ -62,11 +64,15 @@ class ContactFacts:
     # Public messages as (ts, id, sender): next-response times need the whole conversation.
     messages: set[tuple[int, str, str]] = field(default_factory=set)
     statuses: set[tuple[int, str, str]] = field(default_factory=set)  # (ts, id, status)
+    # `to_state()` as JSON, kept until the next change: a customer's changelog record holds
+    # all its contacts, and most of them did not change since it was last written.
+    _json: bytes | None = field(default=None, compare=False, repr=False)
 
     def apply(self, e: EventRecord) -> bool:
         """Merge one event; False when it was already merged (a duplicate)."""
         if e.event_id in self.event_ids:
             return False
+        self._json = None
         self.event_ids.add(e.event_id)
         ts, eid = e.ts, e.event_id
         self.first = earliest(self.first, (ts, eid, e.channel))
@@ -114,6 +120,7 @@ class ContactFacts:
 
     def merge(self, other: ContactFacts) -> None:
         """Join with another view of the same contact (used by tests and state migration)."""
+        self._json = None
         self.event_ids |= other.event_ids
         self.first = earliest(self.first, other.first)
         self.last_ts = max(self.last_ts, other.last_ts)
@@ -148,6 +155,12 @@ class ContactFacts:
             sorted(self.reopens), sorted(self.transfers),
             list(_marks_2_of(self)), sorted(self.messages), sorted(self.statuses),
         ]
+
+    def state_json(self) -> orjson.Fragment:
+        """`to_state()` encoded, from the cache when nothing changed since."""
+        if self._json is None:
+            self._json = orjson.dumps(self.to_state())
+        return orjson.Fragment(self._json)
 
     @classmethod
     def from_state(cls, s: list[Any]) -> ContactFacts:

@@ -274,7 +274,7 @@ class Shard:
         self._meta_dirty = True
         horizon = self._horizon()
         cprefix, wprefix = shard_prefixes(self.id)
-        for key in list(self.store.keys()):
+        for key in self.store.keys((cprefix, wprefix)):
             if key.startswith(wprefix):
                 if parse_window_key(key)[0] + MINUTE_MS <= horizon:
                     self._evict(key)

@@ -52,7 +52,7 @@ class CustomerState:
 
     def encode(self) -> bytes:
         return orjson.dumps(
-            [[f.to_state(), self.repeat.get(cid, False)] for cid, f in self.contacts.items()]
+            [[f.state_json(), self.repeat.get(cid, False)] for cid, f in self.contacts.items()]
         )
 
     @classmethod
@@ -117,7 +117,9 @@ class ShardStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove and write a tombstone."""
 
-    def keys(self) -> Iterable[str]: ...
+    def keys(self, prefixes: tuple[str, ...]) -> Iterable[str]:
+        """The keys that start with one of `prefixes`, as a list (safe to change the store
+        while iterating)."""
 
 
 class DictStore:
@@ -141,8 +143,8 @@ class DictStore:
         self.data.pop(key, None)
         self.changelog.append((key, None))
 
-    def keys(self) -> Iterable[str]:
-        return list(self.data)
+    def keys(self, prefixes: tuple[str, ...]) -> Iterable[str]:
+        return [k for k in self.data if k.startswith(prefixes)]
 
     @classmethod
     def recover(cls, changelog: list[tuple[str, bytes | None]]) -> DictStore:

@@ -3,6 +3,8 @@
 - `EventRecord.to_wire_list`/`from_wire_list`: the positional wire form round-trips like the dict,
   and `validate_wire` (the ingest stage's path, no record built) gives exactly that form.
 - `rows.*_columns`: the column form holds the values of the row dicts (times as epoch ms).
+- `CustomerState.encode`: with each contact's JSON cached until it changes, the changelog record
+  is byte for byte the one encoded from scratch, after every event.
 - `rollup.delta`: equals "new contribution − old contribution, without all-zero windows", and
   its shortcut for views that agree on every window input is sound.
 """
@@ -19,10 +21,11 @@ import pytest
 
 from streams.core import rows
 from streams.core.derive import ContactView
+from streams.core.facts import ContactFacts
 from streams.core.records import EventRecord
 from streams.core.rollup import N_COUNTERS, contribution, delta
 from streams.core.shard import Shard, ShardConfig
-from streams.core.state import DictStore
+from streams.core.state import CustomerState, DictStore
 from streams.core.validate import Rejection, validate, validate_wire
 from streams.simulate import SimConfig, history
 from tests.events import ev
@@ -209,3 +212,27 @@ def test_fields_outside_the_window_inputs_do_not_change_a_contribution(
             changed = v._replace(**{name: value})
             assert contribution(changed) == contribution(v), name
             assert delta(v, changed) == {}
+
+
+def test_cached_contact_json_is_the_encoding_from_scratch(simulated: list[EventRecord]) -> None:
+    """Applies the traffic event by event to per-customer states, encoding the touched customer
+    after each event (so every contact's cache is filled, then invalidated by its next event)
+    and comparing with the same state encoded with no cache at all. Then a merge."""
+    states: dict[tuple[str, str], CustomerState] = {}
+    for e in simulated:
+        st = states.setdefault((e.tenant_id, e.customer_id), CustomerState())
+        facts = st.contacts.setdefault(
+            e.contact_id, ContactFacts(e.tenant_id, e.contact_id, e.customer_id))
+        facts.apply(e)
+        st.repeat[e.contact_id] = len(facts.event_ids) % 2 == 0
+        plain = orjson.dumps([[f.to_state(), st.repeat.get(cid, False)]
+                              for cid, f in st.contacts.items()])
+        assert st.encode() == plain
+        assert CustomerState.decode(st.encode()).encode() == plain
+    assert len(states) > 20
+    a = next(f for st in states.values() for f in st.contacts.values())
+    a.state_json()
+    other = ContactFacts(a.tenant_id, a.contact_id, a.customer_id)
+    other.apply(ev("contact.reopened", BASE + 99_000_000, a.contact_id))
+    a.merge(other)
+    assert bytes(orjson.dumps(a.state_json())) == orjson.dumps(a.to_state())

@@ -40,7 +40,7 @@ from streams.core.alerting.changes import (
     duration_text,
     iso,
 )
-from streams.core.alerting.rolling import Sample, group_key
+from streams.core.alerting.rolling import Sample, key_memo
 from streams.core.alerting.rules import AtRiskConfig, Scope
 from streams.core.derive import ContactView
 
@@ -271,14 +271,14 @@ class AtRiskTracker:
         """`backlog` (waiting) or `at_risk_count` (waiting and past the at-risk point, breached
         included) per scope key as of `end_ms`; the window plays no part. Sample size = backlog."""
         counts: dict[ScopeKey, list[int]] = {}
-        specs = scope.specs
+        keys = key_memo(scope.specs)
         for e in self.entries.values():
             c = e.c
             if c.clock_start_ms > end_ms or (e.stop_ms is not None and e.stop_ms <= end_ms):
                 continue
             if end_ms - c.clock_start_ms >= self.config.max_wait:
                 continue
-            key = group_key(specs, (c.tenant_id, c.channel, c.queue, c.priority))
+            key = keys[(c.tenant_id, c.channel, c.queue, c.priority)]
             if key is None:
                 continue
             acc = counts.setdefault(key, [0, 0])
@@ -295,18 +295,18 @@ class AtRiskTracker:
         at-risk point on (difference arrays per scope key)."""
         n = len(ends)
         diffs: dict[ScopeKey, list[int]] = {}  # backlog diffs [0, n], at-risk diffs [n+1, 2n+1]
-        specs = scope.specs
+        keys = key_memo(scope.specs)
         max_wait = self.config.max_wait
         for e in self.entries.values():
             c = e.c
-            key = group_key(specs, (c.tenant_id, c.channel, c.queue, c.priority))
-            if key is None:
-                continue
             stop = c.clock_start_ms + max_wait
             if e.stop_ms is not None and e.stop_ms < stop:
                 stop = e.stop_ms
             i0, i1 = bisect_left(ends, c.clock_start_ms), bisect_left(ends, stop)
             if i0 >= i1:
+                continue
+            key = keys[(c.tenant_id, c.channel, c.queue, c.priority)]
+            if key is None:
                 continue
             d = diffs.get(key)
             if d is None:

@@ -77,6 +77,35 @@ def group_key(specs: Specs, dims: Sequence[str]) -> ScopeKey | None:
     return (out[0], out[1], out[2], out[3], out[4])
 
 
+class KeyMemo(dict[tuple[str, ...], ScopeKey | None]):
+    """`group_key(specs, dims)` by dims, for one scope: the hot loops (a pass over every
+    waiting contact or answered wait, per rule and evaluation) ask for the same few dims again
+    and again, and a hit is one dict lookup in C. Bounded: agents are part of the dims."""
+
+    LIMIT = 100_000
+
+    def __init__(self, specs: Specs) -> None:
+        super().__init__()
+        self.specs = specs
+
+    def __missing__(self, dims: tuple[str, ...]) -> ScopeKey | None:
+        if len(self) >= self.LIMIT:
+            self.clear()
+        key = self[dims] = group_key(self.specs, dims)
+        return key
+
+
+_MEMOS: dict[Specs, KeyMemo] = {}
+
+
+def key_memo(specs: Specs) -> KeyMemo:
+    """The shared `KeyMemo` of a scope (scope keys depend on the specs alone)."""
+    memo = _MEMOS.get(specs)
+    if memo is None:
+        memo = _MEMOS[specs] = KeyMemo(specs)
+    return memo
+
+
 def metric_sample(metric: str, c: Sequence[int]) -> Sample:
     """docs/metrics.md, "Derived rates", over summed counters."""
     if metric == "service_level":  # the policy's formula: met / (met + missed)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from streams.core.alerting.changes import ScopeKey
-from streams.core.alerting.rolling import Sample, group_key
+from streams.core.alerting.rolling import Sample, key_memo
 from streams.core.alerting.rules import Scope
 
 # tenant, channel, queue, priority, agent (the answering agent)
@@ -74,9 +74,10 @@ class WaitSamples:
         q = PERCENTILES[metric]
         groups: dict[ScopeKey, list[float]] = {}
         start = end_ms - window_ms
+        keys = key_memo(scope.specs)
         for at, wait_ms, dims in self._waits.values():
             if start <= at < end_ms:
-                key = group_key(scope.specs, dims)
+                key = keys[dims]
                 if key is not None:
                     groups.setdefault(key, []).append(wait_ms / 1000)
         return {k: Sample(percentile(v, q), len(v)) for k, v in groups.items()}
@@ -89,9 +90,14 @@ class WaitSamples:
         """`samples` as of each of `ends` (ascending): the waits sorted by answer time once,
         each end reading only those in its window."""
         q = PERCENTILES[metric]
-        items = sorted(self._waits.values())
+        if not ends:
+            return []
+        # Only the waits some end's window reads: the rest would be sorted for nothing.
+        lo, hi = ends[0] - window_ms, ends[-1]
+        items = sorted(v for v in self._waits.values() if lo <= v[0] < hi)
         ats = [at for at, _, _ in items]
-        keys = [group_key(scope.specs, dims) for _, _, dims in items]
+        memo = key_memo(scope.specs)
+        keys = [memo[dims] for _, _, dims in items]
         out: list[dict[ScopeKey, Sample]] = []
         for end in ends:
             groups: dict[ScopeKey, list[float]] = {}
