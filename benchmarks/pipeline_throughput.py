@@ -105,7 +105,15 @@ FIGURES = {
     "including the alert stage": re.compile(r"including the alert stage.*?: ([\d,]+) events/s"),
     "raw consume": re.compile(r"raw consume.*?: ([\d,]+) events/s"),
     "machine speed": re.compile(r"machine speed now: ([\d,]+)"),
+    # CPU of the event loop's thread per event: the GIL-bound work, steadier than the rates,
+    # which also move with how the processes happen to be scheduled.
+    "event loop": re.compile(r"event loop thread ([\d.]+) µs"),
 }
+UNITS = {"machine speed": "iterations/s", "event loop": "µs of CPU per event"}
+
+
+def _fmt(name: str, value: float) -> str:
+    return f"{value:.1f}" if name == "event loop" else f"{value:,.0f}"
 
 
 def _without(argv: list[str], option: str) -> list[str]:
@@ -116,7 +124,7 @@ def _without(argv: list[str], option: str) -> list[str]:
     return [a for a in argv if not a.startswith(option + "=")]
 
 
-def _run_once(script: Path, argv: list[str]) -> dict[str, int] | str:
+def _run_once(script: Path, argv: list[str]) -> dict[str, float] | str:
     """The figures of one run in a fresh process, or the failure's last line."""
     out = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True,
                          check=False)
@@ -126,7 +134,7 @@ def _run_once(script: Path, argv: list[str]) -> dict[str, int] | str:
     for name, pattern in FIGURES.items():
         match = pattern.search(out.stdout)
         if match:
-            figures[name] = int(match.group(1).replace(",", ""))
+            figures[name] = float(match.group(1).replace(",", ""))
     return figures
 
 
@@ -146,7 +154,7 @@ def repeat(runs: int, argv: list[str], against: str | None = None) -> int:
             subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "--quiet",
                             str(worktree), against], check=True)
             sides = {against: worktree / "benchmarks" / "pipeline_throughput.py", **sides}
-        seen: dict[str, dict[str, list[int]]] = {
+        seen: dict[str, dict[str, list[float]]] = {
             side: {name: [] for name in FIGURES} for side in sides}
         for run in range(1, runs + 1):
             for side, script in sides.items():
@@ -157,15 +165,16 @@ def repeat(runs: int, argv: list[str], against: str | None = None) -> int:
                 for name, value in result.items():
                     seen[side][name].append(value)
                 label = f" ({side})" if against is not None else ""
-                print(f"run {run}{label}: " + ", ".join(f"{n} {v:,}" for n, v in result.items()))
+                shown = ", ".join(f"{n} {_fmt(n, v)}" for n, v in result.items())
+                print(f"run {run}{label}: {shown}")
         for side, figures in seen.items():
             label = f"{side}: " if against is not None else ""
             for name, values in figures.items():
                 if values:
-                    unit = "iterations/s" if name == "machine speed" else "events/s"
-                    print(f"{label}{name}: min {min(values):,} median "
-                          f"{statistics.median(values):,.0f} max {max(values):,} {unit} over "
-                          f"{len(values)} runs")
+                    unit = UNITS.get(name, "events/s")
+                    print(f"{label}{name}: min {_fmt(name, min(values))} median "
+                          f"{_fmt(name, statistics.median(values))} max "
+                          f"{_fmt(name, max(values))} {unit} over {len(values)} runs")
         return 0
     finally:
         if worktree is not None:
