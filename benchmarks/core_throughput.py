@@ -1,12 +1,17 @@
 """Per-event cost of each step of the engine-free core, without Kafka or Faust.
 
     python benchmarks/core_throughput.py [--contacts 7000] [--store /tmp/cbench] [--wire list]
+        [--batch-messages 10] [--freeze]
 
 Prints µs per event for: validation, the internal wire format (encode and decode), the shard's
-state update, building rows (the column form the customer agent writes), the chDB insert and
-the changelog encoding. `--wire dict` measures `EventRecord.to_wire`/`from_wire`, `--wire list`
-the positional `to_wire_list`/`from_wire_list`. The store directory is emptied first (chDB
-allows one process per directory).
+state update, building rows (the column form the customer agent writes), the chDB insert, the
+changelog encoding, the alert stage's inputs (built by the customer stage) and the alert stage
+itself (apply them, evaluate on the event clock, write its changelog parts, build its rows).
+`--freeze` sets the worker's GC thresholds and freezes what is alive after each step and batch,
+as its GC policy does every second (streams/gc_policy.py): the collector then scans only the
+young objects, and the figures move less with the collector's timing. `--wire dict` measures
+`EventRecord.to_wire`/`from_wire`, `--wire list` the positional `to_wire_list`/`from_wire_list`.
+The store directory is emptied first (chDB allows one process per directory).
 """
 
 from __future__ import annotations
@@ -26,11 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sinks.clickhouse import connect
 from sinks.migrations import migrate
 from sinks.writer import ClickHouseWriter
+from streams.agents.alert_state import AlertStateStore
+from streams.agents.alerts import alert_inputs
 from streams.core import rows
+from streams.core.alerting import DEFAULT_CONFIG
+from streams.core.alerting.changes import change_columns
 from streams.core.records import EventRecord
 from streams.core.shard import Shard, ShardConfig
 from streams.core.state import DictStore
 from streams.core.validate import validate
+from streams.gc_policy import THRESHOLDS
 from streams.simulate import SimConfig, history
 
 MESSAGE_EVENTS = 500  # events per sqm.by-customer message
@@ -42,11 +52,17 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=7000)
     parser.add_argument("--store", type=Path, default=Path("/tmp/cbench"))
     parser.add_argument("--wire", choices=("dict", "list"), default="list")
+    parser.add_argument("--batch-messages", type=int, default=BATCH_MESSAGES,
+                        help=f"messages of {MESSAGE_EVENTS} events per batch")
+    parser.add_argument("--freeze", action="store_true")
     args = parser.parse_args()
 
     lines = [orjson.dumps(e) for e in history(
         args.contacts, datetime(2026, 3, 2, tzinfo=UTC), 50.0, SimConfig(customers=20_000))]
     n = len(lines)
+    if args.freeze:
+        gc.set_threshold(*THRESHOLDS)
+        gc.freeze()
     cost: dict[str, float] = {}
     gc_pauses = GcPauses()
 
@@ -67,6 +83,8 @@ def main() -> None:
         decoded = [EventRecord.from_wire(d) for d in orjson.loads(wire)]
     cost["wire decode"] = time.perf_counter() - t
     assert decoded == records
+    if args.freeze:
+        gc.freeze()
 
     shutil.rmtree(args.store, ignore_errors=True)
     client = connect(f"chdb://{args.store.resolve()}")
@@ -76,11 +94,14 @@ def main() -> None:
     messages = [(i, decoded[j:j + MESSAGE_EVENTS], 0)
                 for i, j in enumerate(range(0, len(decoded), MESSAGE_EVENTS))]
     now_ms = rows.epoch_ms(datetime.now(UTC))
-    for step in ("shard process", "rows", "chDB insert", "changelog encode"):
+    alert_store = AlertStateStore({}, {}, lambda _p, _k, _v: None, DEFAULT_CONFIG)
+    for step in ("shard process", "rows", "chDB insert", "changelog encode", "alert inputs",
+                 "alert stage"):
         cost[step] = 0.0
-    for k in range(0, len(messages), BATCH_MESSAGES):
+    alert_changes = 0
+    for k in range(0, len(messages), args.batch_messages):
         t0 = time.perf_counter()
-        res = shard.process(messages[k:k + BATCH_MESSAGES])
+        res = shard.process(messages[k:k + args.batch_messages])
         t1 = time.perf_counter()
         batch = {
             "events": rows.event_columns(res.accepted, now_ms),
@@ -96,10 +117,26 @@ def main() -> None:
         cost["rows"] += t2 - t1
         cost["chDB insert"] += t3 - t2
         cost["changelog encode"] += t4 - t3
+        inputs = alert_inputs(0, shard.meta.low_watermark, res.windows, res.contacts, 1,
+                              res.before)
+        t5 = time.perf_counter()
+        part = alert_store.get(0)
+        part.apply(inputs[0])
+        assert part.clock is not None
+        changes = part.monitor.evaluate(part.clock, on_grid=True)
+        change_columns(changes)
+        alert_store.flush(0, part)
+        t6 = time.perf_counter()
+        alert_changes += len(changes)
+        cost["alert inputs"] += t5 - t4
+        cost["alert stage"] += t6 - t5
+        if args.freeze:
+            gc.freeze()
     client.close()
     gc_pauses.stop()
 
-    print(f"events: {n:,}")
+    print(f"events: {n:,}, batches of {args.batch_messages * MESSAGE_EVENTS:,}, alert changes "
+          f"{alert_changes:,}")
     for step, seconds in cost.items():
         print(f"{step:>18}: {seconds / n * 1e6:6.1f} µs/event")
     total = sum(cost.values()) / n * 1e6
