@@ -290,9 +290,14 @@ class AtRiskTracker:
 
     def samples_over(self, metric: str, scope: Scope, window_ms: int, ends: Sequence[int]
                      ) -> list[dict[ScopeKey, Sample]]:
-        """`samples` as of each of `ends` (ascending), in one pass over the contacts: each
-        counts at the ends in [clock start, min(stop, start + max_wait)), at risk from its
-        at-risk point on (difference arrays per scope key)."""
+        """`samples` as of each of `ends` (ascending)."""
+        return self.gauges_over(scope, ends)[metric]
+
+    def gauges_over(self, scope: Scope, ends: Sequence[int]
+                    ) -> dict[str, list[dict[ScopeKey, Sample]]]:
+        """Both gauges' `samples` as of each of `ends` (ascending), in one pass over the
+        contacts: each counts at the ends in [clock start, min(stop, start + max_wait)), at
+        risk from its at-risk point on (difference arrays per scope key)."""
         n = len(ends)
         diffs: dict[ScopeKey, list[int]] = {}  # backlog diffs [0, n], at-risk diffs [n+1, 2n+1]
         keys = key_memo(scope.specs)
@@ -319,16 +324,17 @@ class AtRiskTracker:
                 if j0 < i1:
                     d[n + 1 + j0] += 1
                     d[n + 1 + i1] -= 1
-        out: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
-        at_risk = metric == "at_risk_count"
+        backlogs: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
+        risks: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
         for key, d in diffs.items():
             backlog = risky = 0
             for k in range(n):
                 backlog += d[k]
                 risky += d[n + 1 + k]
                 if backlog > 0:
-                    out[k][key] = Sample(float(risky if at_risk else backlog), backlog)
-        return out
+                    backlogs[k][key] = Sample(float(backlog), backlog)
+                    risks[k][key] = Sample(float(risky), backlog)
+        return {"backlog": backlogs, "at_risk_count": risks}
 
     def entry_row(self, key: tuple[str, str]) -> list[Any] | None:
         """The (tenant, contact)'s row, or None when it is not tracked."""

@@ -128,8 +128,9 @@ class Engine:
                    for r in self.rules if (src := self._source(r, gauges, supplied)) is not None]
         if rolling is not None or on_grid:
             ends = boundaries(self.last_boundary, upto, self.catch_up_ms, not on_grid, since)
-            grid = [(r, GridSamples(src, r, ends), absent) for r, src, absent in instant] \
-                if on_grid else []
+            shared: dict[Any, Any] = {}  # gauge passes shared by the rules of one scope
+            grid = [(r, GridSamples(src, r, ends, shared), absent)
+                    for r, src, absent in instant] if on_grid else []
             for b in ends:
                 for r in window_rules:
                     assert rolling is not None  # window_rules is empty without it

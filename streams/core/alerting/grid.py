@@ -12,11 +12,11 @@ Within one call the sources do not change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from streams.core.alerting.changes import ScopeKey
-from streams.core.alerting.rolling import Sample
-from streams.core.alerting.rules import Rule, Scope
+from streams.core.alerting.rolling import Sample, Specs
+from streams.core.alerting.rules import GAUGE_METRICS, Rule, Scope
 
 
 class GridSource(Protocol):
@@ -25,20 +25,34 @@ class GridSource(Protocol):
 
 
 class GridSamples:
-    """One rule's samples as of the whole minutes `ends` of one evaluate call."""
+    """One rule's samples as of the whole minutes `ends` of one evaluate call.
 
-    def __init__(self, source: GridSource, rule: Rule, ends: Sequence[int]) -> None:
+    `shared` (one dict per evaluate call) lets the gauge rules of one scope share a pass: a
+    source with `gauges_over(scope, ends)` (`AtRiskTracker`) gives every gauge at once.
+    """
+
+    def __init__(self, source: GridSource, rule: Rule, ends: Sequence[int],
+                 shared: dict[tuple[int, Specs], Any] | None = None) -> None:
         self.source = source
         self.rule = rule
         self.ends = ends
+        self.shared = shared if shared is not None else {}
         self.by_end: dict[int, Mapping[ScopeKey, Sample]] | None = None
 
     def as_of(self, b: int) -> Mapping[ScopeKey, Sample]:
         r = self.rule
-        over = getattr(self.source, "samples_over", None)
-        if over is None:  # a source without the batch form is asked at every minute
-            return self.source.samples(r.metric, r.scope, r.window, b)
         if self.by_end is None:
-            self.by_end = dict(zip(self.ends, over(r.metric, r.scope, r.window, self.ends),
-                                   strict=True))
+            gauges = getattr(self.source, "gauges_over", None)
+            over = getattr(self.source, "samples_over", None)
+            if gauges is not None and r.metric in GAUGE_METRICS:
+                key = (id(self.source), r.scope.specs)
+                every = self.shared.get(key)
+                if every is None:
+                    every = self.shared[key] = gauges(r.scope, self.ends)
+                samples = every[r.metric]
+            elif over is not None:
+                samples = over(r.metric, r.scope, r.window, self.ends)
+            else:  # a source without the batch form is asked at every minute
+                return self.source.samples(r.metric, r.scope, r.window, b)
+            self.by_end = dict(zip(self.ends, samples, strict=True))
         return self.by_end[b]

@@ -92,11 +92,13 @@ class WaitSamples:
         q = PERCENTILES[metric]
         if not ends:
             return []
-        # Only the waits some end's window reads: the rest would be sorted for nothing.
+        # Only the waits some end's window reads, in the scope: the rest would be sorted for
+        # nothing.
         lo, hi = ends[0] - window_ms, ends[-1]
-        items = sorted(v for v in self._waits.values() if lo <= v[0] < hi)
-        ats = [at for at, _, _ in items]
         memo = key_memo(scope.specs)
+        items = sorted(v for v in self._waits.values()
+                       if lo <= v[0] < hi and memo[v[2]] is not None)
+        ats = [at for at, _, _ in items]
         keys = [memo[dims] for _, _, dims in items]
         out: list[dict[ScopeKey, Sample]] = []
         for end in ends:
