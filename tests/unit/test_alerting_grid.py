@@ -170,3 +170,29 @@ def test_grid_samples_equal_samples_taken_at_every_minute(
     monkeypatch.setattr(GridSamples, "as_of", every_minute)
     assert canonical(replay(events, cuts, on_grid=True)) == reused
     assert len(reused) > 50
+
+
+def test_samples_over_in_a_narrower_scope_is_samples_at_each_minute() -> None:
+    """Scopes that leave contacts out (one queue; the percentile's waits are filtered by scope
+    before sorting) and the two gauges of one scope sharing a pass (`gauges_over`)."""
+    billing = {"tenant": "*", "channel": "chat", "queue": "billing"}
+    rules = [{**r, "id": f"{r['id']}-billing", "scope": billing} for r in RULES]
+    mon = AlertMonitor(parse_config({"rules": rules, "anomalies": []}))
+    for _, kind, payload in inputs(5):
+        if kind == "waiting":
+            mon.waiting.record(*payload)
+        else:
+            c, answered_at, wait_ms = payload
+            mon.record_wait(c.tenant_id, c.contact_id,
+                            (c.tenant_id, c.channel, c.queue, c.priority, "a1"),
+                            answered_at, wait_ms)
+    ends = range(T0 - 2 * MIN, T0 + 240 * MIN, MIN)
+    shared: dict[Any, Any] = {}
+    for rule in mon.engine.rules:
+        source = mon.waits if rule.metric == "wait_p90_s" else mon.waiting
+        each = [source.samples(rule.metric, rule.scope, rule.window, b) for b in ends]
+        grid = GridSamples(source, rule, ends, shared)
+        assert [grid.as_of(b) for b in ends] == each
+        keys = {k for x in each for k in x}
+        assert keys and all(k[2] == "billing" for k in keys)  # only billing, and some
+    assert len(shared) == 1  # backlog and at-risk count: one pass
