@@ -57,6 +57,18 @@ def inputs(seed: int) -> list[Input]:
     return out
 
 
+def feed(mon: AlertMonitor, events: list[Input]) -> None:
+    """Record the inputs as the alert stage does: waiting intervals and answered waits."""
+    for _, kind, payload in events:
+        if kind == "waiting":
+            mon.waiting.record(*payload)
+        else:
+            c, answered_at, wait_ms = payload
+            mon.record_wait(c.tenant_id, c.contact_id,
+                            (c.tenant_id, c.channel, c.queue, c.priority, "a1"),
+                            answered_at, wait_ms)
+
+
 def replay(events: list[Input], cuts: list[int], on_grid: bool) -> list[AlertChange]:
     """Apply the inputs in batches ending at `cuts`, evaluating after each at its clock."""
     mon = AlertMonitor(parse_config({"rules": RULES, "anomalies": []}))
@@ -67,14 +79,7 @@ def replay(events: list[Input], cuts: list[int], on_grid: bool) -> list[AlertCha
         start = end
         if not batch:
             continue
-        for _, kind, payload in batch:
-            if kind == "waiting":
-                mon.waiting.record(*payload)
-            else:
-                c, answered_at, wait_ms = payload
-                mon.record_wait(c.tenant_id, c.contact_id,
-                                (c.tenant_id, c.channel, c.queue, c.priority, "a1"),
-                                answered_at, wait_ms)
+        feed(mon, batch)
         out += mon.evaluate(batch[-1][0], on_grid=on_grid)
     return out
 
@@ -134,18 +139,17 @@ def test_a_backlog_alert_on_the_grid_worked_out_by_hand(clock: int) -> None:
     ]
 
 
+def fed_monitor(rules: list[dict[str, Any]], seed: int) -> AlertMonitor:
+    """A monitor holding all of `inputs(seed)`, not evaluated."""
+    mon = AlertMonitor(parse_config({"rules": rules, "anomalies": []}))
+    feed(mon, inputs(seed))
+    return mon
+
+
 def test_samples_over_is_samples_at_each_minute() -> None:
     """The one-pass `samples_over` of both sources against `samples` asked at each minute."""
     for seed in range(4):
-        mon = AlertMonitor(parse_config({"rules": RULES, "anomalies": []}))
-        for _, kind, payload in inputs(seed):
-            if kind == "waiting":
-                mon.waiting.record(*payload)
-            else:
-                c, answered_at, wait_ms = payload
-                mon.record_wait(c.tenant_id, c.contact_id,
-                                (c.tenant_id, c.channel, c.queue, c.priority, "a1"),
-                                answered_at, wait_ms)
+        mon = fed_monitor(RULES, seed)
         ends = range(T0 - 2 * MIN, T0 + 240 * MIN, MIN)
         for rule in mon.engine.rules:
             source = mon.waits if rule.metric == "wait_p90_s" else mon.waiting
@@ -177,15 +181,7 @@ def test_samples_over_in_a_narrower_scope_is_samples_at_each_minute() -> None:
     before sorting) and the two gauges of one scope sharing a pass (`gauges_over`)."""
     billing = {"tenant": "*", "channel": "chat", "queue": "billing"}
     rules = [{**r, "id": f"{r['id']}-billing", "scope": billing} for r in RULES]
-    mon = AlertMonitor(parse_config({"rules": rules, "anomalies": []}))
-    for _, kind, payload in inputs(5):
-        if kind == "waiting":
-            mon.waiting.record(*payload)
-        else:
-            c, answered_at, wait_ms = payload
-            mon.record_wait(c.tenant_id, c.contact_id,
-                            (c.tenant_id, c.channel, c.queue, c.priority, "a1"),
-                            answered_at, wait_ms)
+    mon = fed_monitor(rules, 5)
     ends = range(T0 - 2 * MIN, T0 + 240 * MIN, MIN)
     shared: dict[Any, Any] = {}
     for rule in mon.engine.rules:
