@@ -156,11 +156,14 @@ class ContactFacts:
             list(_marks_2_of(self)), sorted(self.messages), sorted(self.statuses),
         ]
 
-    def state_json(self) -> orjson.Fragment:
-        """`to_state()` encoded, from the cache when nothing changed since."""
-        if self._json is None:
-            self._json = orjson.dumps(self.to_state())
-        return orjson.Fragment(self._json)
+    def state_json(self, keep: bool = True) -> orjson.Fragment:
+        """`to_state()` encoded, from the cache when nothing changed since; `keep=False`
+        leaves nothing cached (~700 bytes a contact)."""
+        data = self._json
+        if data is None:
+            data = orjson.dumps(self.to_state())
+        self._json = data if keep else None
+        return orjson.Fragment(data)
 
     @classmethod
     def from_state(cls, s: list[Any]) -> ContactFacts:

@@ -51,8 +51,12 @@ class CustomerState:
     repeat: dict[str, bool] = field(default_factory=dict)
 
     def encode(self) -> bytes:
+        # A customer with one contact is written only when that contact changed: a cached
+        # encoding would never be read again, only held (for days, with the state).
+        keep = len(self.contacts) > 1
         return orjson.dumps(
-            [[f.state_json(), self.repeat.get(cid, False)] for cid, f in self.contacts.items()]
+            [[f.state_json(keep), self.repeat.get(cid, False)]
+             for cid, f in self.contacts.items()]
         )
 
     @classmethod
