@@ -146,6 +146,10 @@ class ClickHouseWriter:
         # Done here, at start-up, instead.
         options.pd, options.np  # noqa: B018 (the attribute access is the import)
 
+    @property
+    def client(self) -> Client:
+        return self._client
+
     def write(self, batch: Batch) -> None:
         """Insert each table's rows in one insert. Raises SinkError once retrying cannot help."""
         for table, data in batch.items():

@@ -15,6 +15,7 @@ from typing import Any
 
 import faust
 
+from sinks.archive import ClickHouseArchive
 from sinks.writer import ClickHouseWriter
 from streams.agents.alerts import AlertStage
 from streams.agents.customers import CustomerStage, PreparedBatch
@@ -102,11 +103,13 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     # One gatherer per stage: a stage's send() must not deliver another's half-built records.
     producer = faust_producer(app)
     customers = CustomerStage(settings, writer, stats, table, dead_letters, alert_inputs,
-                              RecordBatches(producer, stats.produced))
+                              RecordBatches(producer, stats.produced),
+                              ClickHouseArchive(writer.client))
     alerting = AlertStage(
         load_alert_config(settings), writer, stats, alert_table, alerts_topic,
         RecordBatches(producer, stats.produced),
         event_clock=settings.alert_clock == "event", grace_s=settings.alert_grace_s,
+        lateness_s=settings.lateness_s,
     )
 
     async def guarded(stage: str, handle: Any, events: Any) -> Any:
@@ -125,6 +128,7 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         settings.input_topic, ingest.handle, consumer_config(app.conf, bootstrap, settings.app_id),
         batch_max=settings.batch_max, within_s=settings.batch_within_s, on_crash=app.crash,
         previous_group=settings.app_id,  # where the Faust ingest agent of older versions read
+        progress=ingest.progress, heartbeat=ingest.heartbeat,
     )
     # Started with the app's own services, so its group join overlaps Faust's ...
     app.add_dependency(ingest_consumer)

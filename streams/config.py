@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         7, gt=0, description="repeat-contact window, unless the policy file sets repeat.window"
     )
     state_ttl_days: float = Field(8, gt=0, description="event time a contact stays in state")
+    idle_partition_s: float = Field(
+        60, ge=0, description="live: an input partition silent this long (wall time) no longer "
+        "holds the event clock back; 0 = never (docs/architecture.md, the event clock)"
+    )
     batch_max: int = Field(5000, ge=1, description="events per processing batch at most")
     batch_within_s: float = Field(
         0.5, gt=0, description="longest wait to fill an ingest batch; the customer stage starts "
@@ -156,6 +160,7 @@ class Settings(BaseSettings):
             repeat_window_ms=window_ms,
             repeat_identity=policy.repeat_identity,
             state_ttl_ms=ttl_ms,
+            await_progress=True,
         )
 
     def store_dir(self) -> Path | None:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -35,13 +36,18 @@ class ReplaySummary:
     dead_lettered: int
     contacts: int
     seconds: float
+    dropped_corrections: int = 0
 
     def line(self) -> str:
-        return (
+        text = (
             f"replayed {self.read:,} events in {self.seconds:.1f} s: {self.stored:,} stored "
             f"({self.distinct:,} distinct, {self.duplicates:,} duplicates merged), "
             f"{self.dead_lettered:,} dead-lettered, {self.contacts:,} contacts"
         )
+        if self.dropped_corrections:
+            text += (f"\nNOT EXACT: {self.dropped_corrections:,} corrections to windows older "
+                     "than the state TTL could not be applied, see sqm.dropped_corrections")
+        return text
 
 
 def read_lines(path: Path) -> Iterator[bytes]:
@@ -62,33 +68,50 @@ def message_key(line: bytes) -> bytes | None:
     return cid.encode() if isinstance(cid, str) else None
 
 
-async def produce_file(bootstrap: str, topic: str, path: Path) -> int:
+async def produce_file(bootstrap: str, topic: str, path: Path) -> tuple[int, dict[int, int]]:
+    """Produce every line; the count and the end of input (next offset per partition)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                 max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024)
     await producer.start()
     n = 0
+    end: dict[int, int] = {}
+
+    def note(sent: list[Any]) -> None:
+        for meta in sent:
+            if meta.offset + 1 > end.get(meta.partition, 0):
+                end[meta.partition] = meta.offset + 1
+
     try:
         pending = []
         for line in read_lines(path):
             pending.append(await producer.send(topic, value=line, key=message_key(line)))
             n += 1
             if len(pending) >= 10_000:
-                await asyncio.gather(*pending)
+                note(await asyncio.gather(*pending))
                 pending.clear()
-        await asyncio.gather(*pending)
+        note(await asyncio.gather(*pending))
     finally:
         await producer.stop()
-    return n
+    return n, end
 
 
 async def replay(pipeline: Pipeline, path: Path, *, show_progress: bool = True) -> ReplaySummary:
     total = sum(1 for _ in read_lines(path))
     started = time.monotonic()
     stats = pipeline.stats
+    settings = pipeline.settings
     bootstrap = pipeline.extras["bootstrap"]
+    # The file is all there is: a partition is idle only once all of it was delivered (not
+    # after a silence, which production overlapping consumption could fake).
+    input_progress = pipeline.ingest.progress
+    input_progress.idle_after_s = None
     producing = asyncio.ensure_future(
-        produce_file(bootstrap, pipeline.settings.input_topic, path)
+        produce_file(bootstrap, settings.input_topic, path)
     )
+    ended = False
+    # On the event clock the alert stage evaluates the last minutes once every shard's input
+    # has ended: wait for that too.
+    closing = settings.alert_clock == "event"
     progress = Progress(
         TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress,
@@ -96,9 +119,13 @@ async def replay(pipeline: Pipeline, path: Path, *, show_progress: bool = True) 
     with progress if show_progress else contextlib.nullcontext():
         task = progress.add_task("replay", total=total)
         last, last_change = -1, time.monotonic()
-        while stats.settled < total or not producing.done() or not stats.alerts_caught_up:
+        while (stats.settled < total or not producing.done() or not stats.alerts_caught_up
+               or (closing and len(stats.alert_partitions_closed) < settings.partitions)):
             if producing.done() and producing.exception():
                 raise ReplayError(f"could not produce the file: {producing.exception()}")
+            if producing.done() and not ended:
+                ended = True
+                input_progress.end_of_input(producing.result()[1], settings.partitions)
             progress.update(task, completed=stats.settled)
             if stats.settled != last:
                 last, last_change = stats.settled, time.monotonic()
@@ -120,4 +147,5 @@ async def replay(pipeline: Pipeline, path: Path, *, show_progress: bool = True) 
         dead_lettered=stats.dead_lettered,
         contacts=contacts,
         seconds=time.monotonic() - started,
+        dropped_corrections=stats.dropped_corrections,
     )

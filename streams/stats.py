@@ -22,13 +22,18 @@ class PipelineStats:
     alert_inputs_done: int = 0  # of those, evaluated and written by the alert stage
     # Records produced as whole batches (changelogs, sqm.alerts), per topic.
     produced: Counter[str] = field(default_factory=Counter)
+    restored_contacts: int = 0  # evicted long-lived contacts read back from ClickHouse
+    restored_windows: int = 0
+    # Alert partitions whose every shard reported the end of input, evaluated to the end.
+    alert_partitions_closed: set[int] = field(default_factory=set)
 
     @property
     def alerts_caught_up(self) -> bool:
         return self.alert_inputs_done >= self.alert_inputs_sent
 
     def as_dict(self) -> dict[str, int]:
-        return {**asdict(self), "produced": dict(self.produced), "settled": self.settled}
+        return {**asdict(self), "produced": dict(self.produced), "settled": self.settled,
+                "alert_partitions_closed": len(self.alert_partitions_closed)}
 
     @property
     def settled(self) -> int:

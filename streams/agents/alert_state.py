@@ -45,13 +45,43 @@ class PartitionAlerts:
     def __init__(self, monitor: AlertMonitor, watermarks: dict[int, int] | None = None) -> None:
         self.monitor = monitor
         self.watermarks = watermarks or {}
+        self.shards = 0  # how many shards feed it (0: not told, as before the true clock)
+        self.closed: set[int] = set()  # shards whose every input partition is idle
+        self.evaluated: int | None = None  # the event-clock time evaluated up to
         self.writes = 0  # flushes that wrote something (the meta record's `seq`)
         self.meta_written: bytes | None = None  # the meta content last written (without seq)
         self.rewrite = False  # write every part at the next flush, clearing other keys
 
     @property
     def clock(self) -> int | None:
-        return min(self.watermarks.values()) if self.watermarks else None
+        """The lowest shard clock, once every shard has reported (None before)."""
+        if not self.watermarks or len(self.watermarks) < self.shards:
+            return None
+        return min(self.watermarks.values()) or None
+
+    def complete_until(self, lateness_ms: int) -> int | None:
+        """Event time up to which every window and waiting interval is final: the clock less
+        the allowed lateness (a shard still accepts events that late), or, once every shard's
+        input has ended, everything read. None while not every shard has reported."""
+        clock = self.clock
+        if clock is None:
+            return None
+        if self.shards and len(self.closed) >= self.shards:
+            return max(self.watermarks.values())
+        return clock - lateness_ms
+
+    @property
+    def all_closed(self) -> bool:
+        return bool(self.shards) and len(self.closed) >= self.shards
+
+    def evaluate_event_clock(self, lateness_ms: int) -> list[AlertChange]:
+        """Evaluate every minute no event can still change, once: the same alerts, ids, start
+        times and values at any partition count and batching (docs/alerting.md)."""
+        until = self.complete_until(lateness_ms)
+        if until is None or (self.evaluated is not None and until <= self.evaluated):
+            return []
+        self.evaluated = until
+        return self.monitor.evaluate(until, on_grid=True)
 
     def apply(self, message: bytes) -> list[AlertChange]:
         """Apply one `sqm.alert-inputs` message; a person's acknowledgement may change an alert."""
@@ -61,6 +91,11 @@ class PartitionAlerts:
             return [change] if change is not None else []
         shard = data["shard"]
         self.watermarks[shard] = max(self.watermarks.get(shard, 0), data["wm"])
+        self.shards = max(self.shards, data.get("shards", 0))
+        if data.get("closed"):
+            self.closed.add(shard)
+        else:
+            self.closed.discard(shard)
         m = self.monitor
         for row in data["windows"]:
             m.apply_window(cast(WindowKey, tuple(row[:5])), shard, row[5], row[6:])
@@ -76,7 +111,8 @@ class PartitionAlerts:
     def meta(self, monitor_meta: Any) -> dict[str, Any]:
         """The meta record's content but its write count."""
         marks = {str(k): v for k, v in sorted(self.watermarks.items())}
-        return {"watermarks": marks, "monitor": monitor_meta}
+        return {"watermarks": marks, "monitor": monitor_meta, "shards": self.shards,
+                "closed": sorted(self.closed), "evaluated": self.evaluated}
 
     # -- the single-record format of earlier versions (read when upgrading in place) ---------
     def encode(self) -> bytes:
@@ -135,6 +171,9 @@ class AlertStateStore:
             meta = orjson.loads(value)
             monitor = AlertMonitor.from_parts({**parts, META: meta["monitor"]}, self.config)
             part = PartitionAlerts(monitor, {int(k): v for k, v in meta["watermarks"].items()})
+            part.shards = meta.get("shards", 0)  # absent: written before the true clock
+            part.closed = set(meta.get("closed", ()))
+            part.evaluated = meta.get("evaluated")
             part.writes = meta["seq"]
             part.meta_written = orjson.dumps(part.meta(meta["monitor"]))
             part.rewrite = legacy is not None

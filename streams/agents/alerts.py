@@ -56,9 +56,14 @@ def alert_inputs(
     contacts: Iterable[tuple[ContactView, int]],
     partitions: int,
     before: Mapping[tuple[str, str], ContactView | None] | None = None,
+    *,
+    closed: bool = False,
+    shards: int = 0,
 ) -> dict[int, bytes]:
     """One `sqm.alert-inputs` message per alert partition; every partition gets the watermark
-    (a tick), so its clock moves even when this shard has nothing else for it.
+    (a tick), so its clock moves even when this shard has nothing else for it. `shards` (how
+    many shards there are) lets the alert stage wait for every one of them; `closed` says
+    every input partition of this shard is idle (the end of a replay's input).
 
     With `before` (each changed contact's view at the batch start, `ShardResult.before`), a
     contact's wait and waiting interval are sent only when they differ from the batch start's:
@@ -66,7 +71,8 @@ def alert_inputs(
     contact whose interval the alert stage already closed would repeat its changes).
     """
     out: dict[int, dict[str, Any]] = {
-        p: {"shard": shard, "wm": low_watermark, "windows": [], "waiting": [], "waits": []}
+        p: {"shard": shard, "wm": low_watermark, "shards": shards, "closed": closed,
+            "windows": [], "waiting": [], "waits": []}
         for p in range(partitions)
     }
     for key, counts, version in windows:
@@ -127,6 +133,7 @@ class AlertStage:
         *,
         event_clock: bool,
         grace_s: float,
+        lateness_s: float = 0,
     ) -> None:
         self.config = config
         self.writer = writer
@@ -143,6 +150,7 @@ class AlertStage:
         self.alerts_topic = alerts_topic.get_topic_name()
         self.event_clock = event_clock
         self.grace_ms = int(grace_s * 1000)
+        self.lateness_ms = int(lateness_s * 1000)
         self._pending_done = 0
 
     def _partition(self, p: int) -> PartitionAlerts:
@@ -159,8 +167,11 @@ class AlertStage:
         self._pending_done = len(events)
         if self.event_clock:
             for p, part in touched.items():
-                if part.clock is not None:
-                    changes[p] += part.monitor.evaluate(part.clock, on_grid=True)
+                changes[p] += part.evaluate_event_clock(self.lateness_ms)
+                if part.all_closed:
+                    self.stats.alert_partitions_closed.add(p)
+                else:
+                    self.stats.alert_partitions_closed.discard(p)
         await self._emit(changes, touched)
 
     async def tick(self, partitions: Iterable[int]) -> None:

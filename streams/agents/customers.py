@@ -33,10 +33,12 @@ from streams.agents.alerts import alert_inputs
 from streams.agents.ingest import dead_letter_message, decode_chunk, record_time
 from streams.config import Settings
 from streams.core import rows
+from streams.core.archive import Archive
 from streams.core.derive import ContactView
 from streams.core.records import EventRecord
 from streams.core.rollup import WindowKey
 from streams.core.shard import Shard, ShardResult
+from streams.core.state import Progress
 from streams.record_batches import RecordBatches
 from streams.stats import PipelineStats
 
@@ -103,6 +105,7 @@ class CustomerStage:
         dead_letters: faust.TopicT,
         alert_inputs: faust.TopicT,
         out: RecordBatches,
+        archive: Archive | None = None,
     ) -> None:
         self.alert_inputs = alert_inputs
         self.out = out
@@ -112,6 +115,8 @@ class CustomerStage:
         self.stats = stats
         self.table = table
         self.dead_letters = dead_letters
+        # Where evicted long-lived contacts and windows are read back from (core/archive.py).
+        self.archive = archive
 
     async def handle(self, events: Sequence[faust.EventT]) -> None:
         """One batch, start to end."""
@@ -124,20 +129,22 @@ class CustomerStage:
         Synchronous, and it reads nothing a later batch changes: the customer agent prepares
         the next batch while this one's `finish` (the ClickHouse insert, on the other core)
         runs."""
-        by_partition: dict[int, list[tuple[int, list[EventRecord], int]]] = defaultdict(list)
+        by_partition: dict[int, list[tuple[int, list[EventRecord], int, Progress | None]]] = (
+            defaultdict(list))
         topic = ""
         stamps: dict[tuple[int, int], datetime] = {}
         for event in events:
             msg = event.message
             topic = msg.topic
-            source, records = decode_chunk(event.value)
-            by_partition[msg.partition].append((msg.offset, records, source))
+            source, records, progress = decode_chunk(event.value)
+            by_partition[msg.partition].append((msg.offset, records, source, progress))
             stamps[(msg.partition, msg.offset)] = record_time(msg.timestamp)
         now = datetime.now(UTC)
         accepted: list[EventRecord] = []
         contacts: list[tuple[ContactView, int]] = []
         windows: list[tuple[int, WindowKey, list[int], int]] = []  # (shard, key, counts, version)
         dead: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
         results: list[ShardResult] = []
         inputs: dict[int, list[bytes]] = defaultdict(list)  # alert partition -> messages
         changelog = self.out.fresh()
@@ -145,16 +152,20 @@ class CustomerStage:
             messages.sort(key=lambda m: m[0])
             # A Shard is cheap to build and holds no cache of its own: the table's data is the
             # state, so nothing goes stale across rebalances.
-            shard = Shard(partition, TableStore(self.table, partition, changelog), self.config)
+            shard = Shard(partition, TableStore(self.table, partition, changelog), self.config,
+                          self.archive)
             res = shard.process(messages)
             results.append(res)
             accepted.extend(res.accepted)
             contacts.extend(res.contacts)
             windows.extend((partition, *w) for w in res.windows)
             dead.extend(self._late_rows(partition, topic, res, stamps, now))
+            dropped.extend(rows.dropped_correction_row(partition, key, d, offset, now)
+                           for key, d, offset in res.dropped)
             for p, value in alert_inputs(shard.id, shard.meta.low_watermark, res.windows,
                                          res.contacts, self.settings.partitions,
-                                         res.before).items():
+                                         res.before, closed=shard.meta.closed,
+                                         shards=self.settings.partitions).items():
                 inputs[p].append(value)
             shard.commit()  # into `changelog`, sent only by `finish`
         # Column form for the hot tables (times as epoch ms); dead letters are few, rows do.
@@ -164,6 +175,7 @@ class CustomerStage:
             "contacts": rows.contact_columns(contacts, now_ms),
             "sla_1m": rows.sla_columns(windows, now_ms, self.config.policy.version),
             "dead_letters": dead,
+            "dropped_corrections": dropped,
         }
         n_events = sum(len(m[1]) for ms in by_partition.values() for m in ms)
         return PreparedBatch(batch, dead, inputs, changelog, results, n_events)
@@ -211,8 +223,10 @@ class CustomerStage:
             s.late += len(res.late)
             s.dead_lettered += len(res.late)
             s.dropped_corrections += res.dropped_corrections
+            s.restored_contacts += res.restored_contacts
+            s.restored_windows += res.restored_windows
             if res.dropped_corrections:
-                log.warning("%d corrections aimed at windows older than the state TTL were "
-                            "dropped", res.dropped_corrections)
+                log.warning("%d corrections aimed at windows evicted from state could not be "
+                            "applied; see sqm.dropped_corrections", res.dropped_corrections)
         s.processed += n_events
         s.batches += 1

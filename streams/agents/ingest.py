@@ -22,8 +22,11 @@ import orjson
 
 from sinks.writer import ClickHouseWriter
 from streams.config import Settings
+from streams.core.ingest_batch import encode_progress
+from streams.core.input_progress import InputProgress
 from streams.core.records import EventRecord
 from streams.core.rows import dead_letter_row
+from streams.core.state import Progress
 from streams.ingest_pool import IngestRouter, Routing
 from streams.stats import PipelineStats
 
@@ -78,6 +81,8 @@ class IngestStage:
         self.stats = stats
         self.by_customer = by_customer
         self.dead_letters = dead_letters
+        # What every shard is told of the input partitions after each batch (the event clock).
+        self.progress = InputProgress(settings.idle_partition_s or None)
 
     def handle(self, records: Sequence[InputRecord]) -> Awaitable[None]:
         """Start validating `records` now (in the router's child process, if it has one) and
@@ -109,6 +114,14 @@ class IngestStage:
             await self.by_customer.send(key=str(target).encode(), value=value, partition=target)
             for target, _source, value in routed.chunks
         ]
+        # Delivered in order, so this report covers exactly what was delivered so far; sent
+        # after the batch's events on each partition, so no shard hears of it before them.
+        next_offsets: dict[int, int] = {}
+        for msg in records:
+            if msg.offset >= next_offsets.get(msg.partition, 0):
+                next_offsets[msg.partition] = msg.offset + 1
+        self.progress.deliver(next_offsets, routed.marks)
+        sends += await self._send_progress(self.progress.report(time.monotonic()))
         sends += [
             await self.dead_letters.send(key=row["dl_id"].encode(), value=dead_letter_message(row))
             for row in dead
@@ -123,7 +136,28 @@ class IngestStage:
                         len(dead), len(records), dead[0]["reason"])
 
 
-def decode_chunk(value: bytes) -> tuple[int, list[EventRecord]]:
+    async def heartbeat(self) -> None:
+        """Between batches: tell the shards when a partition turned idle or the input ended
+        (a replay's last batch may be delivered before its producer is done)."""
+        if self.progress.heartbeat_due(time.monotonic()):
+            sends = await self._send_progress(self.progress.report(time.monotonic()))
+            if sends:
+                await asyncio.gather(*sends)
+
+    async def _send_progress(self, progress: Progress | None) -> list[Awaitable[Any]]:
+        if progress is None:
+            return []
+        value = encode_progress(progress)
+        return [
+            await self.by_customer.send(key=str(target).encode(), value=value, partition=target)
+            for target in range(self.settings.partitions)
+        ]
+
+
+def decode_chunk(value: bytes) -> tuple[int, list[EventRecord], Progress | None]:
+    """A `sqm.by-customer` message: its source partition, events and progress report."""
     data = orjson.loads(value)
+    progress = data.get("progress")
     # Either wire form: a topic written by an older sqm (dicts) may still hold messages.
-    return data["source"], [EventRecord.from_wire_any(d) for d in data["events"]]
+    return (data["source"], [EventRecord.from_wire_any(d) for d in data["events"]],
+            None if progress is None else Progress.from_json(progress))

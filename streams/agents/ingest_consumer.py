@@ -41,6 +41,7 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from mode import Service
 
 from streams.agents.ingest import InputRecord
+from streams.core.input_progress import InputProgress
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,8 @@ class IngestConsumer(Service):
         previous_group: str | None = None,
         consumer_factory: Callable[..., Any] = AIOKafkaConsumer,
         read_ahead: int = 3,
+        progress: InputProgress | None = None,
+        heartbeat: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__()
         self.topic = topic
@@ -103,6 +106,10 @@ class IngestConsumer(Service):
         self.previous_group = previous_group
         self.consumer_factory = consumer_factory
         self.read_ahead = max(1, read_ahead)  # batches in hand at most
+        # The event clock's inputs: which partitions this consumer owns and reads, and what to
+        # call between batches when a progress report may be due (streams/agents/ingest.py).
+        self.progress = progress
+        self.heartbeat = heartbeat
         self.consumer: Any = None
         self.generation = 0  # bumped on every revocation: batches read before it stay uncommitted
         self._ready = asyncio.Event()
@@ -148,6 +155,8 @@ class IngestConsumer(Service):
                     batch, generation = await self._next_batch()
                     if batch:
                         pending.append(self._take(batch, generation))
+                    elif self.heartbeat is not None and not self._stopping:
+                        await self.heartbeat()
                 # Read ahead (only what is already fetched) so that the next batches' work can
                 # start while this one is delivered.
                 while len(pending) < self.read_ahead and not self._stopping:
@@ -177,6 +186,8 @@ class IngestConsumer(Service):
 
     def _take(self, batch: Batch, generation: int) -> _InHand:
         self._holding = True
+        if self.progress is not None:
+            self.progress.seen((tp.partition for tp in batch), time.monotonic())
         return _InHand(batch, generation, self.handle([r for rs in batch.values() for r in rs]))
 
     async def _next_batch(self) -> tuple[Batch, int]:
@@ -238,6 +249,16 @@ class IngestConsumer(Service):
             log.info("ingest: partitions %s start at the offsets group %s committed",
                      sorted(tp.partition for tp in theirs), self.previous_group)
 
+    async def track(self, assigned: set[TopicPartition]) -> None:
+        """Tell the progress tracker which partitions are read now, and from where."""
+        if self.progress is None or not assigned:
+            return
+        # The committed offset (where reading resumes), not `position`, which may wait on the
+        # rebalance this callback is part of.
+        starts = {tp.partition: (await self.consumer.committed(tp)) or 0 for tp in assigned}
+        sources = len(self.consumer.partitions_for_topic(self.topic) or ())
+        self.progress.assign(starts, max(sources, max(starts) + 1), time.monotonic())
+
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
             await self.consumer.commit(offsets)
@@ -268,6 +289,8 @@ class _Listener(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         owner = self.owner
         owner.generation += 1  # the batch in hand, if any, will not be committed
+        if owner.progress is not None:
+            owner.progress.revoke(tp.partition for tp in revoked)
         # Let its sends finish before the partitions move, so the next owner's re-read follows
         # them rather than racing them (fewer duplicates behind newer events, nothing more).
         try:
@@ -279,6 +302,7 @@ class _Listener(ConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         log.info("ingest: assigned %s", sorted(tp.partition for tp in assigned))
         await self.owner.resume_previous(assigned)
+        await self.owner.track(assigned)
 
 
 def committed_offsets(

@@ -19,6 +19,7 @@ from streams.core.records import EventRecord
 from streams.core.rollup import (
     ABANDONED,
     ANSWERED,
+    COUNTER_NAMES,
     CREATED,
     CSAT_COUNT,
     CSAT_GOOD,
@@ -155,6 +156,22 @@ def sla_row(key: WindowKey, counts: list[int], shard: int, version: int, now: da
         "version": version,
         "updated_at": now,
     }
+
+
+def dropped_correction_row(shard: int, key: WindowKey, delta: list[int], offset: int,
+                           now: datetime) -> Row:
+    """A correction aimed at a window no longer in state (sqm.dropped_corrections)."""
+    start, tenant, channel, queue, priority = key
+    row: dict[str, Any] = {
+        "window_start": datetime.fromtimestamp(start / 1000, UTC), "tenant_id": tenant,
+        "channel": channel, "queue": queue, "priority": priority, "shard": shard,
+        "source_offset": offset, "recorded_at": now,
+    }
+    for name, value in zip(COUNTER_NAMES, delta, strict=True):
+        row[name] = value
+    row["wait_s_sum"] = seconds(delta[WAIT_MS])
+    del row["wait_ms_sum"]
+    return row
 
 
 def dead_letter_row(

@@ -12,15 +12,17 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from streams.core.archive import Archive, ContactKey
 from streams.core.derive import ContactView, derive
 from streams.core.facts import ContactFacts
 from streams.core.policy_file import Policy
 from streams.core.policy_spec import RepeatIdentity
-from streams.core.records import EventRecord
+from streams.core.records import CREATED, EventRecord
 from streams.core.repeat import DEFAULT_REPEAT_WINDOW_MS, repeat_flags
-from streams.core.rollup import MINUTE_MS, WindowKey, add_into, delta
+from streams.core.rollup import MINUTE_MS, WindowKey, add_into, delta, pad
 from streams.core.state import (
     CustomerState,
+    Progress,
     ShardMeta,
     ShardStore,
     WindowState,
@@ -33,8 +35,10 @@ from streams.core.state import (
 
 HOUR_MS = 3_600_000
 
-# (offset, events) or (offset, events, input partition the events were read from)
-Message = tuple[int, Sequence[EventRecord]] | tuple[int, Sequence[EventRecord], int]
+# (offset, events), (offset, events, input partition the events were read from) or that and
+# the ingest stage's progress report, applied after the message's events.
+Message = (tuple[int, Sequence[EventRecord]] | tuple[int, Sequence[EventRecord], int]
+           | tuple[int, Sequence[EventRecord], int, Progress | None])
 # Row versions (UInt64): the state generation in the high 29 bits, the input offset in the low
 # 35. Generations count seconds from 2024-01-01, which fits 29 bits until 2041.
 OFFSET_BITS = 35
@@ -51,6 +55,9 @@ class ShardConfig:
     # How long after its last event a contact (and a window) stays in state. It must cover the
     # repeat window: an older contact can no longer make a new one a repeat.
     state_ttl_ms: int = 8 * 24 * HOUR_MS
+    # The event clock waits for the ingest stage's progress reports (the worker; see
+    # ShardMeta.await_progress).
+    await_progress: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +78,31 @@ class ShardResult:
     # changed; contacts only re-written (duplicates) are absent.
     before: dict[tuple[str, str], ContactView | None] = field(default_factory=dict)
     windows: list[tuple[WindowKey, list[int], int]] = field(default_factory=list)
-    # Deltas aimed at windows already evicted from state (older than the state TTL).
-    dropped_corrections: int = 0
+    # Deltas aimed at windows evicted from state that no archive could restore:
+    # (window key, delta, input offset). Written to sqm.dropped_corrections.
+    dropped: list[tuple[WindowKey, list[int], int]] = field(default_factory=list)
+    restored_contacts: int = 0  # evicted contacts read back from the archive
+    restored_windows: int = 0
+
+    @property
+    def dropped_corrections(self) -> int:
+        return len(self.dropped)
 
 
 class Shard:
-    def __init__(self, shard_id: int, store: ShardStore, config: ShardConfig) -> None:
+    def __init__(self, shard_id: int, store: ShardStore, config: ShardConfig,
+                 archive: Archive | None = None) -> None:
         self.id = shard_id
         self.store = store
         self.config = config
+        self.archive = archive
+        self._restored_windows = 0
         self._dirty_customers: dict[str, CustomerState] = {}
         self._dirty_windows: dict[str, WindowState] = {}
         self._deleted: list[str] = []
         self._meta_dirty = False
         self.meta = self._load_meta()
+        self.meta.await_progress = config.await_progress
 
     # -- loading ---------------------------------------------------------------------------
     def _load_meta(self) -> ShardMeta:
@@ -109,12 +127,17 @@ class Shard:
         self.store.keep(key, st)
         return st
 
-    def _window(self, key: str, start_ms: int) -> WindowState | None:
+    def _window(self, key: str, wkey: WindowKey) -> WindowState | None:
         raw = self.store.get(key)
         if raw is None:
-            if start_ms < self._horizon():
-                return None  # evicted long ago: a fresh zero would overwrite the stored total
-            st = WindowState()
+            if wkey[0] < self._horizon():
+                # Evicted long ago: a fresh zero would overwrite the stored total.
+                st_ = self._restore_window(wkey)
+                if st_ is None:
+                    return None
+                st = st_
+            else:
+                st = WindowState()
         elif isinstance(raw, bytes):
             st = WindowState.decode(raw)
         else:
@@ -125,12 +148,62 @@ class Shard:
     def _horizon(self) -> int:
         return self.meta.low_watermark - self.config.lateness_ms - self.config.state_ttl_ms
 
+    def _restore_window(self, wkey: WindowKey) -> WindowState | None:
+        """An evicted window's stored counts, or None without an archive. Its stamp is the
+        offset in the stored row's version (of this state's generation), so a message replayed
+        after a crash is not applied twice to a restored window either."""
+        if self.archive is None:
+            return None
+        found = self.archive.windows(self.id, [wkey]).get(wkey)
+        self._restored_windows += 1
+        if found is None:
+            return WindowState()  # never written by this shard
+        counts, version = found
+        same_generation = version >> OFFSET_BITS == self.meta.generation
+        return WindowState(pad(list(counts)), version & OFFSET_MASK if same_generation else -1)
+
+    def _restore_contacts(self, messages: Sequence[Message]) -> int:
+        """Read back the contacts this batch has events for that are not in state, unless the
+        batch creates them: new contacts almost always, evicted long-lived ones otherwise."""
+        wanted: dict[ContactKey, str] = {}  # -> customer key
+        created: set[ContactKey] = set()
+        for message in messages:
+            for e in message[1]:
+                key = (e.tenant_id, e.contact_id)
+                if e.type == CREATED:
+                    created.add(key)
+                elif key not in wanted:
+                    ckey = customer_key(self.id, e.tenant_id, e.customer_id)
+                    st = self._dirty_customers.get(ckey) or self._customer(ckey)
+                    if e.contact_id not in st.contacts:
+                        wanted[key] = ckey
+        keys = [k for k in wanted if k not in created]
+        if not keys or self.archive is None:
+            return 0
+        found = self.archive.contacts(keys)
+        for key, archived in found.items():
+            ckey = wanted[key]
+            st = self._dirty_customers.get(ckey) or self._customer(ckey)
+            if not archived.events:
+                continue
+            first = archived.events[0]
+            facts = ContactFacts(first.tenant_id, first.contact_id, first.customer_id)
+            for e in archived.events:
+                facts.apply(e)
+            st.contacts[key[1]] = facts
+            st.repeat[key[1]] = archived.is_repeat
+            self.store.keep(ckey, st)
+        return len(found)
+
     # -- processing ------------------------------------------------------------------------
     def process(self, messages: Sequence[Message]) -> ShardResult:
         """Apply messages in offset order; return the rows to write."""
         res = ShardResult()
         policy = self.config.policy
         lateness = self.config.lateness_ms
+        meta = self.meta
+        if self.archive is not None:
+            res.restored_contacts = self._restore_contacts(messages)
         # (customer key, contact id) -> the contact's view as of the last applied message, None
         # for a contact new in this batch. Derived lazily, just before the contact first
         # changes: a contact untouched so far still has its facts and flag of the batch start.
@@ -143,6 +216,12 @@ class Shard:
             offset, events = message[0], message[1]
             source = message[2] if len(message) > 2 else 0
             mark = marks.get(source, 0)
+            # Also late: older than the event clock allows, whatever this shard saw of its
+            # partition, since state older than the clock's horizon may be evicted.
+            floor = max(mark, meta.low_watermark) - lateness if meta.sources else mark - lateness
+            if source in meta.idle and events:
+                meta.idle.discard(source)  # it delivers again: it holds the clock back again
+                self._meta_dirty = True
             changed: dict[str, set[str]] = {}
             created_moved: set[str] = set()  # customers with a contact whose created changed
             for index, e in enumerate(events):
@@ -160,8 +239,8 @@ class Shard:
                         touched_contacts[(ckey, cid)] = derive(
                             facts, st.repeat.get(cid, False), policy)
                     continue
-                if e.ts < mark - lateness:
-                    res.late.append(Late(offset, index, e, self._late_reason(e, mark)))
+                if e.ts < floor:
+                    res.late.append(Late(offset, index, e, self._late_reason(e, floor)))
                     continue
                 if e.ts > mark:
                     marks[source] = mark = e.ts
@@ -184,7 +263,11 @@ class Shard:
                 dirty[ckey] = st
             self._apply_changes(
                 offset, changed, created_moved, views, touched_contacts, touched_windows, res)
+            progress = message[3] if len(message) > 3 else None
+            if progress is not None and meta.apply_progress(progress):
+                self._meta_dirty = True
         self._sweep_if_due()
+        res.restored_windows, self._restored_windows = self._restored_windows, 0
         gen = self.meta.generation << OFFSET_BITS
         res.contacts = [(v, v.event_count * 2 + v.is_repeat) for v in touched_contacts.values()]
         res.windows = [
@@ -240,9 +323,9 @@ class Shard:
                 touched_contacts[vkey] = new
         for wkey, d in deltas.items():
             skey = window_key(self.id, wkey)
-            w = self._window(skey, wkey[0])
+            w = self._window(skey, wkey)
             if w is None:
-                res.dropped_corrections += 1
+                res.dropped.append((wkey, d, offset))
                 continue
             touched_windows[skey] = (wkey, w)
             if w.stamp >= offset:
@@ -258,11 +341,12 @@ class Shard:
             return None
         return {cid: f.created[field_index] for cid, f in st.contacts.items() if f.created}
 
-    def _late_reason(self, e: EventRecord, mark: int) -> str:
-        behind_s = (mark - e.ts) / 1000
+    def _late_reason(self, e: EventRecord, floor: int) -> str:
+        behind_s = (floor - e.ts) / 1000 + self.config.lateness_ms / 1000
         return (
-            f"late: occurred {behind_s:.0f} s before its partition's watermark, "
-            f"beyond the allowed lateness of {self.config.lateness_ms / 1000:.0f} s"
+            f"late: occurred {behind_s:.0f} s before the event clock (its partition's "
+            f"watermark, or every partition's), beyond the allowed lateness of "
+            f"{self.config.lateness_ms / 1000:.0f} s"
         )
 
     # -- eviction by event time -------------------------------------------------------------
@@ -274,11 +358,14 @@ class Shard:
         self._meta_dirty = True
         horizon = self._horizon()
         cprefix, wprefix = shard_prefixes(self.id)
+        # What this batch touched stays until a later sweep: what is evicted was then written
+        # (rows, batches before) by the time an archive may read it back (core/archive.py).
+        dirty_windows, dirty_customers = self._dirty_windows, self._dirty_customers
         for key in self.store.keys((cprefix, wprefix)):
             if key.startswith(wprefix):
-                if parse_window_key(key)[0] + MINUTE_MS <= horizon:
+                if parse_window_key(key)[0] + MINUTE_MS <= horizon and key not in dirty_windows:
                     self._evict(key)
-            elif key.startswith(cprefix):
+            elif key.startswith(cprefix) and key not in dirty_customers:
                 st = self._customer(key)
                 old = [cid for cid, f in st.contacts.items() if f.last_ts < horizon]
                 if not old:
@@ -287,7 +374,7 @@ class Shard:
                     del st.contacts[cid]
                     st.repeat.pop(cid, None)
                 if st.contacts:
-                    self._dirty_customers[key] = st
+                    dirty_customers[key] = st
                 else:
                     self._evict(key)
 

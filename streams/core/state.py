@@ -83,28 +83,109 @@ class WindowState:
         return cls(pad(counts), stamp)
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the ingest stage read of the input partitions it owns, sent to every shard after
+    each batch (after the batch's events, on the same partitions): `sources` is the input
+    topic's partition count, `marks` the latest event time read per input partition, `idle`
+    the partitions it reports as idle (caught up and silent, or at the end of a replay's
+    input). See docs/architecture.md, "The event clock"."""
+
+    sources: int
+    marks: dict[int, int]
+    idle: frozenset[int] = frozenset()
+
+    def to_json(self) -> dict[str, object]:
+        return {"n": self.sources, "marks": [[p, m] for p, m in self.marks.items()],
+                "idle": sorted(self.idle)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Progress:
+        return cls(data["n"], {p: m for p, m in data["marks"]}, frozenset(data["idle"]))
+
+
 @dataclass(slots=True)
 class ShardMeta:
-    # Latest event time seen per input partition (epoch ms). Lateness is judged per input
-    # partition, the unit Kafka keeps in order: partitions are consumed at different speeds,
-    # so one fast partition must not make a slow one's events look late.
+    # Latest event time seen per input partition (epoch ms), from the events this shard got.
+    # Lateness is judged per input partition, the unit Kafka keeps in order: partitions are
+    # consumed at different speeds, so one fast partition must not make a slow one's events
+    # look late.
     watermarks: dict[int, int] = field(default_factory=dict)
     generation: int = 0  # when this state was first created, seconds; part of row versions
     swept_hour: int = 0  # last event-time hour an eviction sweep ran for
+    # The ingest stage's progress per input partition (it reads every event of a partition,
+    # this shard only those routed here), the partitions reported idle, and how many input
+    # partitions there are (0: never told, the clock of sqm before the true low watermark).
+    progress: dict[int, int] = field(default_factory=dict)
+    idle: set[int] = field(default_factory=set)
+    sources: int = 0
+    # Not encoded: set from the shard's config. When true, the clock stays at 0 until the
+    # first progress report says how many input partitions there are (the worker); when
+    # false, a shard never told uses the lowest watermark heard from (direct core use).
+    await_progress: bool = False
 
     @property
     def low_watermark(self) -> int:
-        """Event time every input partition has reached: the safe clock for eviction."""
-        return min(self.watermarks.values()) if self.watermarks else 0
+        """The event clock: the event time every input partition that can still feed this
+        shard has reached. A partition never heard from holds it at 0; an idle one does not
+        hold it back; when every partition is idle, everything read has arrived and the clock
+        is the latest time read. Eviction, lateness and the alert stage's clock use it."""
+        if not self.sources:
+            if self.await_progress or not self.watermarks:
+                return 0
+            return min(self.watermarks.values())
+        marks, progress, idle = self.watermarks, self.progress, self.idle
+        low: int | None = None
+        for p in range(self.sources):
+            if p in idle:
+                continue
+            mark = max(marks.get(p, 0), progress.get(p, 0))
+            if low is None or mark < low:
+                low = mark
+        if low is not None:
+            return low
+        return max((*marks.values(), *progress.values()), default=0)
+
+    @property
+    def closed(self) -> bool:
+        """Every input partition is idle: nothing more is in flight to this shard."""
+        return bool(self.sources) and all(p in self.idle for p in range(self.sources))
+
+    def apply_progress(self, progress: Progress) -> bool:
+        """Merge one progress report; True when anything changed."""
+        changed = False
+        if progress.sources != self.sources and progress.sources > 0:
+            self.sources = progress.sources
+            changed = True
+        for p, mark in progress.marks.items():
+            if mark > self.progress.get(p, 0):
+                self.progress[p] = mark
+                changed = True
+            if p in progress.idle:
+                if p not in self.idle:
+                    self.idle.add(p)
+                    changed = True
+            elif p in self.idle:
+                self.idle.discard(p)
+                changed = True
+        return changed
 
     def encode(self) -> bytes:
         marks = {str(k): v for k, v in self.watermarks.items()}
-        return orjson.dumps([marks, self.generation, self.swept_hour])
+        progress = {str(k): v for k, v in self.progress.items()}
+        return orjson.dumps([marks, self.generation, self.swept_hour, progress,
+                             sorted(self.idle), self.sources])
 
     @classmethod
     def decode(cls, data: bytes) -> ShardMeta:
-        marks, generation, swept = orjson.loads(data)
-        return cls({int(k): v for k, v in marks.items()}, generation, swept)
+        marks, generation, swept, *clock = orjson.loads(data)
+        meta = cls({int(k): v for k, v in marks.items()}, generation, swept)
+        if clock:  # written before the true low watermark: no progress yet
+            progress, idle, sources = clock
+            meta.progress = {int(k): v for k, v in progress.items()}
+            meta.idle = set(idle)
+            meta.sources = sources
+        return meta
 
 
 class ShardStore(Protocol):

@@ -109,9 +109,8 @@ def replay_alerts(events: Path, store: Path, batch_max: int) -> list[tuple[objec
 def test_replays_batched_differently_raise_the_same_alerts(tmp_path: Path) -> None:
     """The scenario and, three quiet hours later, ten more minutes of the hot queue's slow
     answers: replayed in batches of 40 and of 5,000 events, the alert rows are identical (the
-    event clock evaluates every rule at every whole minute and skips none, docs/alerting.md).
-    The tail has enough customers for every shard to hear from every input partition: the
-    clock is the lowest of their watermarks, and reaches the tail only then."""
+    event clock evaluates every rule at every whole minute, once no event can change it, and
+    skips none, docs/alerting.md)."""
     late = T0 + timedelta(hours=4)
     tail = []
     for i in range(200):  # a contact every 3 s, each answered after 60 s: service level 0
@@ -136,10 +135,9 @@ def test_replays_batched_differently_raise_the_same_alerts(tmp_path: Path) -> No
     assert rules[("service-level-low", "resolved")] == 1  # the scenario's breach
     assert rules[("service-level-low", "firing")] == 1  # the tail's, still firing at its end
     warned = Counter(str(r[7]).startswith("late-") for r in small if r[1] == "contact-at-risk")
-    # Every slow contact of the scenario; of the tail, those whose at-risk point the clock
-    # reached: it stops at the lowest watermark over shards and input partitions, short of the
-    # tail's last events (docs/alerting.md, the known limit).
-    assert warned[False] == 45 and 150 < warned[True] <= 200
+    # Every slow contact, the tail's last ones too: at the end of the input the clock closes
+    # at the latest event time read, and the last minutes are evaluated.
+    assert warned[False] == 45 and warned[True] == 200
 
 
 def test_the_alerts_topic_holds_one_firing_and_one_resolve(
@@ -148,7 +146,9 @@ def test_the_alerts_topic_holds_one_firing_and_one_resolve(
     time (each settled before the next), so the alerts are raised over several evaluations and
     written by several inserts, as live; then the messages on the `sqm.alerts` topic."""
     store = tmp_path / "store"
-    worker = Worker(worker_env(broker.bootstrap, store, SQM_ALERT_CLOCK="event"))
+    # Each chunk's minutes are final once its input partitions turn idle (1 s of silence).
+    worker = Worker(worker_env(broker.bootstrap, store, SQM_ALERT_CLOCK="event",
+                               SQM_IDLE_PARTITION_S="1"))
     chunks: list[list[bytes]] = [[] for _ in range(6)]
     for line in scenario():  # the last answers and resolves fall after 01:59: in the last one
         at = datetime.fromisoformat(orjson.loads(line)["occurred_at"])
@@ -158,9 +158,11 @@ def test_the_alerts_topic_holds_one_firing_and_one_resolve(
         produce(broker.bootstrap, part)
         sent += len(part)
         # Every event sent so far settled (the customer stage has sent its alert inputs by
-        # then), and the alert stage has applied and evaluated them all.
+        # then), the alert stage has applied them all, and every input partition turned idle,
+        # so every minute read was evaluated.
         worker.wait_for(lambda p, n=sent: p["settled"] == n
-                        and p["alert_inputs_done"] == p["alert_inputs_sent"], timeout=60)
+                        and p["alert_inputs_done"] == p["alert_inputs_sent"]
+                        and p["alert_partitions_closed"] == 4, timeout=60)
     worker.stop()  # a clean stop flushes the producer: every change is on the topic
     assert worker.proc.returncode == 0, worker.errors[-3:]
     reader = TopicReader(broker.bootstrap, "sqm.alerts")

@@ -287,7 +287,7 @@ def test_consumer_config_follows_the_broker_profile() -> None:
     from streams.app import build_app
 
     class NoWriter:
-        pass
+        client = None
 
     tansu = build_app(load_settings(broker_profile="tansu"), "127.0.0.1:1", NoWriter())  # type: ignore[arg-type]
     kafka = build_app(load_settings(kafka_bootstrap="k:9092", broker_profile="kafka"),
@@ -339,8 +339,8 @@ def test_stage_forwards_valid_records_and_dead_letters_the_rest() -> None:
     target = shard_for("t1", "u1", 4)
     [(key, value, partition)] = by_customer.sent
     assert (key, partition) == (str(target).encode(), target)
-    source, events = decode_chunk(value)
-    assert source == 3 and [e.event_id for e in events] == ["e1"]
+    source, events, progress = decode_chunk(value)
+    assert source == 3 and [e.event_id for e in events] == ["e1"] and progress is None
     assert events[0].queue == "billing"
 
     [batch] = writer.batches
@@ -369,6 +369,6 @@ def test_chunks_are_positional_and_older_dict_chunks_still_decode() -> None:
     asyncio.run(stage.handle([rec(0, 0, orjson.dumps(EVENT))]))
     [(_, value, _)] = by_customer.sent
     assert isinstance(orjson.loads(value)["events"][0], list)
-    assert decode_chunk(value) == (0, [record])
+    assert decode_chunk(value) == (0, [record], None)
     older = encode_chunk(2, [orjson.dumps(record.to_wire())])
-    assert decode_chunk(older) == (2, [record])
+    assert decode_chunk(older) == (2, [record], None)

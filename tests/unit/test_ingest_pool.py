@@ -81,7 +81,7 @@ def test_messages_keep_the_events_order_per_partition_pair() -> None:
     routed = routed_here()
     seen: dict[tuple[int, int], list[str]] = {}
     for target, source, value in routed.chunks:
-        got_source, records = decode_chunk(value)
+        got_source, records, _ = decode_chunk(value)
         assert got_source == source
         for r in records:
             assert shard_for(r.tenant_id, r.customer_id, 4) == target

@@ -1,0 +1,76 @@
+"""The shards' archive (`streams.core.archive.Archive`) over the ClickHouse tables they wrote.
+
+An evicted contact is rebuilt from its stored events (`sqm.events.raw`, validated again exactly
+as the ingest stage did) and its stored repeat flag; an evicted window from the shard's own
+`sqm.sla_1m` row. Only contacts with a row in `sqm.contacts` are read back, so asking about a
+contact that is simply new costs one primary-key lookup per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from clickhouse_connect.driver import Client
+
+from streams.core.archive import ArchivedContact, ContactKey
+from streams.core.records import EventRecord
+from streams.core.rollup import N_COUNTERS, WindowKey
+from streams.core.validate import Rejection, validate_wire
+
+_SLA_COUNTERS = (
+    "offered", "answered", "answered_in_sla", "wait_s_sum", "abandoned", "short_abandoned",
+    "created", "repeat_contacts", "sl_met", "sl_missed", "csat_count", "csat_sum", "csat_good",
+)
+assert len(_SLA_COUNTERS) == N_COUNTERS
+
+
+class ClickHouseArchive:
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def contacts(self, keys: Sequence[ContactKey]) -> dict[ContactKey, ArchivedContact]:
+        if not keys:
+            return {}
+        stored = self.client.query(
+            "SELECT tenant_id, contact_id, is_repeat FROM sqm.contacts FINAL "
+            "WHERE (tenant_id, contact_id) IN {keys:Array(Tuple(String, String))}",
+            parameters={"keys": list(keys)},
+        ).result_rows
+        if not stored:
+            return {}
+        repeat = {(t, c): bool(r) for t, c, r in stored}
+        rows = self.client.query(
+            "SELECT tenant_id, contact_id, raw FROM sqm.events FINAL "
+            "WHERE (tenant_id, contact_id) IN {keys:Array(Tuple(String, String))}",
+            parameters={"keys": list(repeat)},
+        ).result_rows
+        events: dict[ContactKey, list[EventRecord]] = {k: [] for k in repeat}
+        for tenant, contact, raw in rows:
+            wire = validate_wire(raw.encode() if isinstance(raw, str) else raw)
+            if not isinstance(wire, Rejection):  # stored events were valid when stored
+                events[(tenant, contact)].append(EventRecord.from_wire_list(wire))
+        return {k: ArchivedContact(events[k], repeat[k]) for k in repeat}
+
+    def windows(self, shard: int, keys: Sequence[WindowKey]) -> dict[
+            WindowKey, tuple[list[int], int]]:
+        if not keys:
+            return {}
+        rows = self.client.query(
+            "SELECT toInt64(toUnixTimestamp(window_start)) * 1000, tenant_id, channel, queue, "
+            "priority, "
+            f"{', '.join(_SLA_COUNTERS)}, version FROM sqm.sla_1m FINAL "
+            "WHERE shard = {shard:UInt16} AND (toInt64(toUnixTimestamp(window_start)) * 1000, "
+            "tenant_id, "
+            "channel, queue, priority) IN {keys:Array(Tuple(Int64, String, String, String, "
+            "String))}",
+            parameters={"shard": shard, "keys": [list(k) for k in keys]},
+        ).result_rows
+        out: dict[WindowKey, tuple[list[int], int]] = {}
+        for row in rows:
+            key: WindowKey = (int(row[0]), row[1], row[2], row[3], row[4])
+            counts: list[Any] = list(row[5:5 + N_COUNTERS])
+            counts[3] = Decimal(counts[3]).scaleb(3)  # wait_s_sum: seconds -> ms, as in state
+            out[key] = ([int(c) for c in counts], int(row[5 + N_COUNTERS]))
+        return out
