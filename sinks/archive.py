@@ -65,7 +65,7 @@ class ClickHouseArchive:
             "tenant_id, "
             "channel, queue, priority) IN {keys:Array(Tuple(Int64, String, String, String, "
             "String))}",
-            parameters={"shard": shard, "keys": [list(k) for k in keys]},
+            parameters={"shard": shard, "keys": [tuple(k) for k in keys]},
         ).result_rows
         out: dict[WindowKey, tuple[list[int], int]] = {}
         for row in rows:

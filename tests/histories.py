@@ -76,3 +76,16 @@ def arrival(events: list[EventRecord], seed: int, *, disorder_ms: int = 20 * MIN
               for j, e in enumerate(e for e in events if rnd.random() < duplicates)]
     keyed.sort(key=lambda k: (k[0], k[1]))
     return [e for _, _, e in keyed]
+
+
+def to_json(e: EventRecord) -> bytes:
+    """The contract's JSON for an event built here (field names are the record's)."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    import orjson
+
+    data = {k: v for k, v in dataclasses.asdict(e).items()
+            if v not in (None, {}, "") and k not in ("ts", "raw")}
+    at = datetime.fromtimestamp(e.ts / 1000, UTC).isoformat(timespec="milliseconds")
+    return orjson.dumps({**data, "occurred_at": at.replace("+00:00", "Z"), "schema_version": 1})

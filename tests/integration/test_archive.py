@@ -1,0 +1,117 @@
+"""The shards' archive on the real engine (chDB): what a shard wrote is what it reads back.
+
+A shard processes a week of one customer's contacts and writes its rows as the customer stage
+does; `ClickHouseArchive` then gives back each stored contact's events (validated again from
+`raw`) with its repeat flag, and each window's counts and version, exactly; contacts and windows
+never written are absent. Then an evicted contact's late survey, through a shard whose archive
+is ClickHouse, gives the reference's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from clickhouse_connect.driver import Client
+
+from sinks.archive import ClickHouseArchive
+from sinks.clickhouse import connect
+from sinks.migrations import migrate
+from sinks.writer import ClickHouseWriter
+from streams.core import rows
+from streams.core.records import EventRecord
+from streams.core.shard import Shard, ShardConfig
+from streams.core.state import DictStore, Progress
+from streams.core.validate import validate
+from tests import reference
+from tests.events import ev
+from tests.histories import BASE, DAY, HOUR, to_json
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+    c = connect(f"chdb://{tmp_path_factory.mktemp('archive')}")
+    try:
+        migrate(c)
+        yield c
+    finally:
+        c.close()
+
+
+def valid(e: EventRecord) -> EventRecord:
+    record = validate(to_json(e))
+    assert isinstance(record, EventRecord)
+    return record
+
+
+def write(writer: ClickHouseWriter, shard: int, res) -> None:  # type: ignore[no-untyped-def]
+    writer.write({
+        "events": rows.event_columns(res.accepted, 0),
+        "contacts": rows.contact_columns(res.contacts, 0),
+        "sla_1m": rows.sla_columns([(shard, *w) for w in res.windows], 0),
+    })
+
+
+def test_what_a_shard_wrote_is_read_back(client: Client, tmp_path: Path) -> None:
+    writer = ClickHouseWriter(client)
+    events = [valid(e) for e in (
+        ev("contact.created", BASE, "k1", customer="u9", queue="q"),
+        ev("contact.queued", BASE + 1_000, "k1", customer="u9", queue="q"),
+        ev("message.sent", BASE + 20_000, "k1", customer="u9", sender="agent", agent_id="a1"),
+        ev("contact.created", BASE + HOUR, "k2", customer="u9", queue="q"),
+        ev("survey.submitted", BASE + 2 * HOUR, "k2", customer="u9", csat=2),
+    )]
+    shard = Shard(3, DictStore(), ShardConfig())
+    res = shard.process([(0, events)])
+    write(writer, 3, res)
+    archive = ClickHouseArchive(client)
+    got = archive.contacts([("t1", "k1"), ("t1", "k2"), ("t1", "nobody")])
+    assert set(got) == {("t1", "k1"), ("t1", "k2")}
+    assert sorted(got[("t1", "k1")].events, key=lambda e: e.ts) == events[:3]
+    assert got[("t1", "k2")].is_repeat and not got[("t1", "k1")].is_repeat
+    keys = [w[0] for w in res.windows]
+    windows = archive.windows(3, [*keys, (BASE, "t1", "chat", "other", "normal")])
+    assert windows == {key: (counts, version) for key, counts, version in res.windows}
+    assert archive.windows(4, keys) == {}  # another shard's rows are its own
+
+
+def test_an_evicted_contact_comes_back_for_its_late_survey(client: Client) -> None:
+    writer = ClickHouseWriter(client)
+    cfg = ShardConfig(await_progress=True)
+    shard = Shard(5, DictStore(), cfg, ClickHouseArchive(client))
+    first = [valid(e) for e in (
+        ev("contact.created", BASE, "s1", customer="u7", queue="q"),
+        ev("contact.queued", BASE, "s1", customer="u7", queue="q"),
+        ev("message.sent", BASE + 5_000, "s1", customer="u7", sender="agent", agent_id="a1"),
+        ev("survey.submitted", BASE + HOUR, "s1", customer="u7", csat=5),
+    )]
+    # Eleven more days of another customer's traffic move the clock past s1's TTL.
+    filler = [valid(ev("contact.created", BASE + d * DAY, f"f{d}", customer="u8", queue="q"))
+              for d in range(1, 12)]
+    late = valid(ev("survey.submitted", BASE + 12 * DAY, "s1", customer="u7", csat=1))
+    messages = [(0, first, 0, None), (1, [], -1, Progress(1, {0: BASE + HOUR}))]
+    messages += [(2 + d, [e], 0, Progress(1, {0: e.ts})) for d, e in enumerate(filler)]
+    for m in messages:
+        write(writer, 5, shard.process([m]))
+        shard.commit()
+    assert not [k for k in shard.store.keys(("c",)) if "u7" in k], "s1 was evicted"
+    res = shard.process([(20, [late], 0, Progress(1, {0: late.ts}))])
+    write(writer, 5, res)
+    shard.commit()
+    assert res.restored_contacts == 1 and res.restored_windows >= 1 and not res.dropped
+    everything = [*first, *filler, late]
+    ref = reference.contacts(everything)[("t1", "s1")]
+    [(view, _)] = [c for c in res.contacts if c[0].contact_id == "s1"]
+    assert (view.csat, view.surveyed_at, view.answered_at, view.event_count) == (
+        1, late.ts, ref["answered_at"], ref["event_count"])
+    # The old survey's window lost its count, the new one has it: the reference's totals.
+    totals = dict(client.query("""
+        SELECT toUnixTimestamp(window_start) * 1000, sum(csat_count)
+        FROM sqm.sla_1m FINAL WHERE shard = 5 GROUP BY ALL HAVING sum(csat_count) > 0
+        """).result_rows)
+    expected = {k[0]: v["csat_count"] for k, v in reference.windows(everything).items()
+                if v["csat_count"]}
+    assert totals == expected == {late.ts - late.ts % 60_000: 1}
