@@ -218,7 +218,7 @@ def test_migrations_apply_once_then_nothing(store: Store) -> None:
              "0005_contact_ratings", "0006_quantiles",
              "0007_scorecard", "0008_sla_policy",
              "0009_agents_and_responses", "0010_scorecard_policy_clock",
-             "0011_scorecard_scores"]
+             "0011_scorecard_scores", "0012_dropped_corrections"]
     assert store.first_migration == [m.name for m in load_migrations()] == names
     assert migrate(store.client) == []
     rows = store.client.query(
@@ -228,6 +228,12 @@ def test_migrations_apply_once_then_nothing(store: Store) -> None:
 
 
 EXPECTED_COLUMNS: dict[str, str] = {
+    "dropped_corrections": "window_start DateTime('UTC'), tenant_id String, "
+    "channel LowCardinality(String), queue String, priority LowCardinality(String), "
+    "shard UInt16, source_offset UInt64, offered Int32, answered Int32, answered_in_sla Int32, "
+    "wait_s_sum Decimal(18, 3), abandoned Int32, short_abandoned Int32, created Int32, "
+    "repeat_contacts Int32, sl_met Int32, sl_missed Int32, csat_count Int32, csat_sum Int32, "
+    "csat_good Int32, recorded_at DateTime64(3, 'UTC')",
     "events": "event_id String, type LowCardinality(String), occurred_at DateTime64(3, 'UTC'), "
     "tenant_id String, contact_id String, customer_id String, channel LowCardinality(String), "
     "queue Nullable(String), agent_id Nullable(String), sender LowCardinality(Nullable(String)), "
@@ -314,6 +320,8 @@ def test_tables_are_replacing_merge_trees_with_the_documented_keys(store: Store)
         "alerts": "ReplacingMergeTree(version) PARTITION BY toYYYYMM(started_at) ORDER BY alert_id",
         "scorecard_scores": "ReplacingMergeTree(computed_at) ORDER BY (tenant_id, entity_kind, "
         "goal, period_start, period_end, entity, indicator)",
+        "dropped_corrections": "ReplacingMergeTree ORDER BY (shard, source_offset, tenant_id, "
+        "channel, queue, priority, window_start)",
     }
 
 
