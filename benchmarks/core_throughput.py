@@ -32,7 +32,6 @@ from sinks.clickhouse import connect
 from sinks.migrations import migrate
 from sinks.writer import ClickHouseWriter
 from streams.agents.alert_state import AlertStateStore
-from streams.agents.alerts import alert_inputs
 from streams.core import rows
 from streams.core.alerting import DEFAULT_CONFIG
 from streams.core.alerting.changes import change_columns
@@ -40,6 +39,7 @@ from streams.core.records import EventRecord
 from streams.core.shard import Shard, ShardConfig
 from streams.core.state import DictStore
 from streams.core.validate import validate
+from streams.core.wire import alert_inputs
 from streams.gc_policy import THRESHOLDS
 from streams.simulate import SimConfig, history
 

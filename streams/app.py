@@ -21,9 +21,9 @@ from streams.agents.alerts import AlertStage
 from streams.agents.customers import CustomerStage, PreparedBatch
 from streams.agents.ingest import IngestStage
 from streams.agents.ingest_consumer import IngestConsumer, consumer_config
+from streams.app_config import load_alert_config
 from streams.broker import EMBEDDED_FAUST_SETTINGS
-from streams.config import ConfigError, Settings
-from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
+from streams.config import Settings
 from streams.gc_policy import GcPolicy
 from streams.ingest_pool import IngestRouter, RouterService
 from streams.paced_take import acknowledge, take_paced
@@ -47,15 +47,6 @@ class Pipeline:
     alerts: AlertStage
     gc: GcPolicy
     extras: dict[str, Any] = field(default_factory=dict)
-
-
-def load_alert_config(settings: Settings) -> AlertConfig:
-    if settings.alerts_config is None:
-        return DEFAULT_CONFIG
-    try:
-        return load_rules(settings.alerts_config)
-    except AlertConfigError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> Pipeline:

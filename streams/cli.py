@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from streams.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from streams.replay import ReplaySummary
 
 cli = typer.Typer(
     help="Service Quality Monitor: real-time SLA and quality metrics for customer service.",
@@ -93,12 +97,15 @@ def replay(
     config: ConfigOpt = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     policy: PolicyOpt = None,
+    engine: Annotated[str, typer.Option(
+        help="direct: the pipeline's stages in this process, straight from the file (fast); "
+             "faust: through the embedded broker and the Faust agents, as a live worker.",
+    )] = "direct",
 ) -> None:
-    """Replay a file of events through the streaming pipeline into a ClickHouse store."""
-    from streams.replay import ReplaySummary
-    from streams.replay import replay as run_replay
-    from streams.runtime import run_pipeline
+    """Replay a file of events through the pipeline into a ClickHouse store."""
 
+    if engine not in ("direct", "faust"):
+        raise fail(f"--engine: {engine!r} is not one of direct, faust")
     if not events.is_file():
         raise fail(f"no such file: {events}")
     # History replays on the event clock: the same alerts at the same event times as live.
@@ -113,11 +120,17 @@ def replay(
                 "use another --store or pass --reset to empty it"
             )
 
-    async def main(pipeline: object) -> int:
-        summary.append(await run_replay(pipeline, events, show_progress=progress))  # type: ignore[arg-type]
-        return 0
+    if engine == "direct":
+        code = _replay_direct(settings, events, reset, progress, refuse_non_empty, summary)
+    else:
+        from streams.replay import replay as run_replay
+        from streams.runtime import run_pipeline
 
-    code = run_pipeline(settings, main, reset_store=reset, before_start=refuse_non_empty)
+        async def main(pipeline: object) -> int:
+            summary.append(await run_replay(pipeline, events, show_progress=progress))  # type: ignore[arg-type]
+            return 0
+
+        code = run_pipeline(settings, main, reset_store=reset, before_start=refuse_non_empty)
     if summary:
         out.print(summary[0].line(), highlight=False, soft_wrap=True)
         store_dir = settings.store_dir()
@@ -125,6 +138,24 @@ def replay(
             out.print(f"store: {store_dir}  (query: sqm sql --store {store_dir} \"SELECT ...\")",
                       highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool,
+                   before: Callable[[object, str], None], summary: list[ReplaySummary]) -> int:
+    import asyncio
+
+    from streams.app_config import load_alert_config
+    from streams.direct import replay_direct
+    from streams.store import open_store
+
+    client = open_store(settings, reset=reset)
+    try:
+        before(client, "")
+        summary.append(asyncio.run(replay_direct(
+            settings, client, load_alert_config(settings), events, show_progress=progress)))
+    finally:
+        client.close()
+    return 0
 
 
 @cli.command()
@@ -165,9 +196,9 @@ def scorecard(
     from streams.config import ConfigError
     from streams.core.policy_file import PolicyError, load_policy, scorecard_config
     from streams.query import render
-    from streams.runtime import store_url
     from streams.scorecard_report import ENTITIES, period_bounds, rows_of, table_of
     from streams.scorecard_report import scorecard as compute
+    from streams.store import store_url
 
     if by not in ENTITIES:
         raise ConfigError(f"--by: {by!r} is not one of {', '.join(ENTITIES)}")
@@ -215,7 +246,7 @@ def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Apply the ClickHouse schema migrations (idempotent)."""
     from sinks.clickhouse import connect
     from sinks.migrations import migrate as apply
-    from streams.runtime import store_url
+    from streams.store import store_url
 
     settings = settings_for(config, store)
     if (d := settings.store_dir()) is not None:

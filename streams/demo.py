@@ -24,8 +24,9 @@ from rich.text import Text
 from sinks.clickhouse import connect
 from streams.app import Pipeline
 from streams.config import Settings
-from streams.runtime import run_pipeline, store_url
+from streams.runtime import run_pipeline
 from streams.simulate import CHANNEL_MIX, SimConfig, contact_lifecycle
+from streams.store import store_url
 
 REFRESH_S = 1.5
 WINDOW_MIN = 5

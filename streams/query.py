@@ -15,7 +15,7 @@ from rich.table import Table
 
 from sinks.clickhouse import connect
 from streams.config import Settings
-from streams.runtime import store_url
+from streams.store import store_url
 
 
 def _cell(v: Any) -> str:

@@ -12,13 +12,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streams.app import Pipeline
+if TYPE_CHECKING:  # the direct runner imports this module without Faust
+    from streams.app import Pipeline
 
 STALL_TIMEOUT_S = 120.0  # no progress at all for this long means something is broken
 
@@ -70,6 +70,8 @@ def message_key(line: bytes) -> bytes | None:
 
 async def produce_file(bootstrap: str, topic: str, path: Path) -> tuple[int, dict[int, int]]:
     """Produce every line; the count and the end of input (next offset per partition)."""
+    from aiokafka import AIOKafkaProducer
+
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
                                 max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024)
     await producer.start()

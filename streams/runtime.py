@@ -15,33 +15,15 @@ from pathlib import Path
 import faust
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse import connect
-from sinks.migrations import migrate
 from sinks.writer import ClickHouseWriter
 from streams.app import Pipeline, build_app
 from streams.broker import EmbeddedBroker, ensure_topics
 from streams.config import Settings
+from streams.store import open_store
 
 log = logging.getLogger(__name__)
 
 Main = Callable[[Pipeline], Awaitable[int]]
-
-
-def store_url(settings: Settings) -> str:
-    store = settings.store_dir()
-    return f"chdb://{store}" if store is not None else settings.clickhouse_url
-
-
-def open_store(settings: Settings, *, reset: bool = False) -> Client:
-    """Connect to ClickHouse and apply migrations (idempotent); `reset` drops `sqm` first."""
-    store = settings.store_dir()
-    if store is not None:
-        store.mkdir(parents=True, exist_ok=True)
-    client = connect(store_url(settings))
-    if reset:
-        client.command("DROP DATABASE IF EXISTS sqm SYNC")
-    migrate(client)
-    return client
 
 
 def run_pipeline(

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.agents.alert_state import PartitionAlerts
-from streams.agents.alerts import alert_inputs
 from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
 from streams.core.archive import ArchivedContact, ContactKey
 from streams.core.input_progress import InputProgress
@@ -29,6 +28,7 @@ from streams.core.rollup import WindowKey
 from streams.core.routing import shard_for
 from streams.core.shard import Message, Shard, ShardConfig
 from streams.core.state import DictStore
+from streams.core.wire import alert_inputs
 from tests.harness import FinalTables
 
 

@@ -29,8 +29,7 @@ import faust
 from faust.types import TableT
 
 from sinks.writer import Batch, ClickHouseWriter
-from streams.agents.alerts import alert_inputs
-from streams.agents.ingest import dead_letter_message, decode_chunk, record_time
+from streams.agents.ingest import record_time
 from streams.config import Settings
 from streams.core import rows
 from streams.core.archive import Archive
@@ -39,6 +38,7 @@ from streams.core.records import EventRecord
 from streams.core.rollup import WindowKey
 from streams.core.shard import Shard, ShardResult
 from streams.core.state import Progress
+from streams.core.wire import alert_inputs, dead_letter_message, decode_chunk
 from streams.record_batches import RecordBatches
 from streams.stats import PipelineStats
 
@@ -51,6 +51,8 @@ class TableStore:
     Values are live objects once touched, or the bytes Faust restored from the changelog.
     Changelog records go to `out`, sent as whole batches after the shard's commit.
     """
+
+    durable = True
 
     def __init__(self, table: TableT, partition: int, out: RecordBatches) -> None:
         self.store: Any = cast(Any, table).data  # faust.stores.memory.Store

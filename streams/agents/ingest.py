@@ -18,15 +18,13 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import faust
-import orjson
 
 from sinks.writer import ClickHouseWriter
 from streams.config import Settings
-from streams.core.ingest_batch import encode_progress
 from streams.core.input_progress import InputProgress
-from streams.core.records import EventRecord
 from streams.core.rows import dead_letter_row
 from streams.core.state import Progress
+from streams.core.wire import dead_letter_message, encode_progress
 from streams.ingest_pool import IngestRouter, Routing
 from streams.stats import PipelineStats
 
@@ -43,11 +41,6 @@ def record_time(timestamp: float | None) -> datetime:
 def kafka_time(timestamp_ms: int | None) -> datetime:
     """`record_time` of a Kafka record's timestamp (milliseconds; -1 or None when absent)."""
     return record_time(timestamp_ms / 1000 if timestamp_ms and timestamp_ms > 0 else None)
-
-
-def dead_letter_message(row: dict[str, Any]) -> bytes:
-    """The dead-letter topic's JSON: the table row, with the time as RFC 3339."""
-    return orjson.dumps({**row, "received_at": row["received_at"].isoformat()})
 
 
 class InputRecord(Protocol):
@@ -152,12 +145,3 @@ class IngestStage:
             await self.by_customer.send(key=str(target).encode(), value=value, partition=target)
             for target in range(self.settings.partitions)
         ]
-
-
-def decode_chunk(value: bytes) -> tuple[int, list[EventRecord], Progress | None]:
-    """A `sqm.by-customer` message: its source partition, events and progress report."""
-    data = orjson.loads(value)
-    progress = data.get("progress")
-    # Either wire form: a topic written by an older sqm (dicts) may still hold messages.
-    return (data["source"], [EventRecord.from_wire_any(d) for d in data["events"]],
-            None if progress is None else Progress.from_json(progress))

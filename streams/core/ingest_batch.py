@@ -16,8 +16,8 @@ import orjson
 
 from streams.core.records import WIRE_CUSTOMER, WIRE_EVENT_ID, WIRE_TENANT, WIRE_TS
 from streams.core.routing import shard_for
-from streams.core.state import Progress
 from streams.core.validate import Rejection, validate_wire
+from streams.core.wire import encode_chunk
 
 CHUNK_BYTES = 512 * 1024  # well under the 1 MiB default message limit of a real Kafka
 
@@ -32,6 +32,9 @@ class RoutedBatch:
     rejections: list[tuple[int, Rejection]] = field(default_factory=list)
     forwarded: int = 0
     marks: dict[int, int] = field(default_factory=dict)
+    # Per chunk, the index in the batch of each of its events (where it came from: the direct
+    # runner's dead letters name the file's line).
+    positions: list[list[int]] = field(default_factory=list)
 
 
 def route_batch(values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
@@ -42,6 +45,7 @@ def route_batch(values: Sequence[bytes | None], sources: Sequence[int], partitio
     `max_future_s`, taken by the caller) is rejected: it would drag its partition's watermark
     ahead and make every later event look late."""
     chunks: dict[tuple[int, int], list[list[bytes]]] = {}
+    where: dict[tuple[int, int], list[list[int]]] = {}
     sizes: dict[tuple[int, int], int] = {}
     rejections: list[tuple[int, Rejection]] = []
     marks: dict[int, int] = {}
@@ -66,23 +70,17 @@ def route_batch(values: Sequence[bytes | None], sources: Sequence[int], partitio
         pieces = chunks.get(part)
         if pieces is None:
             pieces = chunks[part] = [[]]
+            where[part] = [[]]
             sizes[part] = 0
         if sizes[part] + len(wire) > CHUNK_BYTES and pieces[-1]:
             pieces.append([])
+            where[part].append([])
             sizes[part] = 0
         pieces[-1].append(wire)
+        where[part][-1].append(i)
         sizes[part] += len(wire)
         forwarded += 1
     out = [(target, source, encode_chunk(source, piece))
            for (target, source), pieces in chunks.items() for piece in pieces]
-    return RoutedBatch(out, rejections, forwarded, marks)
-
-
-def encode_chunk(source: int, events: list[bytes]) -> bytes:
-    """A `sqm.by-customer` message: the input partition the events came from, and the events."""
-    return b'{"source":%d,"events":[' % source + b",".join(events) + b"]}"
-
-
-def encode_progress(progress: Progress) -> bytes:
-    """A `sqm.by-customer` message with no events: the ingest stage's progress report."""
-    return orjson.dumps({"source": -1, "events": [], "progress": progress.to_json()})
+    positions = [at for part in chunks for at in where[part]]
+    return RoutedBatch(out, rejections, forwarded, marks, positions)

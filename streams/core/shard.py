@@ -387,10 +387,16 @@ class Shard:
     def commit(self) -> None:
         """Write the changelog: windows, then customers, then deletions, then the meta."""
         store = self.store
-        for key, w in self._dirty_windows.items():
-            store.put(key, w, w.encode())
-        for key, st in self._dirty_customers.items():
-            store.put(key, st, st.encode())
+        if store.durable:
+            for key, w in self._dirty_windows.items():
+                store.put(key, w, w.encode())
+            for key, st in self._dirty_customers.items():
+                store.put(key, st, st.encode())
+        else:  # nothing will read an encoding back
+            for key, w in self._dirty_windows.items():
+                store.put(key, w, b"")
+            for key, st in self._dirty_customers.items():
+                store.put(key, st, b"")
         for key in self._deleted:
             store.delete(key)
         if self._meta_dirty:

@@ -191,6 +191,10 @@ class ShardMeta:
 class ShardStore(Protocol):
     """Where a shard's state lives: live objects, or encoded bytes after a recovery."""
 
+    # False: nothing is ever recovered from this store (a one-shot replay), so values are not
+    # encoded for a changelog (`put` gets b"").
+    durable: bool
+
     def get(self, key: str) -> Any | None: ...
 
     def keep(self, key: str, value: Any) -> None:
@@ -209,6 +213,8 @@ class ShardStore(Protocol):
 
 class DictStore:
     """In-memory store with a changelog list; `recover()` rebuilds one from a changelog prefix."""
+
+    durable = True
 
     def __init__(self) -> None:
         self.data: dict[str, Any] = {}
@@ -241,3 +247,27 @@ class DictStore:
                 store.data[key] = value
         store.changelog = list(changelog)
         return store
+
+
+class MemoryStore:
+    """In-memory store without a changelog: for a run that is never recovered."""
+
+    durable = False
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any | None:
+        return self.data.get(key)
+
+    def keep(self, key: str, value: Any) -> None:
+        self.data[key] = value
+
+    def put(self, key: str, value: Any, encoded: bytes) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
+    def keys(self, prefixes: tuple[str, ...]) -> Iterable[str]:
+        return [k for k in self.data if k.startswith(prefixes)]

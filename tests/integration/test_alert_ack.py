@@ -17,9 +17,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from sinks.clickhouse import connect
 from streams.agents.alert_state import PartitionAlerts
-from streams.agents.alerts import alert_partition
 from streams.broker import EmbeddedBroker, ensure_topics, free_port
 from streams.core.alerting import AlertMonitor, WaitingContact, parse_config
+from streams.core.wire import alert_partition
 from tests.workers import TopicReader, Worker, produce, worker_env
 
 pytestmark = pytest.mark.integration

@@ -7,11 +7,11 @@ from typing import Any
 
 import orjson
 
-from streams.agents.alerts import alert_inputs
 from streams.core.alerting.at_risk import WaitingContact
 from streams.core.alerting.monitor import AlertMonitor
 from streams.core.shard import Shard, ShardConfig, ShardResult
 from streams.core.state import DictStore
+from streams.core.wire import alert_inputs
 from tests.events import ev
 
 T0 = 1_772_413_200_000  # 2026-03-02T01:00:00Z

@@ -22,10 +22,10 @@ from streams.agents.alert_state import (
     parse_key,
     table_key,
 )
-from streams.agents.alerts import ack_message
 from streams.core.alerting import AlertChange, AlertMonitor, WaitingContact, parse_config
 from streams.core.alerting.monitor import META, PartKey
 from streams.core.rollup import ANSWERED, IN_SLA, N_COUNTERS, OFFERED
+from streams.core.wire import ack_message
 from tests.events import ms
 
 T0 = ms("2026-03-02T01:00:00+00:00")

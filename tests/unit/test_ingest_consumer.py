@@ -17,13 +17,13 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from streams.agents.ingest import IngestStage, InputRecord, decode_chunk
+from streams.agents.ingest import IngestStage, InputRecord
 from streams.agents.ingest_consumer import IngestConsumer, consumer_config, ingest_group
 from streams.config import load_settings
-from streams.core.ingest_batch import encode_chunk
 from streams.core.records import EventRecord
 from streams.core.routing import shard_for
 from streams.core.validate import validate
+from streams.core.wire import decode_chunk, encode_chunk
 from streams.stats import PipelineStats
 
 TOPIC = "sqm.events"

@@ -18,10 +18,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.agents.ingest import decode_chunk
 from streams.core import ingest_batch
 from streams.core.ingest_batch import RoutedBatch, route_batch
 from streams.core.routing import shard_for
+from streams.core.wire import decode_chunk
 from streams.ingest_pool import IngestRouter
 
 ROOT = Path(__file__).resolve().parents[2]

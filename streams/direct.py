@@ -1,0 +1,268 @@
+"""`sqm replay`'s direct runner: the pipeline's stages in this process, straight from the file.
+
+A replay of history needs none of what the broker gives a live worker (partitions shared by
+workers, offsets, changelogs to survive a crash), and paid for all of it: broker start and group
+joins (~12 s for a 4-event file) and every event crossing Kafka twice. Here the same
+engine-free stages run in order on the file's lines:
+- ingest: `route_batch` validates and routes a chunk of lines to the shards (in a child process
+  for large files, so the next chunk is validated while this one is processed);
+- customers: one `Shard` per partition of `SQM_PARTITIONS`, on an in-memory store without a
+  changelog, with the same ClickHouse archive for evicted long-lived contacts;
+- alerts: one `PartitionAlerts` per partition, on the event clock.
+The file is one ordered input (one source partition, offsets = line numbers): the event clock
+is the latest event time read, and closes at the end of the file. Each chunk's rows are
+written (in a thread) while the next chunk is processed, one write at a time, in order.
+Results equal the streaming path's (`tests/integration/test_engines.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from clickhouse_connect.driver.client import Client
+
+from sinks.archive import ClickHouseArchive
+from sinks.writer import Batch, ClickHouseWriter
+from streams.agents.alert_state import PartitionAlerts
+from streams.config import Settings
+from streams.core import rows
+from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
+from streams.core.alerting.changes import change_columns
+from streams.core.derive import ContactView
+from streams.core.ingest_batch import RoutedBatch
+from streams.core.records import EventRecord
+from streams.core.rollup import WindowKey
+from streams.core.shard import Shard
+from streams.core.state import MemoryStore, Progress
+from streams.core.wire import alert_inputs
+from streams.ingest_pool import IngestRouter
+from streams.replay import ReplaySummary, read_lines
+from streams.stats import PipelineStats
+
+log = logging.getLogger(__name__)
+
+CHUNK_LINES = 20_000
+CHILD_FROM_LINES = 50_000  # below this, a child process costs more to start than it saves
+Progressed = Callable[[int], None]
+
+
+@dataclass
+class _Chunk:
+    lines: list[int]  # 1-based line number of each value
+    values: list[bytes]
+
+
+@dataclass
+class _Prepared:
+    batch: Batch
+    alerts: list[AlertChange] = field(default_factory=list)
+    settled: int = 0
+
+
+class DirectReplay:
+    def __init__(self, settings: Settings, client: Client, alert_config: AlertConfig,
+                 stats: PipelineStats | None = None) -> None:
+        self.settings = settings
+        self.writer = ClickHouseWriter(client)
+        self.stats = stats or PipelineStats()
+        config = settings.shard_config()
+        archive = ClickHouseArchive(client)
+        n = settings.partitions
+        self.shards = [Shard(p, MemoryStore(), config, archive) for p in range(n)]
+        self.alerts = [PartitionAlerts(AlertMonitor(alert_config)) for _ in range(n)]
+        self.lateness_ms = settings.lateness_s * 1000
+        self._offsets = [0] * n  # per shard: the offset of its next message (window stamps)
+        self._mark = 0  # latest event time read (the one input partition's progress)
+        self.now = datetime.now(UTC)
+
+    async def run(self, path: Path, progressed: Progressed | None = None) -> None:
+        chunks = _chunks(path)
+        total_hint = path.stat().st_size
+        router = IngestRouter(self.settings.ingest_processes if total_hint > 200 * CHILD_FROM_LINES
+                              else 0)
+        router.start()
+        try:
+            writing: asyncio.Future[None] | None = None
+            current = next(chunks, None)
+            routing = self._route(router, current)
+            while current is not None:
+                routed = await IngestRouter.result(routing)
+                following = next(chunks, None)
+                routing = self._route(router, following)  # validated while this one is applied
+                prepared = self._apply(path, current, routed, last=following is None)
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(self._write(prepared, progressed))
+                current = following
+            if writing is not None:
+                await writing
+        finally:
+            router.close()
+
+    def _route(self, router: IngestRouter, chunk: _Chunk | None) -> Any:
+        if chunk is None:
+            return None
+        horizon_ms = int(time.time() * 1000) + self.settings.max_future_s * 1000
+        return router.submit(chunk.values, [0] * len(chunk.values), self.settings.partitions,
+                             horizon_ms, self.settings.max_future_s)
+
+    def _apply(self, path: Path, chunk: _Chunk, routed: RoutedBatch, *, last: bool) -> _Prepared:
+        """Ingest's output through the shards and the alert partitions: the rows to write."""
+        n = self.settings.partitions
+        name = path.name
+        dead: list[dict[str, Any]] = [
+            rows.dead_letter_row(
+                dl_id=f"{name}:{chunk.lines[i]}", stage="ingest", reason=r.reason,
+                topic=name, partition=0, offset=chunk.lines[i], raw=chunk.values[i],
+                now=self.now, event_id=r.event_id, tenant_id=r.tenant_id)
+            for i, r in routed.rejections
+        ]
+        self._mark = max(self._mark, routed.marks.get(0, 0))
+        progress = Progress(1, {0: self._mark}, frozenset({0}) if last else frozenset())
+        messages: list[list[tuple[int, list[EventRecord], int, Progress | None]]] = [
+            [] for _ in range(n)]
+        lines: dict[tuple[int, int], list[int]] = {}  # (shard, message offset) -> line numbers
+        for (target, _source, value), at in zip(routed.chunks, routed.positions, strict=True):
+            events = [EventRecord.from_wire_list(w) for w in orjson.loads(value)["events"]]
+            offset = self._next_offset(target)
+            messages[target].append((offset, events, 0, None))
+            lines[(target, offset)] = [chunk.lines[i] for i in at]
+        accepted: list[EventRecord] = []
+        contacts: list[tuple[ContactView, int]] = []
+        windows: list[tuple[int, WindowKey, list[int], int]] = []
+        dropped: list[dict[str, Any]] = []
+        inputs: list[list[bytes]] = [[] for _ in range(n)]
+        s = self.stats
+        for target, shard in enumerate(self.shards):
+            msgs = messages[target]
+            msgs.append((self._next_offset(target), [], -1, progress))
+            res = shard.process(msgs)
+            shard.commit()
+            accepted += res.accepted
+            contacts += res.contacts
+            windows += [(target, *w) for w in res.windows]
+            dropped += [rows.dropped_correction_row(target, key, d, offset, self.now)
+                        for key, d, offset in res.dropped]
+            for late in res.late:
+                line = lines[(target, late.offset)][late.index]
+                dead.append(rows.dead_letter_row(
+                    dl_id=f"{name}:{line}", stage="late", reason=late.reason, topic=name,
+                    partition=0, offset=line, raw=late.event.raw, now=self.now,
+                    event_id=late.event.event_id, tenant_id=late.event.tenant_id))
+            for p, value in alert_inputs(target, shard.meta.low_watermark, res.windows,
+                                         res.contacts, n, res.before, closed=shard.meta.closed,
+                                         shards=n).items():
+                inputs[p].append(value)
+            s.accepted += len(res.accepted)
+            s.duplicates += res.duplicates
+            s.late += len(res.late)
+            s.dropped_corrections += res.dropped_corrections
+            s.restored_contacts += res.restored_contacts
+            s.restored_windows += res.restored_windows
+        changes: list[AlertChange] = []
+        for p, part in enumerate(self.alerts):
+            for value in inputs[p]:
+                changes += part.apply(value)
+            changes += part.evaluate_event_clock(self.lateness_ms)
+            _forget_changed(part.monitor)
+        s.read += len(chunk.values)
+        s.dead_lettered += len(dead)
+        s.processed += routed.forwarded
+        now_ms = rows.epoch_ms(self.now)
+        batch: Batch = {
+            "events": rows.event_columns(accepted, now_ms),
+            "contacts": rows.contact_columns(contacts, now_ms),
+            "sla_1m": rows.sla_columns(windows, now_ms, self.shards[0].config.policy.version),
+            "dead_letters": dead,
+            "dropped_corrections": dropped,
+        }
+        if changes:
+            batch = {**batch, "alerts": change_columns(changes)}
+        return _Prepared(batch, changes, len(chunk.values))
+
+    def _next_offset(self, target: int) -> int:
+        offset = self._offsets[target]
+        self._offsets[target] = offset + 1
+        return offset
+
+    async def _write(self, prepared: _Prepared, progressed: Progressed | None) -> None:
+        await self.writer.write_async(prepared.batch)
+        self.stats.alert_changes += len(prepared.alerts)
+        if prepared.alerts:
+            await _push_annotations(prepared.alerts)
+        self.stats.batches += 1
+        if progressed is not None:
+            progressed(prepared.settled)
+
+
+def _chunks(path: Path) -> Iterator[_Chunk]:
+    """The file's non-empty lines in chunks, with their line numbers."""
+    values: list[bytes] = []
+    numbers: list[int] = []
+    with path.open("rb") as f:
+        for number, line in enumerate(f, start=1):
+            line = line.strip()
+            if not line:
+                continue
+            values.append(line)
+            numbers.append(number)
+            if len(values) >= CHUNK_LINES:
+                yield _Chunk(numbers, values)
+                values, numbers = [], []
+    if values:
+        yield _Chunk(numbers, values)
+
+
+def _forget_changed(monitor: AlertMonitor) -> None:
+    """Nothing is written to a changelog here: drop the parts' change marks as they come."""
+    monitor.rolling.take_changed()
+    monitor.waiting.take_changed()
+    monitor.waits.take_changed()
+
+
+async def _push_annotations(changes: list[AlertChange]) -> None:
+    from dashboards.annotations import push_alert_annotation_async
+    from dashboards.grafana import GrafanaTarget
+
+    if GrafanaTarget.from_env() is None:
+        return
+    for c in changes:
+        await push_alert_annotation_async(c.to_row())
+
+
+
+async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,
+                        path: Path, *, show_progress: bool = True) -> ReplaySummary:
+    """`sqm replay` on the direct runner: progress bar, then the same summary as the streaming
+    path's."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+    from rich.progress import Progress as Bar
+
+    started = time.monotonic()
+    total = sum(1 for _ in read_lines(path))
+    runner = DirectReplay(settings, client, alert_config)
+    bar = Bar(TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(),
+              TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress)
+    with bar:
+        task = bar.add_task("replay", total=total)
+        await runner.run(path, lambda n: bar.advance(task, n))
+    stats = runner.stats
+    contacts = await asyncio.to_thread(
+        lambda: int(client.command("SELECT count() FROM sqm.contacts FINAL")))  # type: ignore[arg-type]
+    return ReplaySummary(
+        read=total, stored=stats.accepted + stats.duplicates, distinct=stats.accepted,
+        duplicates=stats.duplicates, dead_lettered=stats.dead_lettered, contacts=contacts,
+        seconds=time.monotonic() - started, dropped_corrections=stats.dropped_corrections)
