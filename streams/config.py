@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     max_future_s: int = Field(
         86400, ge=0, description="events dated further ahead of the wall clock are refused"
     )
+    max_past_days: int = Field(
+        3660, ge=0, description="events dated more whole days before the wall clock are "
+        "refused (a placeholder date such as 1970-01-01 is no event time); 0 = no limit"
+    )
     repeat_window_days: float = Field(
         7, gt=0, description="repeat-contact window, unless the policy file sets repeat.window"
     )
