@@ -17,16 +17,18 @@ What must hold, and is checked here:
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, overload
 
 import pytest
 
 from streams.core.alerting import AlertMonitor, MeanSource, WaitingContact, parse_config
+from streams.core.alerting import anomaly as anomaly_module
+from streams.core.alerting import engine as engine_module
 from streams.core.alerting.anomaly import AnomalyDetector
 from streams.core.alerting.changes import AlertChange
-from streams.core.alerting.engine import Engine
+from streams.core.alerting.engine import Engine, boundaries
 from streams.core.records import EventRecord
 from streams.core.shard import Shard, ShardConfig
 from streams.core.state import DictStore
@@ -291,15 +293,47 @@ def test_a_baseline_stuck_in_a_quiet_stretch_is_counted_not_walked() -> None:
         [minutes, 2 * tiny, 2 * tiny], [minutes, 2 * tiny, 2 * tiny]]
 
 
+class CountedRange(Sequence[int]):
+    """A call's minutes (`boundaries`), counting those iterated over: a loop that does
+    nothing per minute still costs one turn per minute."""
+
+    def __init__(self, minutes: range, counter: MinuteCounter) -> None:
+        self.minutes = minutes
+        self.counter = counter
+
+    def __len__(self) -> int:
+        return len(self.minutes)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, i: int | slice) -> int | Sequence[int]:
+        return self.minutes[i]
+
+    def __iter__(self) -> Iterator[int]:
+        for b in self.minutes:
+            self.counter.turns += 1
+            yield b
+
+
 class MinuteCounter:
-    """Counts the minutes the engine and the anomaly detector evaluate, and the longest
-    list of minutes a source is asked for at once."""
+    """Counts the minutes the engine and the anomaly detector evaluate, the turns of loops
+    over a call's minutes, and the longest list of minutes a source is asked for at once."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.engine: set[int] = set()
         self.anomaly: set[int] = set()
         self.longest = 0
+        self.turns = 0
         rule, observe = Engine._rule, AnomalyDetector._observe
+
+        def counted_boundaries(*args: Any) -> CountedRange:
+            return CountedRange(boundaries(*args), self)
+
+        monkeypatch.setattr(engine_module, "boundaries", counted_boundaries)
+        monkeypatch.setattr(anomaly_module, "boundaries", counted_boundaries)
 
         def counted_rule(engine: Engine, r: Any, samples: Any, at: int, absent: Any) -> Any:
             self.engine.add(at)
@@ -346,14 +380,18 @@ def hostile_inputs() -> list[Input]:
 
 
 @pytest.mark.parametrize("batches", ["one call", "1970 alone first", "every input"])
+@pytest.mark.parametrize("policy", ["these rules", "the defaults"])
 def test_a_1970_and_a_2017_event_cost_a_bounded_number_of_minutes(
-    monkeypatch: pytest.MonkeyPatch, batches: str,
+    monkeypatch: pytest.MonkeyPatch, batches: str, policy: str,
 ) -> None:
+    """With the rules above (anomalies on) and with the default policy (anomalies off: the
+    detector once turned a loop 29 million times with nothing to observe)."""
     events = hostile_inputs()
     cuts = {"one call": [], "1970 alone first": [1, 2],
             "every input": list(range(1, len(events)))}[batches]
     counter = MinuteCounter(monkeypatch)
-    mon = AlertMonitor(parse_config({"rules": RULES, "anomalies": ANOMALIES}))
+    config = {"rules": RULES, "anomalies": ANOMALIES} if policy == "these rules" else {}
+    mon = AlertMonitor(parse_config(config))
     changes: list[AlertChange] = []
     start = 0
     for end in [*cuts, len(events)]:
@@ -365,6 +403,7 @@ def test_a_1970_and_a_2017_event_cost_a_bounded_number_of_minutes(
     # points, the two days' tail decaying the baselines until they are forgotten).
     assert len(counter.engine) < 1_000, len(counter.engine)
     assert len(counter.anomaly) < 2_000, len(counter.anomaly)
+    assert counter.turns < 5_000, counter.turns
     assert counter.longest < 1_000
     assert min(counter.engine) < ms("1970-01-02T00:00:00+00:00")  # the 1970 event was seen
     # ... and warned about at its own (1970) times, like any contact.

@@ -114,8 +114,12 @@ class AnomalyDetector:
             self.baselines = {k: v for k, v in self.baselines.items() if k in keep}
             self._retire = False
         ends = boundaries(self.last_boundary, now_ms, self.catch_up_ms, skip, since)
+        if not self.rules:  # nothing to observe (the default): the minutes pass
+            if ends:
+                self.last_boundary = ends[-1]
+            return out
         points = None
-        if len(ends) > self.jump_after and self.rules:
+        if len(ends) > self.jump_after:
             points = change_points([(rolling, r.window) for r in self.rules], ends[0], ends[-1])
         if points is None:
             for b in ends:
