@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     max_future_s: int = Field(
         86400, ge=0, description="events dated further ahead of the wall clock are refused"
     )
+    max_past_days: int = Field(
+        3660, ge=0, description="events dated more whole days before the wall clock are "
+        "refused (a placeholder date such as 1970-01-01 is no event time); 0 = no limit"
+    )
     repeat_window_days: float = Field(
         7, gt=0, description="repeat-contact window, unless the policy file sets repeat.window"
     )
@@ -90,6 +94,10 @@ class Settings(BaseSettings):
     )
     web_port: int = Field(6066, ge=1, le=65535)
     progress_interval_s: float = Field(10, gt=0, description="how often a worker logs counters")
+    stop_grace_s: float = Field(
+        30, gt=0, description="after SIGTERM or Ctrl-C, how long a clean stop may take before "
+        "the worker exits at once (a second signal: at once)"
+    )
     gc_freeze_s: float = Field(
         1, ge=0, description="how often live objects are frozen out of the garbage collector's "
         "scans (streams/gc_policy.py); 0 = CPython's defaults"

@@ -112,7 +112,7 @@ class DirectReplay:
             return None
         horizon_ms = int(time.time() * 1000) + self.settings.max_future_s * 1000
         return router.submit(chunk.values, [0] * len(chunk.values), self.settings.partitions,
-                             horizon_ms, self.settings.max_future_s)
+                             horizon_ms, self.settings.max_future_s, self.settings.max_past_days)
 
     def _apply(self, path: Path, chunk: _Chunk, routed: RoutedBatch, *, last: bool) -> _Prepared:
         """Ingest's output through the shards and the alert partitions: the rows to write."""

@@ -52,13 +52,14 @@ class IngestRouter:
         self._pool.submit(route_batch, [], [], 1, 0, 0)
 
     def submit(self, values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
-               horizon_ms: int, max_future_s: int) -> Routing:
+               horizon_ms: int, max_future_s: int, max_past_days: int = 0) -> Routing:
         """Start `route_batch` on these values; `result` awaits it. Without children it runs
         here, at once."""
         if self._pool is None:
-            return route_batch(values, sources, partitions, horizon_ms, max_future_s)
+            return route_batch(values, sources, partitions, horizon_ms, max_future_s,
+                               max_past_days)
         return self._pool.submit(route_batch, values, sources, partitions, horizon_ms,
-                                 max_future_s)
+                                 max_future_s, max_past_days)
 
     @staticmethod
     async def result(routing: Routing) -> RoutedBatch:

@@ -19,6 +19,7 @@ from sinks.writer import ClickHouseWriter
 from streams.app import Pipeline, build_app
 from streams.broker import EmbeddedBroker, ensure_topics
 from streams.config import Settings
+from streams.stop_guard import StopGuard
 from streams.store import open_store
 
 log = logging.getLogger(__name__)
@@ -59,17 +60,31 @@ def run_pipeline(
         pipeline.extras["client"] = client
         if settings.embedded:
             pipeline.extras["broker_pid"] = broker.pid
-        return _run_worker(pipeline, main)
+        # A stop forced after the grace period skips the cleanup below: stop the broker then.
+        guard = StopGuard(settings.stop_grace_s, broker.stop if settings.embedded else None)
+        return _run_worker(pipeline, main, guard)
     return 1  # pragma: no cover  (mypy: ExitStack may swallow exceptions)
 
 
-def _run_worker(pipeline: Pipeline, main: Main | None) -> int:
+class _Worker(faust.Worker):
+    """A Faust worker whose stop on SIGTERM or Ctrl-C is bounded (`streams/stop_guard.py`)."""
+
+    guard: StopGuard | None = None
+
+    def install_signal_handlers(self) -> None:
+        super().install_signal_handlers()
+        if self.guard is not None:
+            self.guard.arm()  # over the loop's handlers, which it keeps working
+
+
+def _run_worker(pipeline: Pipeline, main: Main | None, guard: StopGuard | None = None) -> int:
     app = pipeline.app
     result = {"code": 0}
-    worker = faust.Worker(
+    worker = _Worker(
         app, loglevel=pipeline.settings.log_level, quiet=True, redirect_stdouts=False,
         override_logging=False,
     )
+    worker.guard = guard
 
     if main is not None:
         @app.task

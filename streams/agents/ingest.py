@@ -87,7 +87,8 @@ class IngestStage:
         horizon_ms = int(time.time() * 1000) + self.settings.max_future_s * 1000
         routing = self.router.submit(
             [msg.value for msg in records], [msg.partition for msg in records],
-            self.settings.partitions, horizon_ms, self.settings.max_future_s)
+            self.settings.partitions, horizon_ms, self.settings.max_future_s,
+            self.settings.max_past_days)
         return self._deliver(records, routing)
 
     async def _deliver(self, records: Sequence[InputRecord], routing: Routing) -> None:

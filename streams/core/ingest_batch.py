@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -20,6 +21,8 @@ from streams.core.validate import Rejection, validate_wire
 from streams.core.wire import encode_chunk
 
 CHUNK_BYTES = 512 * 1024  # well under the 1 MiB default message limit of a real Kafka
+DAY_MS = 86_400_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +41,23 @@ class RoutedBatch:
 
 
 def route_batch(values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
-                horizon_ms: int, max_future_s: int) -> RoutedBatch:
+                horizon_ms: int, max_future_s: int, max_past_days: int = 0) -> RoutedBatch:
     """Validate `values` (read from input partitions `sources`, position by position) and pack
     the valid ones, in their order, into one message per (target, source) partition pair,
     split at `CHUNK_BYTES`. An event dated after `horizon_ms` (the wall clock plus
     `max_future_s`, taken by the caller) is rejected: it would drag its partition's watermark
-    ahead and make every later event look late."""
+    ahead and make every later event look late. So is one more than `max_past_days` whole
+    days before that wall clock (0: no limit): a placeholder date such as 1970-01-01 is not
+    an event time."""
     chunks: dict[tuple[int, int], list[list[bytes]]] = {}
     where: dict[tuple[int, int], list[list[int]]] = {}
     sizes: dict[tuple[int, int], int] = {}
     rejections: list[tuple[int, Rejection]] = []
     marks: dict[int, int] = {}
     forwarded = 0
+    now_ms = horizon_ms - max_future_s * 1000
+    # Rejected at or before the floor: (now − ts) // DAY_MS > max_past_days.
+    floor_ms = now_ms - (max_past_days + 1) * DAY_MS if max_past_days > 0 else None
     for i, value in enumerate(values):
         result = validate_wire(value or b"")
         if type(result) is list and result[WIRE_TS] > horizon_ms:
@@ -58,6 +66,9 @@ def route_batch(values: Sequence[bytes | None], sources: Sequence[int], partitio
                 f"occurred_at is {ahead_s:.0f} s in the future (at most {max_future_s} s "
                 "allowed)", result[WIRE_EVENT_ID], result[WIRE_TENANT],
             )
+        elif type(result) is list and floor_ms is not None and result[WIRE_TS] <= floor_ms:
+            result = Rejection(past_reason(result[WIRE_TS], now_ms, max_past_days),
+                               result[WIRE_EVENT_ID], result[WIRE_TENANT])
         if isinstance(result, Rejection):
             rejections.append((i, result))
             continue
@@ -84,3 +95,16 @@ def route_batch(values: Sequence[bytes | None], sources: Sequence[int], partitio
            for (target, source), pieces in chunks.items() for piece in pieces]
     positions = [at for part in chunks for at in where[part]]
     return RoutedBatch(out, rejections, forwarded, marks, positions)
+
+
+def past_reason(ts_ms: int, now_ms: int, max_past_days: int) -> str:
+    """`occurred_at 1970-01-01T00:00:00Z is 20,791 days in the past (at most 3,660 allowed)`:
+    whole days before the wall clock at ingest."""
+    try:
+        moment = _EPOCH + timedelta(milliseconds=ts_ms)
+        when = moment.isoformat(timespec="milliseconds" if ts_ms % 1000 else "seconds")
+        when = when.replace("+00:00", "Z")
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+        when = "before 0001-01-01T00:00:00Z"
+    days = (now_ms - ts_ms) // DAY_MS
+    return f"occurred_at {when} is {days:,} days in the past (at most {max_past_days:,} allowed)"

@@ -40,6 +40,7 @@ from streams.core.alerting.changes import (
     duration_text,
     iso,
 )
+from streams.core.alerting.grid import ceil_minute
 from streams.core.alerting.rolling import Sample, key_memo
 from streams.core.alerting.rules import AtRiskConfig, Scope
 from streams.core.derive import ContactView
@@ -287,6 +288,24 @@ class AtRiskTracker:
             acc[1] += risk is not None and risk <= end_ms
         i = 1 if metric == "at_risk_count" else 0
         return {key: Sample(float(acc[i]), acc[0]) for key, acc in counts.items()}
+
+    def change_minutes(self, window_ms: int, first: int, last: int) -> set[int]:
+        """The minutes of [first, last] at which a gauge may differ from the minute before: a
+        contact counts from its clock start, at risk from its at-risk point, until it stops
+        or expires (`grid.change_points`)."""
+        out: set[int] = set()
+        max_wait = self.config.max_wait
+        for e in self.entries.values():
+            c = e.c
+            stop = c.clock_start_ms + max_wait
+            if e.stop_ms is not None and e.stop_ms < stop:
+                stop = e.stop_ms
+            for t in (c.clock_start_ms, stop, self.risk_at(c)):
+                if t is not None:
+                    b = ceil_minute(t)
+                    if first <= b <= last:
+                        out.add(b)
+        return out
 
     def samples_over(self, metric: str, scope: Scope, window_ms: int, ends: Sequence[int]
                      ) -> list[dict[ScopeKey, Sample]]:

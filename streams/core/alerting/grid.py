@@ -1,4 +1,5 @@
-"""Samples of the instant rules (gauges, supplied metrics) at successive whole minutes.
+"""Samples of the instant rules (gauges, supplied metrics) at successive whole minutes, and the
+minutes at which a source's samples can change at all.
 
 On the event clock one `evaluate` call can pass hundreds of minutes (the quiet hours of a
 replay), and a source's `samples` reads everything it holds, so asking it at every minute cost
@@ -7,16 +8,26 @@ time at 100k events, 1,886 full passes over ~3,400 waiting contacts). A source t
 `samples_over(metric, scope, window_ms, ends)` answers for all the minutes of a call in one pass
 (`AtRiskTracker`, `WaitSamples`); the result is exactly `[samples(..., b) for b in ends]`.
 Within one call the sources do not change.
+
+A call can also pass decades: one event dated 1970 among 2026 events starts the grid in 1970.
+Every source's samples are a step function of the minute: they change only at the minutes its
+`change_minutes(window_ms, first, last)` names (a window row entering or leaving a window, a
+contact starting, reaching its at-risk point or stopping, an answer entering or leaving a
+window). Between two such minutes a rule sees the same samples, so its alerts can only change
+when a pending breach has lasted its `for` (`Engine`); a long call is evaluated at those
+minutes only (`change_points`), and `GridSamples` gives each minute the samples of the last
+change point at or before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from streams.core.alerting.changes import ScopeKey
 from streams.core.alerting.rolling import Sample, Specs
-from streams.core.alerting.rules import GAUGE_METRICS, Rule, Scope
+from streams.core.alerting.rules import GAUGE_METRICS, MINUTE_MS, Rule, Scope
 
 
 class GridSource(Protocol):
@@ -24,9 +35,35 @@ class GridSource(Protocol):
                 ) -> Mapping[ScopeKey, Sample]: ...
 
 
+def ceil_minute(ms: int) -> int:
+    """The first whole minute at or after `ms`."""
+    return -(-ms // MINUTE_MS) * MINUTE_MS
+
+
+def after_minute(ms: int) -> int:
+    """The first whole minute strictly after `ms`."""
+    return ms - ms % MINUTE_MS + MINUTE_MS
+
+
+def change_points(reads: Iterable[tuple[object, int]], first: int, last: int
+                  ) -> list[int] | None:
+    """`first` and every minute of [first, last] at which one of the (source, window) reads
+    may see other samples than a minute before; None when a source cannot tell (it has no
+    `change_minutes`: then every minute must be asked)."""
+    points = {first}
+    for source, window in {(id(s), w): (s, w) for s, w in reads}.values():
+        tell = getattr(source, "change_minutes", None)
+        if tell is None:
+            return None
+        points.update(tell(window, first, last))
+    return sorted(p for p in points if first <= p <= last)
+
+
 class GridSamples:
     """One rule's samples as of the whole minutes `ends` of one evaluate call.
 
+    `ends` is every minute of the call, or only its change points (`change_points`): then a
+    minute between two of them reads the samples of the earlier one.
     `shared` (one dict per evaluate call) lets the gauge rules of one scope share a pass: a
     source with `gauges_over(scope, ends)` (`AtRiskTracker`) gives every gauge at once.
     """
@@ -55,4 +92,7 @@ class GridSamples:
             else:  # a source without the batch form is asked at every minute
                 return self.source.samples(r.metric, r.scope, r.window, b)
             self.by_end = dict(zip(self.ends, samples, strict=True))
-        return self.by_end[b]
+        got = self.by_end.get(b)
+        if got is None:  # between two change points: the samples of the earlier one
+            got = self.by_end[self.ends[bisect_right(self.ends, b) - 1]]
+        return got

@@ -274,6 +274,18 @@ class RollingStore:
     def minutes(self) -> list[int]:
         return sorted(self._parts)
 
+    def change_minutes(self, window_ms: int, first: int, last: int) -> set[int]:
+        """The minutes of [first, last] at which a sum over `window_ms` may differ from the
+        minute before: a row's minute enters the window a minute after it, and leaves it a
+        window later (`grid.change_points`)."""
+        span = -(-window_ms // MINUTE_MS) * MINUTE_MS
+        out: set[int] = set()
+        for m in self._minutes:
+            for b in (m + MINUTE_MS, m + span + MINUTE_MS):
+                if first <= b <= last:
+                    out.add(b)
+        return out
+
     def minute_rows(self, minute: int) -> list[list[Any]] | None:
         """One minute's rows `[tenant, channel, queue, priority, shard, version, *counts]`,
         or None when the store holds nothing for it (never seen, or evicted)."""

@@ -7,6 +7,8 @@
   parts: compute it per scope, e.g. with a ClickHouse `quantile` query, and hand it over).
 
 The window argument is the caller's business: fill the source with data over the rule's window.
+Both answer the same at every minute (`change_minutes` names none, so a long evaluate call on
+the event clock need not ask them at every minute).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from streams.core.alerting.rules import Scope
 class MeanSource:
     def __init__(self, parts: Mapping[ScopeKey, tuple[float, float]]) -> None:
         self.parts = dict(parts)  # full key → (sum, count)
+
+    def change_minutes(self, window_ms: int, first: int, last: int) -> set[int]:
+        return set()  # the same samples at every minute
 
     def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
                 ) -> dict[ScopeKey, Sample]:
@@ -37,6 +42,9 @@ class MeanSource:
 class ScopedValues:
     def __init__(self, values: Mapping[ScopeKey, Sample]) -> None:
         self.values = dict(values)
+
+    def change_minutes(self, window_ms: int, first: int, last: int) -> set[int]:
+        return set()  # the same samples at every minute
 
     def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
                 ) -> dict[ScopeKey, Sample]:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from streams.core.alerting.changes import ScopeKey
+from streams.core.alerting.grid import after_minute
 from streams.core.alerting.rolling import Sample, key_memo
 from streams.core.alerting.rules import Scope
 
@@ -81,6 +82,17 @@ class WaitSamples:
                 if key is not None:
                     groups.setdefault(key, []).append(wait_ms / 1000)
         return {k: Sample(percentile(v, q), len(v)) for k, v in groups.items()}
+
+    def change_minutes(self, window_ms: int, first: int, last: int) -> set[int]:
+        """The minutes of [first, last] at which a percentile over `window_ms` may differ from
+        the minute before: an answer enters `[b − window, b)` at the first minute after it and
+        leaves at the first minute after it + window (`grid.change_points`)."""
+        out: set[int] = set()
+        for at, _, _ in self._waits.values():
+            for b in (after_minute(at), after_minute(at + window_ms)):
+                if first <= b <= last:
+                    out.add(b)
+        return out
 
     def answer_times(self) -> list[int]:
         return [at for at, _, _ in self._waits.values()]
