@@ -19,6 +19,7 @@ minute's rows (None once evicted), `take_changed()` the minutes changed since it
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -155,6 +156,8 @@ class RollingStore:
         self._slides: dict[tuple[Specs, int], _Slide] = {}
         self._keys: dict[Specs, dict[Dims, ScopeKey | None]] = {}
         self._changed: set[int] = set()  # minutes changed or evicted since take_changed()
+        self._ordered: list[int] = []  # sorted minutes, as of `_ordered_version`
+        self._ordered_version = -1
 
     def __len__(self) -> int:
         return sum(len(parts) for parts in self._parts.values())
@@ -217,13 +220,17 @@ class RollingStore:
         """
         specs = scope.specs
         start, end = start_ms - start_ms % MINUTE_MS, end_ms - end_ms % MINUTE_MS
-        slide = self._slides.get((specs, end - start))
+        width = end - start
+        slide = self._slides.get((specs, width))
         if slide is not None and slide.version == self._version:
             if slide.end == end:
                 return slide.sums
-            if slide.end == end - MINUTE_MS:  # nothing changed since: slide a minute
-                self._add(slide.sums, specs, end - MINUTE_MS, 1)
-                self._add(slide.sums, specs, start - MINUTE_MS, -1)
+            if 0 < end - slide.end < width:  # nothing changed since: slide to `end`
+                # (several minutes at once when the grid jumps over quiet ones)
+                for m in self._data_minutes(slide.end, end):
+                    self._add(slide.sums, specs, m, 1)
+                for m in self._data_minutes(slide.end - width, start):
+                    self._add(slide.sums, specs, m, -1)
                 slide.end, slide.revs = end, None
                 return slide.sums
         if slide is not None and slide.end == end and self._same(slide, start, end):
@@ -234,11 +241,11 @@ class RollingStore:
             self._add(slide.sums, specs, start - MINUTE_MS, -1)  # the minute leaving
         else:
             slide = _Slide(end, {}, {})
-            for minute in range(start, end, MINUTE_MS):
+            for minute in self._data_minutes(start, end):
                 self._add(slide.sums, specs, minute, 1)
-            self._slides[(specs, end - start)] = slide
+            self._slides[(specs, width)] = slide
         slide.end = end
-        slide.revs = {m: self._rev[m] for m in range(start, end, MINUTE_MS) if m in self._rev}
+        slide.revs = {m: self._rev[m] for m in self._data_minutes(start, end) if m in self._rev}
         slide.version = self._version
         return slide.sums
 
@@ -246,8 +253,20 @@ class RollingStore:
         """No minute of [start, end) changed since `slide` was computed."""
         if slide.revs is None:
             return False
-        revs = {m: self._rev[m] for m in range(start, end, MINUTE_MS) if m in self._rev}
+        revs = {m: self._rev[m] for m in self._data_minutes(start, end) if m in self._rev}
         return revs == slide.revs
+
+    def _data_minutes(self, start: int, end: int) -> list[int]:
+        """The minutes in [start, end) that hold rows: the cost of a sum over a day's window
+        follows the minutes with data, not the day's 1,440."""
+        if end - start <= 64 * MINUTE_MS:
+            minutes = self._minutes
+            return [m for m in range(start, end, MINUTE_MS) if m in minutes]
+        if self._ordered_version != self._version:
+            self._ordered = sorted(self._minutes)
+            self._ordered_version = self._version
+        ordered = self._ordered
+        return ordered[bisect_left(ordered, start):bisect_left(ordered, end)]
 
     def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int) -> None:
         keys = self._keys.setdefault(specs, {})
