@@ -290,8 +290,10 @@ def deep_size(roots: Iterable[object]) -> int:
 
 def report(rates: list[DayRate], tenths: list[TenthRate], size: StateSize | None,
            ttl_days: float, moves: int) -> None:
+    per_batch = len(rates) / max(moves, 1)
+    coarse = " (coarse: batches span days; give it more --contacts)" if per_batch > 1 else ""
     print(f"per simulated day (time shared among days by the events each customer batch took; "
-          f"{len(rates) / max(moves, 1):.2f} days of history per batch on average):")
+          f"{per_batch:.2f} days of history per batch on average{coarse}):")
     print("  day  date        events    seconds  events/s   input partitions at   state keys"
           "   RSS MB")
     for r in rates:
