@@ -2,6 +2,7 @@
 
     python benchmarks/pipeline_throughput.py --events 200000
     python benchmarks/pipeline_throughput.py --events 200000 --runs 3 --against 8383d82
+    python benchmarks/pipeline_throughput.py --history-days 30 [--contacts 150000]
 
 1. N simulated events are produced to the input topic before anything consumes them.
 2. Raw baseline: aiokafka reads all N from the beginning and JSON-decodes each one.
@@ -10,6 +11,11 @@
    event is stored or dead-lettered and every row is written), and a second one up to the
    moment the alert stage, which runs behind, has evaluated all of it and written its rows.
 Prints both rates, their ratio and the peak RSS of this process (worker + chDB) and the broker.
+
+History mode (`--history-days D`, benchmarks/history_mode.py): the input is D days of event time
+written by `sqm simulate --days` (daily and weekly profile, returning customers, contacts that
+outlive the state TTL); it also prints the rate per simulated day, whether it stays flat once
+the state is full (TTL days of contacts), and the state's size per contact at the end.
 """
 
 from __future__ import annotations
@@ -35,11 +41,15 @@ from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import history_mode  # benchmarks/, this script's directory
+
 from streams.app import Pipeline
 from streams.config import load_settings
 from streams.replay import produce_file
 from streams.runtime import run_pipeline
 from streams.simulate import SimConfig, history
+
+HISTORY_CONTACTS = 100_000
 
 
 def write_events(path: Path, n_events: int) -> int:
@@ -108,11 +118,16 @@ FIGURES = {
     # CPU of the event loop's thread per event: the GIL-bound work, steadier than the rates,
     # which also move with how the processes happen to be scheduled.
     "event loop": re.compile(r"event loop thread ([\d.]+) µs"),
+    # History mode: the state-full days' median rate over the filling days'.
+    "full / filling": re.compile(r"full / filling ([\d.]+)"),
 }
-UNITS = {"machine speed": "iterations/s", "event loop": "µs of CPU per event"}
+UNITS = {"machine speed": "iterations/s", "event loop": "µs of CPU per event",
+         "full / filling": "(history mode)"}
 
 
 def _fmt(name: str, value: float) -> str:
+    if name == "full / filling":
+        return f"{value:.2f}"
     return f"{value:.1f}" if name == "event loop" else f"{value:,.0f}"
 
 
@@ -202,13 +217,30 @@ def main() -> int:
         "--against", metavar="REV",
         help="alternate every run with one of this git revision (checked out in a temporary "
              "worktree) and print both sides' spreads: the way to compare two versions here")
+    parser.add_argument(
+        "--history-days", type=int, metavar="D",
+        help="history mode: replay D days of event time written by `sqm simulate --days D` "
+             "(--events is then ignored) and print the rate per simulated day and the state's "
+             "size per contact; D > 10 to compare the state's filling days with its full ones")
+    parser.add_argument(
+        "--contacts", type=int, default=HISTORY_CONTACTS,
+        help=f"history mode: contacts in all (default {HISTORY_CONTACTS:,}: ~6.4 events each, "
+             "a run of 1–3 minutes on this project's machines)")
     args = parser.parse_args()
+    if args.history_days is not None and (args.history_days < 1 or args.contacts < 1):
+        parser.error("--history-days and --contacts must be at least 1")
     if args.runs > 1 or args.against:
         return repeat(args.runs, sys.argv[1:], args.against)
 
     work = Path(tempfile.mkdtemp(prefix="sqm-bench-"))
     path = work / "events.jsonl"
-    n = write_events(path, args.events)
+    history: history_mode.Input | None = None
+    if args.history_days is not None:
+        history = history_mode.write_history(path, args.contacts, args.history_days,
+                                             args.partitions)
+        n = sum(history.per_day())
+    else:
+        n = write_events(path, args.events)
     settings = load_settings(clickhouse_url=f"chdb://{work / 'store'}",
                              partitions=args.partitions, log_level="ERROR",
                              alert_clock=args.alert_clock,
@@ -229,6 +261,8 @@ def main() -> int:
         loop_cpu = time.thread_time()  # the event loop's thread: where the GIL-bound work is
         children = pipeline.ingest.router.pids
         child_cpu = cpu_seconds(children)
+        sampler = history_mode.Sampler(pipeline) if history else None
+        sampling = asyncio.ensure_future(sampler.run(started, n)) if sampler else None
         while stats.settled < n:
             await asyncio.sleep(0.01)
         wall = time.perf_counter() - started
@@ -247,6 +281,13 @@ def main() -> int:
         figures["batches"] = stats.batches
         figures["produced"] = dict(stats.produced)
         figures["broker_rss_mb"] = broker_peak_rss_mb(pipeline.extras.get("broker_pid"))
+        if history is not None and sampler is not None and sampling is not None:
+            await sampling
+            figures["days"] = history_mode.day_rates(sampler.samples, history)
+            figures["tenths"] = history_mode.tenth_rates(sampler.samples, n)
+            figures["dropped"] = stats.dropped_corrections
+            figures["late"] = stats.late
+            figures["state"] = history_mode.state_size(pipeline)  # after the timed part
         return 0
 
     try:
@@ -258,7 +299,11 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, partitions {args.partitions}, alert clock "
           f"{args.alert_clock}")
-    print(f"events: {n:,}")
+    if args.history_days is not None:
+        print(f"events: {n:,} ({args.contacts:,} contacts over {args.history_days} days of event "
+              "time, `sqm simulate --days`)")
+    else:
+        print(f"events: {n:,}")
     print(f"produce (aiokafka, acks=all): {figures.get('produce_eps', 0):,.0f} events/s")
     print(f"raw consume + JSON decode (aiokafka): {raw or 0:,.0f} events/s")
     print(f"full pipeline, one worker, first event to last row: {full or 0:,.0f} events/s")
@@ -281,6 +326,15 @@ def main() -> int:
           "compare runs made at different times by it)")
     broker_mb = figures.get("broker_rss_mb") or 0
     print(f"peak RSS: worker + chDB {rss_mb:,.0f} MB, broker {broker_mb:,.0f} MB")
+    if "days" in figures:
+        # Over days of event time the state's TTL matters: a contribution to a one-minute window
+        # already evicted is dropped (its total in sqm.sla_1m stays short), a late event
+        # dead-lettered. Both 0 when the replay is exact.
+        print(f"late events: {figures['late']:,}; window contributions dropped as older than the "
+              f"state TTL: {figures['dropped']:,}")
+        rates, moves = figures["days"]
+        history_mode.report(rates, figures["tenths"], figures.get("state"),
+                            settings.state_ttl_days, moves)
     return code
 
 

@@ -289,8 +289,13 @@ def demo(
 @cli.command()
 def simulate(
     out_file: Annotated[Path, typer.Argument(help="JSONL file to write.")],
-    contacts: Annotated[int, typer.Option(help="How many contacts.")] = 1000,
-    per_second: Annotated[float, typer.Option(help="New contacts per second of event time.")] = 5.0,
+    contacts: Annotated[int, typer.Option(help="How many contacts (in all).")] = 1000,
+    per_second: Annotated[float | None, typer.Option(
+        help="New contacts per second of event time, at a constant rate (default 5).")] = None,
+    days: Annotated[int | None, typer.Option(
+        help="Spread the contacts over this many days of event time instead, by a daily and "
+             "weekly profile in each tenant's time zone, with returning customers "
+             "(docs/simulate.md).")] = None,
     start: Annotated[
         str, typer.Option(help="Event time of the first contact (RFC 3339).")
     ] = "2026-03-02T09:00:00+08:00",
@@ -300,11 +305,14 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
     """Write simulated omnichannel traffic to a JSONL file (for replay and benchmarks)."""
+    from collections.abc import Iterator
     from datetime import datetime
+    from typing import Any
 
     import orjson
 
     from streams.simulate import SimConfig, history
+    from streams.simulate_days import history_days, validate
 
     try:
         t0 = datetime.fromisoformat(start)
@@ -312,13 +320,29 @@ def simulate(
         raise fail(f"--start: not an RFC 3339 time: {start}") from None
     if t0.tzinfo is None:
         raise fail("--start needs a time-zone offset, e.g. +08:00 or Z")
+    cfg = SimConfig(seed=seed)
+    events: Iterator[dict[str, Any] | str]
+    if days is not None:
+        if per_second is not None:
+            raise fail("--per-second and --days exclude each other: the profile sets the rate")
+        try:
+            validate(contacts, days, t0)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        events = history_days(contacts, t0, days, cfg, messy=messy)
+    else:
+        rate = 5.0 if per_second is None else per_second
+        if rate <= 0:
+            raise fail(f"--per-second must be above 0, got {rate:g}")
+        events = history(contacts, t0, rate, cfg, messy=messy)
     n = 0
     with out_file.open("wb") as f:
-        for event in history(contacts, t0, per_second, SimConfig(seed=seed), messy=messy):
+        for event in events:
             f.write(event.encode() if isinstance(event, str) else orjson.dumps(event))
             f.write(b"\n")
             n += 1
-    out.print(f"wrote {n:,} events for {contacts:,} contacts to {out_file}")
+    span = f" over {days} days" if days is not None else ""
+    out.print(f"wrote {n:,} events for {contacts:,} contacts{span} to {out_file}")
 
 
 alerts_app = typer.Typer(no_args_is_help=True, add_completion=False)

@@ -1,7 +1,8 @@
 """Simulated omnichannel traffic: contact lifecycles as contract-v1 events.
 
 Used by `sqm demo` (live, paced to the wall clock), `sqm simulate` (a JSONL file, optionally
-messy: duplicates, disorder, +08:00 offsets, invalid lines) and the benchmark.
+messy: duplicates, disorder, +08:00 offsets, invalid lines) and the benchmark. `history` starts
+contacts at a constant rate; `streams/simulate_days.py` spreads them over days of event time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,15 @@ class SimConfig:
     abandon_share: float = 0.08
 
 
+@dataclass(frozen=True)
+class LongLived:
+    """Shares of contacts that come back long after their resolution: the state's TTL (8 days
+    of event time) has evicted them by then."""
+
+    reopen_share: float  # of human-resolved email tickets: reopened 9-11 days later
+    survey_share: float  # of human-resolved contacts: the survey comes 13-15 days later
+
+
 def _pick_channel(rnd: random.Random) -> str:
     x, acc = rnd.random(), 0.0
     for name, share in CHANNEL_MIX:
@@ -44,14 +54,17 @@ def _iso(t: datetime, rnd: random.Random, offsets: bool) -> str:
 
 
 def contact_lifecycle(
-    n: int, start: datetime, rnd: random.Random, cfg: SimConfig, offsets: bool = False
+    n: int, start: datetime, rnd: random.Random, cfg: SimConfig, offsets: bool = False, *,
+    tenant: str | None = None, customer: str | None = None, long_lived: LongLived | None = None,
 ) -> list[tuple[datetime, dict[str, Any]]]:
-    """The events of contact number `n`, created at `start`, as (time, event) pairs."""
-    tenant = f"shop-{rnd.randrange(cfg.tenants) + 1}"
+    """The events of contact number `n`, created at `start`, as (time, event) pairs; tenant and
+    customer are drawn unless given (draws are skipped, not wasted, so a seed's constant-rate
+    history stays what it was)."""
+    tenant = tenant or f"shop-{rnd.randrange(cfg.tenants) + 1}"
     channel = _pick_channel(rnd)
     base = {
         "tenant_id": tenant, "contact_id": f"{tenant}-c{n}",
-        "customer_id": f"cust-{rnd.randrange(cfg.customers)}", "channel": channel,
+        "customer_id": customer or f"cust-{rnd.randrange(cfg.customers)}", "channel": channel,
     }
     seq = 0
     out: list[tuple[datetime, dict[str, Any]]] = []
@@ -91,10 +104,24 @@ def contact_lifecycle(
     emit("message.sent", answer + timedelta(seconds=20), sender="customer")
     done = answer + timedelta(seconds=rnd.uniform(60, 600))
     emit("contact.resolved", done, resolved_by="human")
-    if rnd.random() < 0.5:
-        emit("survey.submitted", done + timedelta(seconds=30), csat=rnd.choices(
-            (1, 2, 3, 4, 5), (1, 1, 2, 4, 6))[0], ratings={"professionalism": rnd.randint(3, 5),
-                                                           "patience": rnd.randint(2, 5)})
+    if long_lived and channel == "email" and rnd.random() < long_lived.reopen_share:
+        # The customer writes again about the same ticket; it is answered and solved again.
+        reopened = done + timedelta(days=rnd.uniform(9, 11))
+        emit("contact.reopened", reopened)
+        emit("message.sent", reopened, sender="customer")
+        reply = reopened + timedelta(seconds=rnd.expovariate(1 / mean))
+        emit("message.sent", reply, sender="agent", agent_id=agent)
+        done = reply + timedelta(seconds=rnd.uniform(60, 600))
+        emit("contact.resolved", done, resolved_by="human")
+    if long_lived and rnd.random() < long_lived.survey_share:
+        survey_at = done + timedelta(days=rnd.uniform(13, 15))
+    elif rnd.random() < 0.5:
+        survey_at = done + timedelta(seconds=30)
+    else:
+        return out
+    csat = rnd.choices((1, 2, 3, 4, 5), (1, 1, 2, 4, 6))[0]
+    ratings = {"professionalism": rnd.randint(3, 5), "patience": rnd.randint(2, 5)}
+    emit("survey.submitted", survey_at, csat=csat, ratings=ratings)
     return out
 
 
@@ -110,11 +137,22 @@ def history(
     for n in range(contacts):
         at = start + timedelta(seconds=n / per_second)
         events.extend(contact_lifecycle(n, at, rnd, cfg, offsets=messy))
+    yield from emission_order(events, rnd, messy=messy)
+
+
+def emission_order(
+    events: list[tuple[datetime, dict[str, Any]]], rnd: random.Random, *, messy: bool,
+    max_swap: timedelta | None = None,
+) -> Iterator[dict[str, Any] | str]:
+    """The events sorted by time (in place); messy adds local disorder (neighbours swapped, if
+    at most `max_swap` apart), re-deliveries and a few invalid lines."""
     events.sort(key=lambda te: te[0])
     if messy:
         # Local disorder: swap neighbours within a few minutes of event time.
         for i in range(0, len(events) - 1, 3):
-            if rnd.random() < 0.5:
+            if rnd.random() < 0.5 and (
+                max_swap is None or events[i + 1][0] - events[i][0] <= max_swap
+            ):
                 events[i], events[i + 1] = events[i + 1], events[i]
     for i, (_, event) in enumerate(events):
         yield event
