@@ -249,12 +249,16 @@ def main() -> int:
 
     def prepare(_client: object, bootstrap: str) -> None:
         started = time.perf_counter()
-        asyncio.run(produce_file(bootstrap, settings.input_topic, path))
+        _, figures["end_of_input"] = asyncio.run(
+            produce_file(bootstrap, settings.input_topic, path))
         figures["produce_eps"] = n / (time.perf_counter() - started)
         figures["raw_eps"] = asyncio.run(raw_consume(bootstrap, settings.input_topic, n))
 
     async def measure(pipeline: Pipeline) -> int:
         stats = pipeline.stats
+        # As `sqm replay`: the input is all there, so the event clock closes at its end.
+        pipeline.ingest.progress.idle_after_s = None
+        pipeline.ingest.progress.end_of_input(figures["end_of_input"], settings.partitions)
         while stats.read == 0:
             await asyncio.sleep(0.001)
         started, cpu = time.perf_counter(), time.process_time()
@@ -272,7 +276,9 @@ def main() -> int:
         figures["loop_us"] = (time.thread_time() - loop_cpu) / n * 1e6
         figures["ingest_children_cpu"] = (cpu_seconds(children) - child_cpu) / wall
         # The alert stage runs behind the customer stage; its rows (sqm.alerts) come last.
-        while not stats.alerts_caught_up:
+        closing = settings.alert_clock == "event"  # the last minutes once every shard closed
+        while not stats.alerts_caught_up or (
+                closing and len(stats.alert_partitions_closed) < settings.partitions):
             await asyncio.sleep(0.01)
         figures["alerts_eps"] = n / (time.perf_counter() - started)
         figures["alert_changes"] = stats.alert_changes
