@@ -1,15 +1,17 @@
-"""`sqm.staffing_15m` (migration 0013) on real chDB: its inputs counted by hand, its Erlang C
-(run in SQL) equal to streams/core/staffing.py's on the same inputs.
+"""`sqm.staffing_15m` (migration 0013) and `sqm staffing` on real chDB: the view's inputs
+counted by hand, its Erlang C (run in SQL) equal to streams/core/staffing.py's on the same
+inputs, and the command's Erlang A equal to streams/core/erlang_a.py's.
 
 Scopes and 15-minute intervals seeded (2026-03-02, UTC):
   t1/phone/sales 10:00  offered 100 (two shards, a stale version replaced), 12 handlings ended
-                        (150 s and 210 s, mean 180), targets 20 s ×5 and 5 s ×2 (mode 20),
-                        2 abandons after 40 and 60 s and 5 answers after 30 s (queue time 250 s:
-                        patience 125 s), 22 human agents working: 20 writing, one only
+                        (150 s and 210 s, mean 180), targets 20 s ×9 and 5 s ×2 (mode 20),
+                        6 abandons after 40, 60, 30, 50, 70 and 90 s and 5 answers after 30 s
+                        (queue time 490 s), 22 human agents working: 20 writing, one only
                         assigned, one writing an internal note. Not counted: a bot assigned, a
                         bot and a customer writing, an agent on a contact with no row.
                         λ = 100/900 per s, A = 20 Erlangs.
                  09:45  the 12 handled contacts queued and were answered after 10 s.
+                        Over 09:45-10:45: 6 abandons in 610 s of queueing, patience 101.7 s.
                  10:15  offered 30, no handling ended: no AHT, so nothing modelled (NULL).
                  10:30  no arrivals, one agent writing: 0 needed, gap +1.
   t1/chat/support 10:00 offered 12, handle 500 and 700 s: A = 8 on 2 agents (overloaded).
@@ -18,9 +20,13 @@ Scopes and 15-minute intervals seeded (2026-03-02, UTC):
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,7 +34,9 @@ import pytest
 
 from sinks.clickhouse import connect
 from sinks.migrations import migrate
+from streams.core.erlang_a import agents_needed_a
 from streams.core.staffing import SERVICE_LEVEL_GOAL, agents_needed_c, service_level_c
+from streams.staffing_report import SHORT_ABANDON_S, staffing
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +92,8 @@ def _contacts() -> list[list[Any]]:
     rows += [_contact(f"q{i}", at(2 + i), wait=30) for i in range(5)]
     rows.append(_contact("u1", at(3), abandon_after=40, target=5))
     rows.append(_contact("u2", at(4), abandon_after=60, target=5))
+    rows += [_contact(f"v{i}", at(5 + i), abandon_after=after)
+             for i, after in enumerate([30, 50, 70, 90])]
     rows += [
         _contact("c1", at(-30), channel="chat", queue="support", resolved=at(5), handle=500,
                  target=30),
@@ -131,19 +141,29 @@ def _events() -> list[list[Any]]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    c = connect(f"chdb://{tmp_path_factory.mktemp('staffing')}")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("staffing")
+    c = connect(f"chdb://{path}")
     try:
         migrate(c)
         c.insert("sqm.sla_1m", _sla(), column_names=SLA_COLUMNS)
         c.insert("sqm.contacts", _contacts(), column_names=CONTACT_COLUMNS)
         c.insert("sqm.events", _events(), column_names=EVENT_COLUMNS)
+    finally:
+        c.close()  # chDB: one engine per process; the CLI test opens the store in a child
+    yield path
+
+
+@pytest.fixture()
+def client(store: Path) -> Iterator[Any]:
+    c = connect(f"chdb://{store}")
+    try:
         yield c
     finally:
         c.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def rows(client: Any) -> dict[tuple[str, str, str, str], dict[str, Any]]:
     result = client.query("SELECT * FROM sqm.staffing_15m ORDER BY ALL")
     return {
@@ -161,7 +181,8 @@ def test_inputs_by_hand(rows: dict[tuple[str, str, str, str], dict[str, Any]]) -
     assert row["load_erlangs"] == pytest.approx(20.0)
     assert row["agents_actual"] == 22
     assert row["service_level"] == pytest.approx(70 / 90)
-    assert (row["abandoned"], row["queue_time_s"], row["patience_s"]) == (2, 250.0, 125.0)
+    assert (row["abandoned"], row["queue_time_s"]) == (6, 490.0)
+    assert row["patience_s"] == pytest.approx(490 / 6)
     earlier = rows[("t1", "phone", "sales", "09:45")]
     assert (earlier["offered"], earlier["target_answer_s"], earlier["queue_time_s"]) == (
         0, 20, 120.0)
@@ -210,3 +231,50 @@ def test_filters_reach_inside_the_view(client: Any) -> None:
         "ORDER BY interval_start", parameters={"t": at(15)})
     assert [(r[0].strftime("%H:%M"), r[1]) for r in result.result_rows] == [
         ("10:15", None), ("10:30", 0)]
+
+
+PATIENCE = 610 / 6  # t1/phone/sales over 09:45-10:45: (120 + 150 + 340) s of queueing, 6 abandons
+
+
+def test_report_adds_erlang_a_where_abandons_allow(client: Any) -> None:
+    report = {(r["tenant_id"], r["queue"], r["interval_start"].strftime("%H:%M")): r
+              for r in staffing(client, at(-15), at(45), 0.8)}
+    sales = report[("t1", "sales", "10:00")]
+    assert sales["patience_s"] == pytest.approx(PATIENCE)
+    needed_a = agents_needed_a(100 / 900, 180.0, PATIENCE, 20.0, 0.8, SHORT_ABANDON_S)
+    assert (sales["agents_needed_c"], sales["agents_needed_a"]) == (24, needed_a)
+    assert needed_a < 24  # impatient callers leave the queue: fewer agents reach 80 %
+    assert (sales["agents_gap"], sales["model"]) == (22 - needed_a, "A")
+    assert report[("t1", "sales", "10:15")]["model"] == ""  # no handle time: unknown
+    assert report[("t1", "sales", "10:30")]["agents_needed_a"] == 0  # no arrivals
+    support = report[("t1", "support", "10:00")]  # no abandons: Erlang C stands
+    assert (support["patience_s"], support["agents_needed_a"], support["model"]) == (
+        None, None, "C")
+    assert support["agents_needed_c"] == agents_needed_c(12 / 900, 600.0, 30.0, 0.8)
+    # Another goal: Erlang C again from the core module, not from the view's 80 %.
+    strict = {(r["tenant_id"], r["queue"], r["interval_start"].strftime("%H:%M")): r
+              for r in staffing(client, at(-15), at(45), 0.95, tenant="t1")}
+    assert strict[("t1", "sales", "10:00")]["agents_needed_c"] == agents_needed_c(
+        100 / 900, 180.0, 20.0, 0.95)
+    assert {key[0] for key in strict} == {"t1"}
+
+
+def test_cli_prints_the_report(store: Path) -> None:
+    env = {**os.environ, "SQM_LOG_FORMAT": "text", "PYTHONPATH": str(Path(__file__).parents[2])}
+    result = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "staffing", "--store", str(store), "--period",
+         "1h", "--end", "2026-03-02T10:45:00Z", "--tenant", "t1", "--format", "json"],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = {(r["queue"], r["interval_start"][11:16]): r for r in orjson.loads(result.stdout)}
+    assert sorted(printed) == [("sales", "09:45"), ("sales", "10:00"), ("sales", "10:15"),
+                               ("sales", "10:30"), ("support", "10:00")]
+    sales = printed[("sales", "10:00")]
+    assert (sales["agents_needed_c"], sales["agents_actual"], sales["model"]) == (24, 22, "A")
+    assert sales["agents_needed_a"] == agents_needed_a(100 / 900, 180.0, PATIENCE, 20.0, 0.8,
+                                                       SHORT_ABANDON_S)
+    bad = subprocess.run(
+        [sys.executable, "-m", "streams.cli", "staffing", "--store", str(store), "--goal", "1"],
+        capture_output=True, text=True, timeout=120, env=env, check=False)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "--goal" in bad.stderr
