@@ -249,8 +249,9 @@ def build() -> db.Dashboard:
         timeseries_panel(
             11,
             "Agents needed vs handling, by queue",
-            "Per complete 15-minute interval: agents Erlang C needs for 80 % answered within "
-            "the first-response target, from the arrivals and the mean handle time, against "
+            "Per complete 15-minute interval: agents Erlang C needs for "
+            f"{SERVICE_LEVEL_TARGET:.0%} answered within the first-response target, from the "
+            "arrivals and the mean handle time, against "
             "the human agents who were assigned or wrote in the queue's contacts "
             "(docs/staffing.md).",
             STAFFING,

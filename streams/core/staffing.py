@@ -103,7 +103,7 @@ def average_wait_c(agents: int, load: float, aht_s: float) -> float:
 
 def sl_upper_bound_agents(load: float, aht_s: float, target_s: float, goal: float) -> int:
     """An N that surely meets `goal` (needs target_s > 0): C ≤ 1, so N − A ≥ AHT/T·ln(1/(1−goal))
-    gives SL ≥ goal. The SQL search uses it as the length of its loop."""
+    gives SL ≥ goal. sqm.staffing_15m's loop runs up to the same bound."""
     return math.floor(load + aht_s / target_s * math.log(1.0 / (1.0 - goal))) + 1
 
 
