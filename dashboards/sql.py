@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 # Share of handled contacts answered within their target; the ops board's target line and the
-# "service level below target" alert use it. Per-tenant targets arrive with issue #3.
+# "service level below target" alert use it (one target for every tenant, for now).
 SERVICE_LEVEL_TARGET = 0.80
 # Abandonment rate above which the "abandonment rate high" alert fires.
 ABANDON_RATE_LIMIT = 0.10

@@ -156,10 +156,10 @@ def period_bounds(client: Any, period: str, end: str) -> tuple[datetime, datetim
     from datetime import UTC, timedelta
 
     from streams.config import ConfigError
-    from streams.core.policy_spec import _seconds
+    from streams.core.policy_spec import duration_seconds
 
     try:
-        length = timedelta(seconds=_seconds(period))
+        length = timedelta(seconds=duration_seconds(period))
     except ValueError as exc:
         raise ConfigError(f"--period: {exc}") from None
     if end == "now":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from streams.core.archive import Archive, ContactKey
 from streams.core.derive import ContactView, derive
-from streams.core.facts import ContactFacts
+from streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
 from streams.core.policy_file import Policy
 from streams.core.policy_spec import RepeatIdentity
 from streams.core.records import CREATED, EventRecord
@@ -295,7 +295,7 @@ class Shard:
             # can), so they need recomputing only when a created time moved.
             if ckey in created_moved and len(st.contacts) > 1:
                 flags = repeat_flags(
-                    ((f.created[0], cid) for cid, f in st.contacts.items() if f.created),
+                    ((f.created[CREATED_TS], cid) for cid, f in st.contacts.items() if f.created),
                     self.config.repeat_window_ms,
                     self._issue_of(st),
                 )
@@ -336,7 +336,8 @@ class Shard:
 
     def _issue_of(self, st: CustomerState) -> dict[str, str | None] | None:
         """contact id → its order_id or topic when repeats are per issue, else None."""
-        field_index = {"order_id": 5, "topic": 6}.get(self.config.repeat_identity)
+        field_index = {"order_id": CREATED_ORDER_ID, "topic": CREATED_TOPIC}.get(
+            self.config.repeat_identity)
         if field_index is None:
             return None
         return {cid: f.created[field_index] for cid, f in st.contacts.items() if f.created}
