@@ -153,6 +153,9 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
         before(client, "")
         summary.append(asyncio.run(replay_direct(
             settings, client, load_alert_config(settings), events, show_progress=progress)))
+    except KeyboardInterrupt:
+        raise fail(f"interrupted: the store {settings.store_dir() or ''} holds part of the file; "
+                   "replay it again with --reset", 130) from None
     finally:
         client.close()
     return 0
