@@ -1,5 +1,5 @@
 """Bytes the alert stage writes to its changelog per flush: the whole state as one record (sqm
-before the parts layout) against only the parts that changed (`streams/agents/alert_state.py`).
+before the parts layout) against only the parts that changed (`streams/core/alerting/partition.py`).
 
     python benchmarks/alert_changelog.py [--dims 80] [--rate 20] [--seconds 120] [--day-window]
 
@@ -28,9 +28,9 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.agents.alert_state import AlertStateStore, PartitionAlerts, legacy_key, parse_key
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertMonitor, parse_config
 from streams.core.alerting.defaults import DEFAULT_RULE_DATA
+from streams.core.alerting.partition import AlertStateStore, PartitionAlerts, legacy_key, parse_key
 from streams.core.rollup import ANSWERED, IN_SLA, MINUTE_MS, N_COUNTERS, OFFERED, WAIT_MS
 
 SHARDS = 4

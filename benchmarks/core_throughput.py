@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sinks.clickhouse import connect
 from sinks.migrations import migrate
 from sinks.writer import ClickHouseWriter
-from streams.agents.alert_state import AlertStateStore
 from streams.core import rows
 from streams.core.alerting import DEFAULT_CONFIG
 from streams.core.alerting.changes import change_columns
+from streams.core.alerting.partition import AlertStateStore
 from streams.core.records import EventRecord
 from streams.core.shard import Shard, ShardConfig
 from streams.core.state import DictStore

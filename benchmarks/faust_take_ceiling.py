@@ -24,8 +24,13 @@ import faust
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.broker import EMBEDDED_FAUST_SETTINGS, EmbeddedBroker, ensure_topics, free_port
-from streams.replay import produce_file
+from streams.engine.faust.broker import (
+    EMBEDDED_FAUST_SETTINGS,
+    EmbeddedBroker,
+    ensure_topics,
+    free_port,
+)
+from streams.engine.faust.replay import produce_file
 
 
 def main() -> int:

@@ -44,8 +44,8 @@ from typing import Any, cast
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
-from streams.app import Pipeline
 from streams.core.state import SEP, CustomerState, ShardMeta, meta_key
+from streams.engine.faust.app import Pipeline
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday, midnight UTC
 DAY = timedelta(days=1)
@@ -96,7 +96,7 @@ def write_history(path: Path, contacts: int, days: int, partitions: int) -> Inpu
             event = orjson.loads(line)
             cid = event["contact_id"]
             p = placed.get(cid)
-            if p is None:  # the key is the contact id (streams.replay.message_key)
+            if p is None:  # the key is the contact id (streams.engine.faust.replay.message_key)
                 p = placed[cid] = DefaultPartitioner()(cid.encode(), every, every)
             at = datetime.fromisoformat(event["occurred_at"])
             hourly[p][int((at - START).total_seconds() // 3600)] += 1

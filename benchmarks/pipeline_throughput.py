@@ -43,10 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import history_mode  # benchmarks/, this script's directory
 
-from streams.app import Pipeline
 from streams.config import load_settings
-from streams.replay import produce_file
-from streams.runtime import run_pipeline
+from streams.engine.faust.app import Pipeline
+from streams.engine.faust.replay import produce_file
+from streams.engine.faust.runtime import run_pipeline
 from streams.simulate import SimConfig, history
 
 HISTORY_CONTACTS = 100_000

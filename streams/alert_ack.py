@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import time
 
-from streams.broker import BrokerError
 from streams.config import ConfigError, Settings
 from streams.core.wire import ack_message
+from streams.engine.faust.broker import BrokerError
 
 
 def send_ack(settings: Settings, alert_id: str, timeout_s: float = 5.0) -> int:

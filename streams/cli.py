@@ -13,7 +13,7 @@ from rich.console import Console
 from streams.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from streams.replay import ReplaySummary
+    from streams.replay_summary import ReplaySummary
 
 cli = typer.Typer(
     help="Service Quality Monitor: real-time SLA and quality metrics for customer service.",
@@ -72,8 +72,8 @@ def _run_guarded(fn: typer.models.CommandFunctionType) -> typer.models.CommandFu
         from sinks.clickhouse import StoreError
         from sinks.migrations import MigrationError
         from sinks.writer import SinkError
-        from streams.broker import BrokerError
-        from streams.replay import ReplayError
+        from streams.engine.faust.broker import BrokerError
+        from streams.replay_summary import ReplayError
 
         try:
             return fn(*args, **kwargs)
@@ -123,8 +123,8 @@ def replay(
     if engine == "direct":
         code = _replay_direct(settings, events, reset, progress, refuse_non_empty, summary)
     else:
-        from streams.replay import replay as run_replay
-        from streams.runtime import run_pipeline
+        from streams.engine.faust.replay import replay as run_replay
+        from streams.engine.faust.runtime import run_pipeline
 
         async def main(pipeline: object) -> int:
             summary.append(await run_replay(pipeline, events, show_progress=progress))  # type: ignore[arg-type]
@@ -312,7 +312,7 @@ def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
 @_run_guarded
 def worker(config: ConfigOpt = None, store: StoreOpt = None, policy: PolicyOpt = None) -> None:
     """Run a pipeline worker until stopped (production: set SQM_KAFKA_BOOTSTRAP)."""
-    from streams.runtime import run_pipeline
+    from streams.engine.faust.runtime import run_pipeline
 
     settings = settings_for(config, store, policy=policy)
     raise typer.Exit(run_pipeline(settings))

@@ -22,9 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from sinks.clickhouse import connect
-from streams.app import Pipeline
 from streams.config import Settings
-from streams.runtime import run_pipeline
+from streams.engine.faust.app import Pipeline
+from streams.engine.faust.runtime import run_pipeline
 from streams.simulate import CHANNEL_MIX, SimConfig, contact_lifecycle
 from streams.store import store_url
 

@@ -31,11 +31,11 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.archive import ClickHouseArchive
 from sinks.writer import Batch, ClickHouseWriter
-from streams.agents.alert_state import PartitionAlerts
 from streams.config import Settings
 from streams.core import rows
 from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
 from streams.core.alerting.changes import change_columns
+from streams.core.alerting.partition import PartitionAlerts
 from streams.core.derive import ContactView
 from streams.core.ingest_batch import RoutedBatch
 from streams.core.records import EventRecord
@@ -44,7 +44,7 @@ from streams.core.shard import Shard
 from streams.core.state import MemoryStore, Progress
 from streams.core.wire import alert_inputs
 from streams.ingest_pool import IngestRouter
-from streams.replay import ReplaySummary, read_lines
+from streams.replay_summary import ReplaySummary, read_lines
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)

@@ -22,8 +22,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from mode import Service
-
 from streams.core.ingest_batch import RoutedBatch, route_batch
 
 log = logging.getLogger(__name__)
@@ -93,13 +91,3 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(0)
 
 
-class RouterService(Service):
-    """Starts a router's children with the worker's services (while its consumer groups join,
-    which takes seconds), not when the first batch needs them."""
-
-    def __init__(self, router: IngestRouter) -> None:
-        super().__init__()
-        self.router = router
-
-    async def on_start(self) -> None:
-        self.router.start()

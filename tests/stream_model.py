@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.agents.alert_state import PartitionAlerts
 from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
+from streams.core.alerting.partition import PartitionAlerts
 from streams.core.archive import ArchivedContact, ContactKey
 from streams.core.input_progress import InputProgress
 from streams.core.records import EventRecord

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from streams.broker import free_port
 from streams.core.records import EventRecord
 from streams.core.validate import validate
+from streams.engine.faust.broker import free_port
 
 COUNTERS = ("offered", "answered", "answered_in_sla", "wait_ms_sum", "abandoned",
             "short_abandoned", "created", "repeat_contacts", "sl_met", "sl_missed",

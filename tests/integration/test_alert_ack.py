@@ -16,10 +16,10 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from sinks.clickhouse import connect
-from streams.agents.alert_state import PartitionAlerts
-from streams.broker import EmbeddedBroker, ensure_topics, free_port
 from streams.core.alerting import AlertMonitor, WaitingContact, parse_config
+from streams.core.alerting.partition import PartitionAlerts
 from streams.core.wire import alert_partition
+from streams.engine.faust.broker import EmbeddedBroker, ensure_topics, free_port
 from tests.workers import TopicReader, Worker, produce, worker_env
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,7 @@ import orjson
 import pytest
 
 from sinks.clickhouse import connect
-from streams.broker import EmbeddedBroker
+from streams.engine.faust.broker import EmbeddedBroker
 from tests.workers import TopicReader, Worker, produce, worker_env
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaAdminClient
 
-from streams.broker import BrokerError, EmbeddedBroker, ensure_topics, tansu_end_offsets
+from streams.engine.faust.broker import (
+    BrokerError,
+    EmbeddedBroker,
+    ensure_topics,
+    tansu_end_offsets,
+)
 
 pytestmark = pytest.mark.integration
 

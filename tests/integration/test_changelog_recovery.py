@@ -22,9 +22,9 @@ import orjson
 import pytest
 
 from sinks.clickhouse import connect
-from streams.broker import EmbeddedBroker, free_port
 from streams.core.records import EventRecord
 from streams.core.validate import validate
+from streams.engine.faust.broker import EmbeddedBroker, free_port
 from streams.simulate import SimConfig, history
 from tests import reference
 from tests.workers import (

@@ -15,15 +15,15 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.agents.ingest_consumer import ingest_group
-from streams.broker import EmbeddedBroker, ensure_topics
+from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
+from streams.engine.faust.ingest_consumer import ingest_group
 from tests.workers import Worker, kill_leftovers, produce, worker_env
 
 pytestmark = pytest.mark.integration
 
 FAILING_WORKER = """
 import sys
-from streams.agents.ingest import IngestStage
+from streams.engine.faust.ingest import IngestStage
 from streams.cli import main
 
 async def fail(self, records):
@@ -35,8 +35,9 @@ main()
 """
 
 FAILING_CUSTOMER_STAGE = FAILING_WORKER.replace(
-    "from streams.agents.ingest import IngestStage", "from streams.agents.customers import "
-    "CustomerStage").replace("IngestStage.handle", "CustomerStage.finish")  # its writes fail
+    "from streams.engine.faust.ingest import IngestStage",
+    "from streams.engine.faust.customers import CustomerStage",
+).replace("IngestStage.handle", "CustomerStage.finish")  # its writes fail
 
 
 @pytest.fixture()

@@ -17,8 +17,13 @@ import faust
 import pytest
 from kafka import KafkaProducer
 
-from streams.broker import EMBEDDED_FAUST_SETTINGS, EmbeddedBroker, ensure_topics, free_port
-from streams.paced_take import take_paced
+from streams.engine.faust.broker import (
+    EMBEDDED_FAUST_SETTINGS,
+    EmbeddedBroker,
+    ensure_topics,
+    free_port,
+)
+from streams.engine.faust.paced_take import take_paced
 
 pytestmark = pytest.mark.integration
 

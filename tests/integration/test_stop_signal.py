@@ -4,9 +4,9 @@ stuck in synchronous work.
 The alert stage once spent minutes in one batch (an event dated 1970: streams/core/alerting
 now bounds that work), and SIGTERM, which Faust handles through the event loop, waited for it.
 Here the alert stage is made to spin for good at its first batch (patched in the subprocess,
-before the CLI runs), so only the stop guard (streams/stop_guard.py) can end the process: it
-must exit within the grace period (`SQM_STOP_GRACE_S`, 3 s here) plus the broker's stop, with
-128 + SIGTERM, and take its embedded broker with it.
+before the CLI runs), so only the stop guard (streams/engine/faust/stop_guard.py) can end the
+process: it must exit within the grace period (`SQM_STOP_GRACE_S`, 3 s here) plus the broker's
+stop, with 128 + SIGTERM, and take its embedded broker with it.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ import orjson
 import pytest
 
 from sinks.clickhouse import connect
-from streams.agents.ingest_consumer import ingest_group
-from streams.broker import EmbeddedBroker, free_port, tansu_end_offsets
 from streams.core.records import EventRecord
 from streams.core.validate import validate
+from streams.engine.faust.broker import EmbeddedBroker, free_port, tansu_end_offsets
+from streams.engine.faust.ingest_consumer import ingest_group
 from streams.simulate import SimConfig, history
 from tests import reference
 from tests.workers import (
@@ -71,7 +71,7 @@ def test_sigkill_and_restart_never_double_counts(broker: EmbeddedBroker, tmp_pat
     assert _committed(broker.bootstrap, "sqm.events") == len(lines)
     # ... and every forwarded message was delivered to the customer agent and acknowledged:
     # Faust's recovery used to drop what it fetched while starting the streams, which stalled
-    # the commit for good (streams/recovery.py).
+    # the commit for good (streams/engine/faust/recovery.py).
     assert _committed(broker.bootstrap, "sqm.by-customer", "sqm") == _end(
         broker.bootstrap, "sqm.by-customer")
     worker.stop()

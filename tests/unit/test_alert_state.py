@@ -15,15 +15,15 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.agents.alert_state import (
+from streams.core.alerting import AlertChange, AlertMonitor, WaitingContact, parse_config
+from streams.core.alerting.monitor import META, PartKey
+from streams.core.alerting.partition import (
     AlertStateStore,
     PartitionAlerts,
     legacy_key,
     parse_key,
     table_key,
 )
-from streams.core.alerting import AlertChange, AlertMonitor, WaitingContact, parse_config
-from streams.core.alerting.monitor import META, PartKey
 from streams.core.rollup import ANSWERED, IN_SLA, N_COUNTERS, OFFERED
 from streams.core.wire import ack_message
 from tests.events import ms

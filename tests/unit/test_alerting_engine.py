@@ -296,7 +296,7 @@ def test_changes_carry_exactly_the_columns_of_sqm_alerts():
 def test_an_acknowledgement_message_reaches_the_partition_holding_the_alert():
     # What `sqm alerts ack` sends, applied as the alert stage applies `sqm.alert-inputs`: the
     # partition holding the firing alert acknowledges it (once); any other partition ignores it.
-    from streams.agents.alert_state import PartitionAlerts
+    from streams.core.alerting.partition import PartitionAlerts
     from streams.core.wire import ack_message
 
     holder, other = PartitionAlerts(monitor()), PartitionAlerts(monitor())
@@ -316,7 +316,7 @@ def test_wait_p90_from_the_customer_stage_messages():
     # p90 (inclusive) of 10..200 = rank 0.9 × 19 = 17.1 → 180 + 0.1 × 10 = 181 s > 60: the rule
     # (min_sample 20, for 0) fires at the first evaluation. Then a late abandon before its
     # answer takes one contact's wait away: 19 waits, under min_sample, the state holds.
-    from streams.agents.alert_state import PartitionAlerts
+    from streams.core.alerting.partition import PartitionAlerts
     from streams.core.wire import alert_inputs
     from tests.harness import run
 

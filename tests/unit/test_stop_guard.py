@@ -1,5 +1,6 @@
 """`StopGuard`: a process whose event loop never yields still stops on SIGTERM, and one whose
-loop is free still stops cleanly, through the loop's own handler (streams/stop_guard.py).
+loop is free still stops cleanly, through the loop's own handler
+(streams/engine/faust/stop_guard.py).
 
 Each case runs a small asyncio program in a subprocess (signals in the test process would hit
 pytest): the loop's SIGTERM handler, as Faust's, and the guard armed over it.
@@ -16,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = """
 import asyncio, signal, sys
-from streams.stop_guard import StopGuard
+from streams.engine.faust.stop_guard import StopGuard
 
 async def main(busy):
     loop = asyncio.get_running_loop()

@@ -26,10 +26,10 @@ import orjson
 from faust.types import TableT
 
 from sinks.writer import ClickHouseWriter
-from streams.agents.alert_state import AlertStateStore, PartitionAlerts
 from streams.core.alerting import AlertChange, AlertConfig
 from streams.core.alerting.changes import change_columns
-from streams.record_batches import RecordBatches
+from streams.core.alerting.partition import AlertStateStore, PartitionAlerts
+from streams.engine.faust.record_batches import RecordBatches
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)

@@ -17,18 +17,19 @@ import faust
 
 from sinks.archive import ClickHouseArchive
 from sinks.writer import ClickHouseWriter
-from streams.agents.alerts import AlertStage
-from streams.agents.customers import CustomerStage, PreparedBatch
-from streams.agents.ingest import IngestStage
-from streams.agents.ingest_consumer import IngestConsumer, consumer_config
 from streams.app_config import load_alert_config
-from streams.broker import EMBEDDED_FAUST_SETTINGS
 from streams.config import Settings
+from streams.engine.faust.alerts import AlertStage
+from streams.engine.faust.broker import EMBEDDED_FAUST_SETTINGS
+from streams.engine.faust.customers import CustomerStage, PreparedBatch
+from streams.engine.faust.ingest import IngestStage
+from streams.engine.faust.ingest_consumer import IngestConsumer, consumer_config
+from streams.engine.faust.paced_take import acknowledge, take_paced
+from streams.engine.faust.record_batches import RecordBatches, faust_producer
+from streams.engine.faust.recovery import OrderedTableManager, TansuTableManager
+from streams.engine.faust.router_service import RouterService
 from streams.gc_policy import GcPolicy
-from streams.ingest_pool import IngestRouter, RouterService
-from streams.paced_take import acknowledge, take_paced
-from streams.record_batches import RecordBatches, faust_producer
-from streams.recovery import OrderedTableManager, TansuTableManager
+from streams.ingest_pool import IngestRouter
 from streams.stats import PipelineStats
 
 STATE_TABLE = "sqm-state"
@@ -114,7 +115,7 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
             raise
 
     # The input topic is read by a plain batch consumer, not an agent: one message per event
-    # is more than Faust's per-message path can take (streams/agents/ingest_consumer.py).
+    # is more than Faust's per-message path can take (streams/engine/faust/ingest_consumer.py).
     ingest_consumer = IngestConsumer(
         settings.input_topic, ingest.handle, consumer_config(app.conf, bootstrap, settings.app_id),
         batch_max=settings.batch_max, within_s=settings.batch_within_s, on_crash=app.crash,

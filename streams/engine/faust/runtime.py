@@ -16,10 +16,10 @@ import faust
 from clickhouse_connect.driver.client import Client
 
 from sinks.writer import ClickHouseWriter
-from streams.app import Pipeline, build_app
-from streams.broker import EmbeddedBroker, ensure_topics
 from streams.config import Settings
-from streams.stop_guard import StopGuard
+from streams.engine.faust.app import Pipeline, build_app
+from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
+from streams.engine.faust.stop_guard import StopGuard
 from streams.store import open_store
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def run_pipeline(
 
 
 class _Worker(faust.Worker):
-    """A Faust worker whose stop on SIGTERM or Ctrl-C is bounded (`streams/stop_guard.py`)."""
+    """A Faust worker whose stop on SIGTERM or Ctrl-C is bounded (`stop_guard.py`)."""
 
     guard: StopGuard | None = None
 

@@ -9,53 +9,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-if TYPE_CHECKING:  # the direct runner imports this module without Faust
-    from streams.app import Pipeline
+from streams.replay_summary import ReplayError, ReplaySummary, read_lines
+
+if TYPE_CHECKING:
+    from streams.engine.faust.app import Pipeline
 
 STALL_TIMEOUT_S = 120.0  # no progress at all for this long means something is broken
-
-
-class ReplayError(RuntimeError):
-    pass
-
-
-@dataclass(frozen=True)
-class ReplaySummary:
-    read: int
-    stored: int
-    distinct: int
-    duplicates: int
-    dead_lettered: int
-    contacts: int
-    seconds: float
-    dropped_corrections: int = 0
-
-    def line(self) -> str:
-        text = (
-            f"replayed {self.read:,} events in {self.seconds:.1f} s: {self.stored:,} stored "
-            f"({self.distinct:,} distinct, {self.duplicates:,} duplicates merged), "
-            f"{self.dead_lettered:,} dead-lettered, {self.contacts:,} contacts"
-        )
-        if self.dropped_corrections:
-            text += (f"\nNOT EXACT: {self.dropped_corrections:,} corrections to windows older "
-                     "than the state TTL could not be applied, see sqm.dropped_corrections")
-        return text
-
-
-def read_lines(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                yield line
 
 
 def message_key(line: bytes) -> bytes | None:

@@ -4,7 +4,7 @@ Stateless. Valid events go to `sqm.by-customer`, packed as one message per targe
 (chunked by size) so the next stage pays Faust's per-message cost once per chunk, not per event.
 The validating and packing (`streams/core/ingest_batch.py`) runs where the `IngestRouter` says:
 in a child process in a worker (`SQM_INGEST_PROCESSES`), in the event loop by default here.
-Sends are awaited before `handle` returns; the caller (`streams/agents/ingest_consumer.py`)
+Sends are awaited before `handle` returns; the caller (`streams/engine/faust/ingest_consumer.py`)
 commits the input offsets only after that: at-least-once, never at-most-once.
 """
 

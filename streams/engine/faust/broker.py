@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 # Faust settings the embedded broker needs (measured; see the note named above):
 # - Tansu holds a JoinGroup for half the session timeout: a short one keeps start-up fast.
 # Tansu's wrong end offsets (below) are corrected where they matter, in the table recovery
-# (streams/recovery.py), instead of producing batches of one record, which cost most of the
+# (recovery.py), instead of producing batches of one record, which cost most of the
 # pipeline's throughput once it was fast enough to notice.
 EMBEDDED_FAUST_SETTINGS: Mapping[str, Any] = {
     "broker_session_timeout": 10,

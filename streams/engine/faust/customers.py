@@ -6,7 +6,7 @@ Order per batch, which the exactly-once argument in docs/architecture.md depends
    events and send the alert stage its inputs (concurrently; all done before going on);
 3. only then write the shards' changelog records, windows first.
 `prepare` does 1 and builds everything 2 and 3 write (the changelog records are built from the
-state as this batch left it, and held back); `finish` does 2 and 3. The agent (streams/app.py)
+state as this batch left it, and held back); `finish` does 2 and 3. The agent (app.py)
 prepares batch k+1 while batch k finishes, and finishes batches one at a time, in order, each
 acknowledged when its changelog is delivered: a crash before that leaves both batches
 unacknowledged and neither's changelog written, so a restarted worker replays both from a
@@ -29,7 +29,6 @@ import faust
 from faust.types import TableT
 
 from sinks.writer import Batch, ClickHouseWriter
-from streams.agents.ingest import record_time
 from streams.config import Settings
 from streams.core import rows
 from streams.core.archive import Archive
@@ -39,7 +38,8 @@ from streams.core.rollup import WindowKey
 from streams.core.shard import Shard, ShardResult
 from streams.core.state import Progress
 from streams.core.wire import alert_inputs, dead_letter_message, decode_chunk
-from streams.record_batches import RecordBatches
+from streams.engine.faust.ingest import record_time
+from streams.engine.faust.record_batches import RecordBatches
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)

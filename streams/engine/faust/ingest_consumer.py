@@ -18,7 +18,7 @@ Upgrade: a partition this group has never committed starts where Faust's group (
 whose agent read the topic before, left it, instead of at the log start (which would re-read
 the whole retained topic once).
 
-Lifecycle (wired in `streams/app.py`): the consumer starts with the app, so its group join
+Lifecycle (wired in `app.py`): the consumer starts with the app, so its group join
 (~5 s on the embedded broker) overlaps Faust's own; it reads only once the worker is ready;
 it stops before Faust's producer does, finishing and committing the batch in hand. A failure
 crashes the app like a failing agent does: the worker stops, and the uncommitted batch is read
@@ -40,8 +40,8 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from mode import Service
 
-from streams.agents.ingest import InputRecord
 from streams.core.input_progress import InputProgress
+from streams.engine.faust.ingest import InputRecord
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class IngestConsumer(Service):
         self.consumer_factory = consumer_factory
         self.read_ahead = max(1, read_ahead)  # batches in hand at most
         # The event clock's inputs: which partitions this consumer owns and reads, and what to
-        # call between batches when a progress report may be due (streams/agents/ingest.py).
+        # call between batches when a progress report may be due (streams/engine/faust/ingest.py).
         self.progress = progress
         self.heartbeat = heartbeat
         self.consumer: Any = None
@@ -175,7 +175,7 @@ class IngestConsumer(Service):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            # Like a failing agent (streams/app.py `guarded`): stop the worker rather than run on
+            # Like a failing agent (app.py `guarded`): stop the worker rather than run on
             # without ingest. The batch is not committed, so a restarted worker reads it again.
             log.error("ingest stage failed, stopping the worker: %s", exc)
             await self.on_crash(exc)
