@@ -4,7 +4,40 @@ columns, warnings in plain words above the progress bar, counts in the right num
 
 from __future__ import annotations
 
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+from rich.console import Console
+from rich.progress import Progress
+
+from streams.logs import ConsoleHandler, setup_logging
 from streams.replay import ReplaySummary
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_a_warning_lands_above_the_progress_bar(root_logging: None) -> None:
+    console = Console(file=io.StringIO(), width=100, force_terminal=True, color_system=None)
+    setup_logging("WARNING", "json", console=console)
+    assert isinstance(logging.getLogger().handlers[0], ConsoleHandler)
+    with Progress(console=console, auto_refresh=False) as progress:
+        task = progress.add_task("replay", total=2)
+        progress.refresh()
+        logging.getLogger("x").warning("dead-lettered 1 of 2 events")
+        progress.update(task, completed=2)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    before, after = text.split("warning: dead-lettered 1 of 2 events\n")
+    assert before.endswith("\r\x1b[2K")  # the bar's line is cleared for the warning
+    assert "replay" in after and "100%" in after  # and the bar drawn again below it
 
 
 def test_summary_lines_count_in_the_right_number() -> None:
