@@ -7,13 +7,32 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 from rich.progress import Progress
 
+from sinks.clickhouse import StoreError
 from streams.logs import ConsoleHandler, setup_logging
 from streams.replay import ReplaySummary
+from streams.store import check_store_dir
+
+
+def test_check_store_dir(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"no store at .*: pass --store"):
+        check_store_dir(tmp_path / "new", create=False)
+    check_store_dir(tmp_path / "new", create=True)  # replay and migrate make it
+    assert (tmp_path / "new").is_dir() and not list((tmp_path / "new").iterdir())
+    with pytest.raises(StoreError, match=r"no store at .*: the directory holds no chDB data"):
+        check_store_dir(tmp_path / "new", create=False)
+    (tmp_path / "new" / "metadata").mkdir()
+    check_store_dir(tmp_path / "new", create=False)
+    (tmp_path / "f").write_text("")
+    with pytest.raises(StoreError, match="is a file, not a directory"):
+        check_store_dir(tmp_path / "f", create=True)
+    with pytest.raises(StoreError, match=r"cannot create the store .*: Not a directory"):
+        check_store_dir(tmp_path / "f" / "s", create=True)
 
 
 @pytest.fixture
