@@ -15,8 +15,26 @@ from rich.progress import Progress
 
 from sinks.clickhouse import StoreError
 from streams.logs import ConsoleHandler, setup_logging
+from streams.query import render
 from streams.replay import ReplaySummary
+from streams.scorecard_report import EntityScore, parse_period, terminal_table
 from streams.store import check_store_dir
+
+
+@pytest.mark.parametrize("text", ["0d", "0h0m", "7", "7 days", "-1d", "", "1w"])
+def test_a_period_must_be_a_length(text: str) -> None:
+    from streams.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^--period: expected a length like 24h, 7d or 30d"):
+        parse_period(text)
+
+
+def test_period_lengths() -> None:
+    from datetime import timedelta
+
+    assert parse_period("7d") == timedelta(days=7)
+    assert parse_period("24h") == timedelta(hours=24)
+    assert parse_period("1d12h30m") == timedelta(days=1, hours=12, minutes=30)
 
 
 def test_check_store_dir(tmp_path: Path) -> None:
@@ -33,6 +51,52 @@ def test_check_store_dir(tmp_path: Path) -> None:
         check_store_dir(tmp_path / "f", create=True)
     with pytest.raises(StoreError, match=r"cannot create the store .*: Not a directory"):
         check_store_dir(tmp_path / "f" / "s", create=True)
+
+
+def entity_scores(n: int) -> list[EntityScore]:
+    from streams.core.scorecard import DEFAULT_GOALS, DEFAULT_INDICATORS, Measured, score
+
+    goal = DEFAULT_GOALS["satisfaction"]
+    measured = {name: Measured(0.8 if name.endswith("rate") else 4.2, 25)
+                for name in DEFAULT_INDICATORS}
+    return [EntityScore(f"shop-{i % 3 + 1}", f"agent-{i:03d}-long-name",
+                        score(goal, DEFAULT_INDICATORS, measured), 0) for i in range(n)]
+
+
+@pytest.mark.parametrize("width", [80, 100, 300])
+def test_scorecard_table_fits_without_cutting_names(width: int) -> None:
+    scores = entity_scores(4)
+    table, left_out = terminal_table(scores, "agent", width)
+    console = Console(file=io.StringIO(), width=width)
+    console.print(table)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= width
+    for s in scores:
+        assert s.entity in text and s.tenant_id in text
+    parts = scores[0].score.parts
+    shown = [p for p in parts if p.indicator.name not in left_out]
+    for p in shown:
+        assert p.indicator.name in text
+    # Too narrow for all seven: the most weighted indicators stay.
+    assert bool(left_out) == (width < 300)
+    if left_out:
+        heaviest = max(p.weight for p in parts)
+        assert all(p in shown for p in parts if p.weight == heaviest)
+        assert all(p.weight < heaviest for p in parts if p.indicator.name in left_out)
+
+
+def test_a_wide_sql_result_is_printed_one_field_a_line() -> None:
+    names = [f"column_number_{i}" for i in range(12)]
+    console = Console(file=io.StringIO(), width=80)
+    render(names, [[f"value-{i}-of-row" for i in range(12)]], "table", console)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "…" not in text and "column_number_11  value-11-of-row" in text
+    assert "1 row, one field a line: the table is wider than 80 columns" in text
+    console = Console(file=io.StringIO(), width=80)
+    render(["one"], [[1], [2]], "table", console)
+    assert "┃ one ┃" in console.file.getvalue()  # type: ignore[attr-defined]
+    assert console.file.getvalue().endswith("2 rows\n")  # type: ignore[attr-defined]
 
 
 @pytest.fixture
