@@ -6,19 +6,126 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 from rich.progress import Progress
+from typer.core import TyperArgument, TyperOption
+from typer.main import get_command
+from typer.testing import CliRunner
 
 from sinks.clickhouse import StoreError
+from streams.cli import cli
 from streams.logs import ConsoleHandler, setup_logging
 from streams.query import render
 from streams.replay import ReplaySummary
 from streams.scorecard_report import EntityScore, parse_period, terminal_table
 from streams.store import check_store_dir
+
+ROOT = Path(__file__).parents[2]
+
+
+runner = CliRunner()
+
+
+def sqm(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd,
+                          env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC",
+                               "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def one_line_error(run: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert run.returncode == code, (run.stdout, run.stderr)
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+    return lines[0]
+
+
+def commands() -> Iterator[tuple[str, object]]:
+    """Every command of ours (the dashboards group is another team's)."""
+    root = get_command(cli)
+    for name, command in root.commands.items():  # type: ignore[attr-defined]
+        if name == "dashboards":
+            continue
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for sub, c in subcommands.items():
+                yield f"{name} {sub}", c
+        else:
+            yield name, command
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"sqm {version('sqm')}\n"
+
+
+@pytest.mark.parametrize("name", [n for n, _ in commands()])
+def test_every_option_shows_its_default(name: str) -> None:
+    """An option whose default is None says what applies instead (`--store`: where the
+    store goes), so no option's help is silent about what happens without it."""
+    command = dict(commands())[name]
+    for param in command.params:  # type: ignore[attr-defined]
+        if isinstance(param, TyperOption) and not param.required:
+            assert param.default is not None or isinstance(param.show_default, str), param.opts
+
+
+def test_help_shows_where_the_store_goes_and_the_choices() -> None:
+    result = runner.invoke(cli, ["sql", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "SQM_CLICKHOUSE_URL, else ./sqm-data/store" in result.output
+    assert "<table|csv|json>" in result.output
+    result = runner.invoke(cli, ["replay", "--help"], env={"COLUMNS": "200"})
+    assert "<direct|faust>" in result.output and "[default: direct]" in result.output
+    result = runner.invoke(cli, ["demo", "--help"], env={"COLUMNS": "200"})
+    assert "./sqm-data/demo" in result.output and "until Ctrl-C" in result.output
+
+
+@pytest.mark.parametrize("args", [[], ["replay"], ["sql"], ["scorecard"], ["simulate"],
+                                  ["alerts", "ack"], ["dashboards", "build"]], ids=" ".join)
+def test_help_has_no_typer_artefacts(args: list[str]) -> None:
+    """No `{events}` in the usage line, no `<bool>` after a flag."""
+    result = runner.invoke(cli, [*args, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    usage = next(line for line in result.output.splitlines() if "Usage:" in line)
+    assert "{" not in usage and "<bool>" not in result.output
+    command = dict(commands()).get(" ".join(args))
+    for param in getattr(command, "params", []):
+        if isinstance(param, TyperArgument):  # upper case, as in `sqm replay [OPTIONS] EVENTS`
+            assert f" {param.metavar}" in usage and param.metavar == param.metavar.upper()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["sql", "--format", "xml", "SELECT 1"], "--format: 'xml' is not one of table, csv, json"),
+    (["scorecard", "--format", "xml"], "--format: 'xml' is not one of table, csv, json"),
+    (["replay", "x.jsonl", "--engine", "fast"], "--engine: 'fast' is not one of direct, faust"),
+    (["scorecard", "--by", "team"], "--by: 'team' is not one of agent, queue, channel"),
+    (["simulate", "x.jsonl", "--contacts", "many"], "--contacts: input should be a valid integer"),
+    (["replay"], "missing argument 'EVENTS'; see "),
+    (["--versoin"], "no such option: --versoin"),
+])
+def test_usage_errors_are_one_line(args: list[str], message: str) -> None:
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), result.stderr
+    assert "Usage" not in result.stderr and "╭" not in result.stderr
+
+
+def test_the_choices_of_by_are_the_scorecard_entities() -> None:
+    from streams.cli import Entity
+    from streams.scorecard_report import ENTITIES
+
+    assert [e.value for e in Entity] == list(ENTITIES)
 
 
 @pytest.mark.parametrize("text", ["0d", "0h0m", "7", "7 days", "-1d", "", "1w"])
