@@ -164,6 +164,14 @@ def settings_for(config: Path | None, store: Path | None = None, *, policy: Path
     return settings
 
 
+def check_store(settings: Settings, *, create: bool) -> None:
+    """A chDB store directory chDB cannot use is one line (StoreError) before it tries."""
+    from streams.store import check_store_dir
+
+    if (d := settings.store_dir()) is not None:
+        check_store_dir(d, create=create)
+
+
 def _run_guarded(fn: typer.models.CommandFunctionType) -> typer.models.CommandFunctionType:
     """Turn expected failures (broker, store, config) into one line and exit code 1."""
     import functools
@@ -236,6 +244,7 @@ def replay(
         raise fail(f"no such file: {events}")
     # History replays on the event clock: the same alerts at the same event times as live.
     settings = settings_for(config, store, policy=policy, alert_clock="event")
+    check_store(settings, create=True)
     summary: list[ReplaySummary] = []
 
     def refuse_non_empty(client: object, _bootstrap: str) -> None:
@@ -297,6 +306,7 @@ def sql(
     from streams.query import print_query
 
     settings = settings_for(config, store)
+    check_store(settings, create=False)
     print_query(settings, query, fmt.value, out)
 
 
@@ -340,6 +350,7 @@ def scorecard(
     indicators, goals = scorecard_config(rules)
     if goal not in goals:
         raise ConfigError(f"--goal: {goal!r} is not one of {', '.join(goals)}")
+    check_store(settings, create=False)
     client = connect(store_url(settings))
     try:
         if missing := pending(client):
@@ -372,14 +383,13 @@ def scorecard(
 @cli.command(cls=_Command)
 @_run_guarded
 def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
-    """Apply the ClickHouse schema migrations (idempotent)."""
+    """Apply the ClickHouse schema migrations (idempotent); creates a missing store."""
     from sinks.clickhouse import connect
     from sinks.migrations import migrate as apply
     from streams.store import store_url
 
     settings = settings_for(config, store)
-    if (d := settings.store_dir()) is not None:
-        d.mkdir(parents=True, exist_ok=True)
+    check_store(settings, create=True)
     client = connect(store_url(settings))
     try:
         applied = apply(client)
@@ -395,6 +405,7 @@ def worker(config: ConfigOpt = None, store: StoreOpt = None, policy: PolicyOpt =
     from streams.runtime import run_pipeline
 
     settings = settings_for(config, store, policy=policy)
+    check_store(settings, create=True)
     raise typer.Exit(run_pipeline(settings))
 
 
@@ -413,6 +424,7 @@ def demo(
     from streams.demo import run_demo
 
     settings = settings_for(config, store or Path("sqm-data/demo"))
+    check_store(settings, create=True)
     raise typer.Exit(run_demo(settings, rate=rate, seconds=seconds, console=out))
 
 
@@ -465,12 +477,17 @@ def simulate(
         if rate <= 0:
             raise fail(f"--per-second must be above 0, got {rate:g}")
         events = history(contacts, t0, rate, cfg, messy=messy)
+    if not out_file.parent.is_dir():
+        raise fail(f"cannot write {out_file}: there is no directory {out_file.parent}")
     n = 0
-    with out_file.open("wb") as f:
-        for event in events:
-            f.write(event.encode() if isinstance(event, str) else orjson.dumps(event))
-            f.write(b"\n")
-            n += 1
+    try:
+        with out_file.open("wb") as f:
+            for event in events:
+                f.write(event.encode() if isinstance(event, str) else orjson.dumps(event))
+                f.write(b"\n")
+                n += 1
+    except OSError as exc:
+        raise fail(f"cannot write {out_file}: {exc.strerror or exc}") from None
     span = f" over {days} days" if days is not None else ""
     out.print(f"wrote {n:,} events for {contacts:,} contacts{span} to {out_file}")
 

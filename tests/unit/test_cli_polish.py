@@ -144,6 +144,59 @@ def test_period_lengths() -> None:
     assert parse_period("1d12h30m") == timedelta(days=1, hours=12, minutes=30)
 
 
+def test_read_commands_do_not_create_a_mistyped_store(tmp_path: Path) -> None:
+    missing = tmp_path / "stroe"
+    for args in (["sql", "--store", str(missing), "SELECT 1"],
+                 ["scorecard", "--store", str(missing)]):
+        line = one_line_error(sqm(*args))
+        assert line.startswith(f"error: no store at {missing}: pass --store"), line
+    assert not missing.exists()
+
+
+def test_the_default_store_is_named_when_it_is_missing(tmp_path: Path) -> None:
+    line = one_line_error(sqm("sql", "SELECT 1", cwd=tmp_path))
+    assert f"no store at {tmp_path / 'sqm-data' / 'store'}" in line
+    assert not (tmp_path / "sqm-data").exists()
+
+
+def test_a_store_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    events = tmp_path / "e.jsonl"
+    events.write_text("{}\n")
+    for args in (["sql", "--store", str(events), "SELECT 1"],
+                 ["replay", str(events), "--store", str(events)]):
+        line = one_line_error(sqm(*args))
+        assert line == f"error: store {events} is a file, not a directory"
+
+
+def unwritable_dir(tmp_path: Path) -> Path:
+    if os.geteuid() != 0:
+        d = tmp_path / "ro"
+        d.mkdir(mode=0o500)
+        return d
+    # Root writes anywhere a mode allows; sysfs refuses even root.
+    d = Path("/sys/kernel")
+    if not d.is_dir() or (os.access(d, os.W_OK) and _writable(d)):
+        pytest.skip("no directory here that this user cannot write")
+    return d
+
+
+def _writable(d: Path) -> bool:
+    try:
+        (d / ".probe").touch()
+    except OSError:
+        return False
+    (d / ".probe").unlink()
+    return True
+
+
+def test_an_unwritable_store_is_one_line(tmp_path: Path) -> None:
+    ro = unwritable_dir(tmp_path)
+    line = one_line_error(sqm("migrate", "--store", str(ro)))
+    assert line.startswith(f"error: store {ro} is not writable: "), line
+    line = one_line_error(sqm("migrate", "--store", str(ro / "store")))
+    assert line.startswith(f"error: cannot create the store {ro / 'store'}: "), line
+
+
 def test_check_store_dir(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"no store at .*: pass --store"):
         check_store_dir(tmp_path / "new", create=False)
@@ -158,6 +211,14 @@ def test_check_store_dir(tmp_path: Path) -> None:
         check_store_dir(tmp_path / "f", create=True)
     with pytest.raises(StoreError, match=r"cannot create the store .*: Not a directory"):
         check_store_dir(tmp_path / "f" / "s", create=True)
+
+
+def test_simulate_into_a_missing_directory_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "nope" / "x.jsonl"
+    result = runner.invoke(cli, ["simulate", str(out), "--contacts", "1"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: cannot write {out}: there is no directory {out.parent}")
 
 
 def entity_scores(n: int) -> list[EntityScore]:
