@@ -15,6 +15,7 @@ from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from streams.config import ConfigError, Settings, load_settings
+from streams.words import plural
 
 if TYPE_CHECKING:
     from streams.replay import ReplaySummary
@@ -337,11 +338,18 @@ def scorecard(
     from sinks.migrations import pending
     from streams.core.policy_file import PolicyError, load_policy, scorecard_config
     from streams.query import render
-    from streams.scorecard_report import period_bounds, rows_of, table_of
+    from streams.scorecard_report import (
+        parse_period,
+        period_bounds,
+        rows_of,
+        terminal_table,
+        why_empty,
+    )
     from streams.scorecard_report import scorecard as compute
     from streams.store import store_url
 
     settings = settings_for(config, store)
+    parse_period(period)  # a mistake is one line before the store is opened
     try:
         # --policy, else the workers' policy file (SQM_POLICY_FILE), else the defaults.
         rules = load_policy(policy) if policy else settings.policy()
@@ -359,6 +367,7 @@ def scorecard(
         start, stop = period_bounds(client, period, end)
         scores = compute(client, by.value, goal, start, stop,
                          settings.repeat_window_ms(rules), goals, indicators)
+        empty = None if scores else why_empty(client, by.value, start, stop)
         if save:
             from datetime import UTC, datetime
 
@@ -373,9 +382,18 @@ def scorecard(
         out.print(f"goal {goal}: contacts created {start:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M}"
                   " UTC. Cells: value n=contacts → score (small: too few contacts, not scored);"
                   " score (share of the goal's weight scored).", style="dim")
-        render(*table_of(scores, by.value), fmt.value, out)
+        if scores:
+            table, left_out = terminal_table(scores, by.value, out.width)
+            out.print(table)
+            note = plural(len(scores), by.value)
+            if left_out:
+                note += (f"; not shown at {out.width} columns: {', '.join(left_out)} (a wider "
+                         "terminal shows them, --format csv or json has every indicator)")
+            out.print(note, style="dim", highlight=False)
     else:
         render(*rows_of(scores, by.value), fmt.value, out)
+    if empty:
+        err.print(Text(empty, style="yellow"), soft_wrap=True)
     if save:
         err.print(f"saved {len(scores)} scores to sqm.scorecard_scores", highlight=False)
 

@@ -126,22 +126,6 @@ def score_rows(scores: list[EntityScore], by: str, start: datetime, end: datetim
     ]
 
 
-def table_of(scores: list[EntityScore], by: str) -> tuple[list[str], list[list[Any]]]:
-    """Compact cells for the terminal: one column per indicator, `value n=count -> score`."""
-    if not scores:
-        return ["tenant_id", by, "score"], []
-    names = ["tenant", by, "score"] + [p.indicator.name for p in scores[0].score.parts]
-    rows = []
-    for s in scores:
-        total = s.score.score
-        row: list[Any] = [s.tenant_id, s.entity or "-",
-                          "-" if total is None else f"{total:.2f} ({s.score.coverage:.0%})"]
-        for p in s.score.parts:
-            row.append(_cell(p, " "))
-        rows.append(row)
-    return names, rows
-
-
 def terminal_table(scores: list[EntityScore], by: str, width: int) -> tuple[Table, list[str]]:
     """The scorecard as a rich table at most `width` columns wide, and the indicators left out.
 

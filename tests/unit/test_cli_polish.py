@@ -144,6 +144,11 @@ def test_period_lengths() -> None:
     assert parse_period("1d12h30m") == timedelta(days=1, hours=12, minutes=30)
 
 
+def test_a_zero_period_is_one_line_before_the_store_is_opened(tmp_path: Path) -> None:
+    line = one_line_error(sqm("scorecard", "--store", str(tmp_path / "s"), "--period", "0d"))
+    assert line == "error: --period: expected a length like 24h, 7d or 30d, got '0d'"
+
+
 def test_read_commands_do_not_create_a_mistyped_store(tmp_path: Path) -> None:
     missing = tmp_path / "stroe"
     for args in (["sql", "--store", str(missing), "SELECT 1"],
@@ -265,6 +270,38 @@ def test_a_wide_sql_result_is_printed_one_field_a_line() -> None:
     render(["one"], [[1], [2]], "table", console)
     assert "┃ one ┃" in console.file.getvalue()  # type: ignore[attr-defined]
     assert console.file.getvalue().endswith("2 rows\n")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def replayed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of simulated traffic from 2026-03-02 (contacts created within a minute)."""
+    d = tmp_path_factory.mktemp("scorecard")
+    run = sqm("simulate", str(d / "e.jsonl"), "--contacts", "120")
+    assert run.returncode == 0, run.stderr
+    run = sqm("replay", str(d / "e.jsonl"), "--store", str(d / "store"), "--no-progress")
+    assert run.returncode == 0, run.stderr
+    return d / "store"
+
+
+def test_a_scorecard_of_a_period_after_the_data_says_so(replayed_store: Path) -> None:
+    for fmt in ("table", "json"):
+        run = sqm("scorecard", "--store", str(replayed_store), "--format", fmt)
+        assert run.returncode == 0, run.stderr
+        assert run.stderr.strip() == (
+            "no contacts created in this period: the store's newest was created "
+            "2026-03-02 01:00 UTC; --end latest ends the period at its newest event")
+    assert "┏" not in run.stdout  # no empty table
+    run = sqm("scorecard", "--store", str(replayed_store), "--end", "2026-01-01T00:00:00Z")
+    assert "the store's oldest was created 2026-03-02 01:00 UTC, after its end" in run.stderr
+
+
+def test_the_scorecard_reads_at_80_columns(replayed_store: Path) -> None:
+    run = sqm("scorecard", "--store", str(replayed_store), "--end", "latest",
+              env={"COLUMNS": "80"})
+    assert run.returncode == 0, run.stderr
+    assert "…" not in run.stdout and "agent-10 " in run.stdout and "shop-1 " in run.stdout
+    assert max(len(line.rstrip()) for line in run.stdout.splitlines()) <= 80
+    assert "; not shown at 80 columns: " in run.stdout
 
 
 @pytest.fixture
