@@ -145,10 +145,25 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _log_console() -> Console:
+    """Where an interactive command's log records go: rich's own console, on which the progress
+    bars are drawn, so records land above a bar. Moved to stderr, with the bars: stdout keeps
+    only what a command prints as its result."""
+    import rich
+
+    rich.reconfigure(stderr=True)
+    return rich.get_console()
+
+
 def settings_for(config: Path | None, store: Path | None = None, *, policy: Path | None = None,
+                 interactive: bool = True, log_console: Console | None = None,
                  **overrides: object) -> Settings:
     """Validated settings; with `policy` (or SQM_POLICY_FILE) the policy file is validated now
-    too, so a mistake is one line before anything starts."""
+    too, so a mistake is one line before anything starts.
+
+    Logs are JSON lines when SQM_LOG_FORMAT=json is set, and for the worker by default; a
+    command a person runs (`interactive`) prints them in plain words through `log_console`
+    (default: the console its progress bar is drawn on)."""
     from streams.logs import setup_logging
 
     if store is not None:
@@ -161,7 +176,9 @@ def settings_for(config: Path | None, store: Path | None = None, *, policy: Path
             settings.shard_config()
     except ConfigError as exc:
         raise fail(str(exc)) from None
-    setup_logging(settings.log_level, settings.log_format)
+    json_asked = settings.log_format == "json" and "log_format" in settings.model_fields_set
+    console = (log_console or _log_console()) if interactive and not json_asked else None
+    setup_logging(settings.log_level, settings.log_format, console=console)
     return settings
 
 
@@ -422,7 +439,7 @@ def worker(config: ConfigOpt = None, store: StoreOpt = None, policy: PolicyOpt =
     """Run a pipeline worker until stopped (production: set SQM_KAFKA_BOOTSTRAP)."""
     from streams.runtime import run_pipeline
 
-    settings = settings_for(config, store, policy=policy)
+    settings = settings_for(config, store, policy=policy, interactive=False)
     check_store(settings, create=True)
     raise typer.Exit(run_pipeline(settings))
 
@@ -441,7 +458,8 @@ def demo(
     """Simulate omnichannel traffic and show live SLA numbers per channel (Ctrl-C to stop)."""
     from streams.demo import run_demo
 
-    settings = settings_for(config, store or Path("sqm-data/demo"))
+    # Log records above the live table, which is drawn on stdout.
+    settings = settings_for(config, store or Path("sqm-data/demo"), log_console=out)
     check_store(settings, create=True)
     raise typer.Exit(run_demo(settings, rate=rate, seconds=seconds, console=out))
 

@@ -21,8 +21,8 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from sinks.clickhouse import StoreError
-from streams.cli import cli
-from streams.logs import ConsoleHandler, setup_logging
+from streams.cli import cli, settings_for
+from streams.logs import ConsoleHandler, JsonFormatter, setup_logging
 from streams.query import render
 from streams.replay import ReplaySummary
 from streams.scorecard_report import EntityScore, parse_period, terminal_table
@@ -311,6 +311,33 @@ def root_logging() -> Iterator[None]:
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+def test_interactive_commands_log_in_plain_words(
+    root_logging: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("SQM_LOG_FORMAT", raising=False)
+    monkeypatch.delenv("SQM_CONFIG", raising=False)
+    console = Console(file=io.StringIO(), width=200)
+    settings_for(None, tmp_path / "s", log_console=console)
+    logging.getLogger("streams.agents.ingest").warning(
+        "dead-lettered %d of %d events; first reason: %s", 2, 9, "missing field 'type' [x]")
+    assert console.file.getvalue() == (  # type: ignore[attr-defined]
+        "warning: dead-lettered 2 of 9 events; first reason: missing field 'type' [x]\n")
+
+
+def test_json_logs_when_asked_and_for_the_worker(
+    root_logging: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    monkeypatch.delenv("SQM_CONFIG", raising=False)
+    monkeypatch.setenv("SQM_LOG_FORMAT", "json")
+    settings_for(None, tmp_path / "s", log_console=Console(file=io.StringIO()))
+    [handler] = logging.getLogger().handlers
+    assert isinstance(handler.formatter, JsonFormatter)
+    monkeypatch.delenv("SQM_LOG_FORMAT")
+    settings_for(None, tmp_path / "s", interactive=False)  # the worker
+    [handler] = logging.getLogger().handlers
+    assert isinstance(handler.formatter, JsonFormatter)
 
 
 def test_a_warning_lands_above_the_progress_bar(root_logging: None) -> None:
