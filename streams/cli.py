@@ -269,7 +269,7 @@ def replay(
         n = int(client.command("SELECT count() FROM sqm.events"))  # type: ignore[attr-defined]
         if n and not reset:
             raise fail(
-                f"the store already holds {n:,} events from an earlier run; "
+                f"the store already holds {plural(n, 'event')} from an earlier run; "
                 "use another --store or pass --reset to empty it"
             )
 
@@ -412,7 +412,7 @@ def scorecard(
     if empty:
         err.print(Text(empty, style="yellow"), soft_wrap=True)
     if save:
-        err.print(f"saved {len(scores)} scores to sqm.scorecard_scores", highlight=False)
+        err.print(f"saved {plural(len(scores), 'score')} to sqm.scorecard_scores", highlight=False)
 
 
 @cli.command(cls=_Command)
@@ -492,6 +492,8 @@ def simulate(
     from streams.simulate import SimConfig, history
     from streams.simulate_days import history_days, validate
 
+    if contacts < 1:
+        raise fail(f"--contacts must be at least 1, got {contacts}")
     try:
         t0 = datetime.fromisoformat(start)
     except ValueError:
@@ -524,8 +526,9 @@ def simulate(
                 n += 1
     except OSError as exc:
         raise fail(f"cannot write {out_file}: {exc.strerror or exc}") from None
-    span = f" over {days} days" if days is not None else ""
-    out.print(f"wrote {n:,} events for {contacts:,} contacts{span} to {out_file}")
+    span = f" over {plural(days, 'day')}" if days is not None else ""
+    out.print(f"wrote {plural(n, 'event')} for {plural(contacts, 'contact')}{span} to {out_file}",
+              highlight=False, soft_wrap=True)
 
 
 alerts_app = typer.Typer(cls=_Group, no_args_is_help=True, add_completion=False)
@@ -543,8 +546,8 @@ def alerts_ack(
 
     settings = settings_for(config, None)
     n = send_ack(settings, alert_id)
-    out.print(f"acknowledgement of {alert_id} sent to the {n} alert partitions; the worker "
-              "holding it records it in sqm.alerts (state acknowledged)")
+    out.print(f"acknowledgement of {alert_id} sent to the {plural(n, 'alert partition')}; the "
+              "worker holding it records it in sqm.alerts (state acknowledged)")
 
 
 def _mount_subcommands() -> None:

@@ -149,7 +149,7 @@ scorecard:
             capture_output=True, text=True, timeout=120,
             env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC"})
         assert run.returncode == 0, run.stderr
-        assert run.stderr.strip() == "saved 1 scores to sqm.scorecard_scores"
+        assert run.stderr.strip() == "saved 1 score to sqm.scorecard_scores"
     [r] = orjson.loads(run.stdout)
     # FCR 0.25 against 0.5 scores 0.5; CSAT 4-5 share 2/3 against 0.8 scores 0.8333;
     # equal weights: (0.5 + 0.8333) / 2.

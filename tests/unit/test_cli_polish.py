@@ -29,8 +29,6 @@ from streams.scorecard_report import EntityScore, parse_period, terminal_table
 from streams.store import check_store_dir
 
 ROOT = Path(__file__).parents[2]
-
-
 runner = CliRunner()
 
 
@@ -61,6 +59,9 @@ def commands() -> Iterator[tuple[str, object]]:
                 yield f"{name} {sub}", c
         else:
             yield name, command
+
+
+# --version and help
 
 
 def test_version_comes_from_the_package_metadata() -> None:
@@ -104,6 +105,9 @@ def test_help_has_no_typer_artefacts(args: list[str]) -> None:
             assert f" {param.metavar}" in usage and param.metavar == param.metavar.upper()
 
 
+# choices and values, refused in one line
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["sql", "--format", "xml", "SELECT 1"], "--format: 'xml' is not one of table, csv, json"),
     (["scorecard", "--format", "xml"], "--format: 'xml' is not one of table, csv, json"),
@@ -128,6 +132,14 @@ def test_the_choices_of_by_are_the_scorecard_entities() -> None:
     assert [e.value for e in Entity] == list(ENTITIES)
 
 
+def test_contacts_below_one_are_refused(tmp_path: Path) -> None:
+    out = tmp_path / "x.jsonl"
+    result = runner.invoke(cli, ["simulate", str(out), "--contacts", "-5"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: --contacts must be at least 1, got -5"
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("text", ["0d", "0h0m", "7", "7 days", "-1d", "", "1w"])
 def test_a_period_must_be_a_length(text: str) -> None:
     from streams.config import ConfigError
@@ -147,6 +159,9 @@ def test_period_lengths() -> None:
 def test_a_zero_period_is_one_line_before_the_store_is_opened(tmp_path: Path) -> None:
     line = one_line_error(sqm("scorecard", "--store", str(tmp_path / "s"), "--period", "0d"))
     assert line == "error: --period: expected a length like 24h, 7d or 30d, got '0d'"
+
+
+# store paths
 
 
 def test_read_commands_do_not_create_a_mistyped_store(tmp_path: Path) -> None:
@@ -224,6 +239,9 @@ def test_simulate_into_a_missing_directory_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         f"error: cannot write {out}: there is no directory {out.parent}")
+
+
+# scorecard: readable at 80 columns, and says why it is empty
 
 
 def entity_scores(n: int) -> list[EntityScore]:
@@ -304,6 +322,9 @@ def test_the_scorecard_reads_at_80_columns(replayed_store: Path) -> None:
     assert "; not shown at 80 columns: " in run.stdout
 
 
+# logs: plain words above the progress bar, JSON when asked
+
+
 @pytest.fixture
 def root_logging() -> Iterator[None]:
     root = logging.getLogger()
@@ -355,6 +376,9 @@ def test_a_warning_lands_above_the_progress_bar(root_logging: None) -> None:
     assert "replay" in after and "100%" in after  # and the bar drawn again below it
 
 
+# counts in the right number
+
+
 def test_summary_lines_count_in_the_right_number() -> None:
     assert ReplaySummary(1, 1, 0, 1, 0, 1, 0.5).line() == (
         "replayed 1 event in 0.5 s: 1 stored (0 distinct, 1 duplicate merged), 0 dead-lettered, "
@@ -365,3 +389,10 @@ def test_summary_lines_count_in_the_right_number() -> None:
         "4 dead-lettered, 6 contacts")
     assert "NOT EXACT: 1 correction to windows older" in ReplaySummary(
         1, 1, 1, 0, 0, 1, 0.5, dropped_corrections=1).line()
+
+
+def test_simulate_says_1_contact(tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["simulate", str(tmp_path / "x.jsonl"), "--contacts", "1",
+                                 "--days", "1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert " events for 1 contact over 1 day to " in result.output
