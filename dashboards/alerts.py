@@ -64,6 +64,23 @@ GROUP BY tenant_id
 ORDER BY tenant_id""",
     Format.TABLE,
 )
+# Per tenant, channel and queue, the better gap (actual − needed agents) of the last two complete
+# 15-minute intervals: below 0 only when both were understaffed, i.e. for 30 minutes. Only where
+# both intervals have a gap: no traffic, or no handle time yet, is not understaffing.
+UNDERSTAFFED_QUERY = _alert_query(
+    """SELECT
+    tenant_id,
+    channel,
+    queue,
+    assumeNotNull(max(agents_gap)) AS gap
+FROM sqm.staffing_15m
+WHERE interval_start >= toStartOfInterval($__toTime, INTERVAL 15 MINUTE) - INTERVAL 30 MINUTE
+  AND interval_start < toStartOfInterval($__toTime, INTERVAL 15 MINUTE)
+GROUP BY tenant_id, channel, queue
+HAVING count(agents_gap) = 2
+ORDER BY tenant_id, channel, queue""",
+    Format.TABLE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +143,23 @@ SPECS = (
         summary="{{ $values.B.Value }} critical SQM alert(s) firing for tenant "
         '"{{ $labels.tenant_id }}" (empty: not tenant-scoped).',
         panel_id=10,
+    ),
+    RuleSpec(
+        uid="sqm-understaffed",
+        title="SQM queue understaffed",
+        query=UNDERSTAFFED_QUERY,
+        # The SQL reads the two 15-minute intervals before the current one (up to 45 min back).
+        lookback_s=45 * 60,
+        reducer="last",  # one number per label set already
+        op="lt",
+        limit=0,
+        pending="0s",  # the query itself asks for 30 minutes understaffed
+        severity="warning",
+        summary="{{ $labels.tenant_id }} / {{ $labels.channel }} / {{ $labels.queue }}: "
+        "fewer agents handling than Erlang C needs for "
+        f"{SERVICE_LEVEL_TARGET:.0%} within the target in each of the last two 15-minute "
+        "intervals (gap {{ $values.B.Value }}).",
+        panel_id=11,
     ),
 )
 

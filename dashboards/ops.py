@@ -26,6 +26,7 @@ from dashboards.sql import (
     SERVICE_LEVEL,
     SERVICE_LEVEL_TARGET,
     SLA_SCOPE,
+    STAFFING_SCOPE,
 )
 
 __all__ = ["UID", "build"]
@@ -95,6 +96,25 @@ WHERE $__timeFilter(queued_at)
   AND {CONTACT_SCOPE}
 GROUP BY tenant_id, channel, queue
 ORDER BY open_contacts DESC, tenant_id, channel, queue"""
+)
+
+# Erlang C's agents needed against the agents seen handling contacts, per queue, summed over the
+# selected tenants and channels (each its own pool of agents), for complete 15-minute intervals
+# only: the one in progress has a fraction of its arrivals and of its agents' activity. A sum
+# with an unknown part (arrivals but no handle time yet) is unknown, not an undercount.
+STAFFING = ClickHouseQuery(
+    f"""SELECT
+    interval_start AS time,
+    queue,
+    if(count() = count(agents_needed), sum(agents_needed), NULL) AS needed,
+    sum(agents_actual) AS handling
+FROM sqm.staffing_15m
+WHERE $__timeFilter(interval_start)
+  AND interval_start <= $__toTime - INTERVAL 15 MINUTE
+  AND {STAFFING_SCOPE}
+GROUP BY time, queue
+ORDER BY time, queue""",
+    format=Format.TIME_SERIES,
 )
 
 FIRING_COUNT = ClickHouseQuery(
@@ -226,6 +246,18 @@ def build() -> db.Dashboard:
         table_panel(
             10, "Firing alerts", "Critical first, newest first.", FIRING_ALERTS, grid(9, 20, 15, 10)
         ),
+        timeseries_panel(
+            11,
+            "Agents needed vs handling, by queue",
+            "Per complete 15-minute interval: agents Erlang C needs for "
+            f"{SERVICE_LEVEL_TARGET:.0%} answered within the first-response target, from the "
+            "arrivals and the mean handle time, against "
+            "the human agents who were assigned or wrote in the queue's contacts "
+            "(docs/staffing.md).",
+            STAFFING,
+            grid(0, 30, 24, 9),
+            unit="short",
+        ).display_name("${__field.labels.queue} ${__field.name}"),
     ]
     for panel in panels:
         board.with_panel(panel)

@@ -21,13 +21,14 @@ __all__ = [
     "SERVICE_LEVEL",
     "SERVICE_LEVEL_TARGET",
     "SLA_SCOPE",
+    "STAFFING_SCOPE",
     "any_or_in_filter",
     "in_filter",
     "scope_filter",
 ]
 
 # Share of handled contacts answered within their target; the ops board's target line and the
-# "service level below target" alert use it. Per-tenant targets arrive with issue #3.
+# "service level below target" alert use it (one target for every tenant, for now).
 SERVICE_LEVEL_TARGET = 0.80
 # Abandonment rate above which the "abandonment rate high" alert fires.
 ABANDON_RATE_LIMIT = 0.10
@@ -62,4 +63,5 @@ def scope_filter(*columns_and_variables: tuple[str, str], any_empty: bool = Fals
 _SCOPE = (("tenant_id", "tenant"), ("channel", "channel"), ("queue", "queue"))
 SLA_SCOPE = scope_filter(*_SCOPE)  # sqm.sla_1m
 CONTACT_SCOPE = scope_filter(*_SCOPE)  # sqm.contacts (same column names)
+STAFFING_SCOPE = scope_filter(*_SCOPE)  # sqm.staffing_15m (same column names)
 ALERT_SCOPE = scope_filter(*_SCOPE, any_empty=True)  # sqm.alerts: '' = any

@@ -306,6 +306,9 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
         before(client, "")
         summary.append(asyncio.run(replay_direct(
             settings, client, load_alert_config(settings), events, show_progress=progress)))
+    except KeyboardInterrupt:
+        raise fail(f"interrupted: the store {settings.store_dir() or ''} holds part of the file; "
+                   "replay it again with --reset", 130) from None
     finally:
         client.close()
     return 0
@@ -416,6 +419,52 @@ def scorecard(
 
 
 @cli.command(cls=_Command)
+@_run_guarded
+def staffing(
+    period: Annotated[str, typer.Option(help="Length of the period: 6h, 1d ...")] = "6h",
+    end: Annotated[str, typer.Option(
+        help="End of the period: now, latest (newest event stored) or an RFC 3339 time.")] = "now",
+    tenant: Annotated[str, typer.Option(help="Only this tenant (default: all).")] = "",
+    goal: Annotated[float, typer.Option(
+        help="Share to answer within the first-response target, between 0 and 1.")] = 0.8,
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+) -> None:
+    """Agents needed (Erlang C; Erlang A where abandons give a patience) against agents
+    handling, per 15-minute interval, tenant, channel and queue (docs/staffing.md)."""
+    from sinks.clickhouse import connect
+    from sinks.migrations import pending
+    from streams.config import ConfigError
+    from streams.query import render
+    from streams.scorecard_report import period_bounds
+    from streams.staffing_report import COLUMNS, table_of
+    from streams.staffing_report import staffing as compute
+    from streams.store import store_url
+
+    if not 0.0 < goal < 1.0:
+        raise ConfigError(f"--goal: {goal} is not strictly between 0 and 1")
+    settings = settings_for(config, store)
+    client = connect(store_url(settings))
+    try:
+        if missing := pending(client):
+            raise ConfigError(f"the store lacks schema migrations {', '.join(missing)}: run "
+                              "`sqm migrate` with the same --store/--config first")
+        start, stop = period_bounds(client, period, end)
+        rows = compute(client, start, stop, goal, tenant)
+    finally:
+        client.close()
+    if fmt == "table":
+        out.print(f"{goal:.0%} within the first-response target, intervals starting "
+                  f"{start:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M} UTC. gap = actual − needed "
+                  "by (A) Erlang A with the period's patience, else (C) Erlang C.",
+                  style="dim", highlight=False)
+        render(*table_of(rows), fmt, out)
+    else:
+        render(COLUMNS, [[r[c] for c in COLUMNS] for r in rows], fmt, out)
+
+
+@cli.command()
 @_run_guarded
 def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Apply the ClickHouse schema migrations (idempotent); creates a missing store."""

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from streams.core.facts import ContactFacts, earliest
+from streams.core.facts import (
+    CREATED_CHANNEL,
+    CREATED_ORDER_ID,
+    CREATED_PRIORITY,
+    CREATED_QUEUE,
+    CREATED_TOPIC,
+    CREATED_TS,
+    ContactFacts,
+    earliest,
+)
 from streams.core.policy_file import Policy
 from streams.core.sla_clock import due_ms, elapsed_ms, next_responses, pauses
 
@@ -80,10 +89,10 @@ class ContactView(NamedTuple):
 
 def derive(f: ContactFacts, is_repeat: bool, policy: Policy) -> ContactView:
     created = f.created
-    channel = created[2] if created else (f.first[2] if f.first else "")
-    queue = f.queued[2] if f.queued else (created[3] if created else "")
-    priority = created[4] if created else "normal"
-    created_at = created[0] if created else None
+    channel = created[CREATED_CHANNEL] if created else (f.first[2] if f.first else "")
+    queue = f.queued[2] if f.queued else (created[CREATED_QUEUE] if created else "")
+    priority = created[CREATED_PRIORITY] if created else "normal"
+    created_at = created[CREATED_TS] if created else None
     queued_at = f.queued[0] if f.queued else created_at
     targets = policy.targets_for(f.tenant_id, channel, priority, queue)
     clock, sl, fr = targets.clock, targets.service_level, targets.first_response
@@ -163,8 +172,8 @@ def derive(f: ContactFacts, is_repeat: bool, policy: Policy) -> ContactView:
         channel,
         queue,
         priority,
-        created[5] if created else None,  # order_id
-        created[6] if created else None,  # topic
+        created[CREATED_ORDER_ID] if created else None,
+        created[CREATED_TOPIC] if created else None,
         created_at,
         queued_at,
         f.queued is not None,  # has_queued

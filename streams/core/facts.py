@@ -21,6 +21,9 @@ from streams.core.records import EventRecord
 
 # A "mark" is (ts, event_id, *payload); only (ts, event_id) is compared.
 Mark = tuple[Any, ...]
+# Positions in the `created` mark (a tuple: it is compared, copied and encoded by the million).
+(CREATED_TS, CREATED_ID, CREATED_CHANNEL, CREATED_QUEUE, CREATED_PRIORITY, CREATED_ORDER_ID,
+ CREATED_TOPIC) = range(7)
 
 
 def earliest(a: Mark | None, b: Mark | None) -> Mark | None:

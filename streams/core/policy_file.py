@@ -1,4 +1,4 @@
-"""The SLA policy file of issue #3 (format and precedence: docs/policies.md).
+"""The SLA policy file (format and precedence: docs/policies.md).
 
 `load_policy` validates a YAML file once, strictly (models in `policy_spec`), raising
 `PolicyError` with one line; `Policy.targets_for` is the hot-path lookup, cached per distinct

@@ -32,7 +32,7 @@ class PolicyError(ValueError):
 _DURATION = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?", re.ASCII)
 
 
-def _seconds(v: Any) -> Any:
+def duration_seconds(v: Any) -> Any:
     if isinstance(v, str):
         m = _DURATION.fullmatch(v)
         if not m or not any(m.groups()):
@@ -68,7 +68,7 @@ def _version(v: Any) -> Any:
 
 
 Name = Annotated[str, Field(min_length=1)]
-Seconds = Annotated[int, BeforeValidator(_seconds), Field(gt=0)]
+Seconds = Annotated[int, BeforeValidator(duration_seconds), Field(gt=0)]
 LocalDate = Annotated[date, BeforeValidator(_date)]
 DayHours = Annotated[
     list[Annotated[tuple[int, int], BeforeValidator(_interval)]],

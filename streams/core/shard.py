@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from streams.core.archive import Archive, ContactKey
 from streams.core.derive import ContactView, derive
-from streams.core.facts import ContactFacts
+from streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
 from streams.core.policy_file import Policy
 from streams.core.policy_spec import RepeatIdentity
 from streams.core.records import CREATED, EventRecord
@@ -87,6 +87,19 @@ class ShardResult:
     @property
     def dropped_corrections(self) -> int:
         return len(self.dropped)
+
+
+@dataclass(slots=True)
+class _BatchState:
+    """What one `process` call builds up across its messages."""
+
+    res: ShardResult = field(default_factory=ShardResult)
+    # (customer key, contact id) -> the contact's view as of the last applied message, None
+    # for a contact new in this batch. Derived lazily, just before the contact first
+    # changes: a contact untouched so far still has its facts and flag of the batch start.
+    views: dict[tuple[str, str], ContactView | None] = field(default_factory=dict)
+    touched_contacts: dict[tuple[str, str], ContactView] = field(default_factory=dict)
+    touched_windows: dict[str, tuple[WindowKey, WindowState]] = field(default_factory=dict)
 
 
 class Shard:
@@ -198,18 +211,14 @@ class Shard:
     # -- processing ------------------------------------------------------------------------
     def process(self, messages: Sequence[Message]) -> ShardResult:
         """Apply messages in offset order; return the rows to write."""
-        res = ShardResult()
+        batch = _BatchState()
+        res = batch.res
         policy = self.config.policy
         lateness = self.config.lateness_ms
         meta = self.meta
         if self.archive is not None:
             res.restored_contacts = self._restore_contacts(messages)
-        # (customer key, contact id) -> the contact's view as of the last applied message, None
-        # for a contact new in this batch. Derived lazily, just before the contact first
-        # changes: a contact untouched so far still has its facts and flag of the batch start.
-        views: dict[tuple[str, str], ContactView | None] = {}
-        touched_contacts: dict[tuple[str, str], ContactView] = {}
-        touched_windows: dict[str, tuple[WindowKey, WindowState]] = {}
+        views, touched_contacts = batch.views, batch.touched_contacts
         marks = self.meta.watermarks
         dirty = self._dirty_customers
         for message in messages:
@@ -261,8 +270,7 @@ class Shard:
                     ids = changed[ckey] = set()
                 ids.add(cid)
                 dirty[ckey] = st
-            self._apply_changes(
-                offset, changed, created_moved, views, touched_contacts, touched_windows, res)
+            self._apply_changes(offset, changed, created_moved, batch)
             progress = message[3] if len(message) > 3 else None
             if progress is not None and meta.apply_progress(progress):
                 self._meta_dirty = True
@@ -272,7 +280,7 @@ class Shard:
         res.contacts = [(v, v.event_count * 2 + v.is_repeat) for v in touched_contacts.values()]
         res.windows = [
             (wkey, list(w.counts), gen | (max(w.stamp, 0) & OFFSET_MASK))
-            for wkey, w in touched_windows.values()
+            for wkey, w in batch.touched_windows.values()
         ]
         return res
 
@@ -281,12 +289,11 @@ class Shard:
         offset: int,
         changed: dict[str, set[str]],
         created_moved: set[str],
-        views: dict[tuple[str, str], ContactView | None],
-        touched_contacts: dict[tuple[str, str], ContactView],
-        touched_windows: dict[str, tuple[WindowKey, WindowState]],
-        res: ShardResult,
+        batch: _BatchState,
     ) -> None:
         """Re-derive the contacts one message touched and move their window contributions."""
+        views, touched_contacts = batch.views, batch.touched_contacts
+        touched_windows, res = batch.touched_windows, batch.res
         policy = self.config.policy
         deltas: dict[WindowKey, list[int]] = {}
         for ckey, contact_ids in changed.items():
@@ -295,7 +302,7 @@ class Shard:
             # can), so they need recomputing only when a created time moved.
             if ckey in created_moved and len(st.contacts) > 1:
                 flags = repeat_flags(
-                    ((f.created[0], cid) for cid, f in st.contacts.items() if f.created),
+                    ((f.created[CREATED_TS], cid) for cid, f in st.contacts.items() if f.created),
                     self.config.repeat_window_ms,
                     self._issue_of(st),
                 )
@@ -336,7 +343,8 @@ class Shard:
 
     def _issue_of(self, st: CustomerState) -> dict[str, str | None] | None:
         """contact id → its order_id or topic when repeats are per issue, else None."""
-        field_index = {"order_id": 5, "topic": 6}.get(self.config.repeat_identity)
+        field_index = {"order_id": CREATED_ORDER_ID, "topic": CREATED_TOPIC}.get(
+            self.config.repeat_identity)
         if field_index is None:
             return None
         return {cid: f.created[field_index] for cid, f in st.contacts.items() if f.created}

@@ -68,6 +68,10 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "alert/sqm-abandon-rate-high/A": [("time", TIME), ("tenant_id", TEXT), ("channel", LC),
                                       ("abandon_rate", RATIO)],
     "alert/sqm-critical-alerts-firing/A": [("tenant_id", TEXT), ("critical_firing", COUNT)],
+    "sqm-ops/panel/11/A": [("time", TIME), ("queue", TEXT),
+                           ("needed", "Nullable(UInt64)"), ("handling", COUNT)],
+    "alert/sqm-understaffed/A": [("tenant_id", TEXT), ("channel", LC), ("queue", TEXT),
+                                 ("gap", "Int64")],
 } | {
     f"{board}/variable/{name}": columns
     for board in ("sqm-ops", "sqm-analyst", "sqm-scorecard")
@@ -147,8 +151,8 @@ CASES = [
          "critical,breach"),
         (at(1, 30), None, "warning anomaly: service_level", "al3 firing", "warning,anomaly"),
     ], why="overlapping the range: al6 started before it; al5 ended before it"),
-    Case("sqm-analyst/panel/1/A", [(H0, "t1", 6, 4), (H0, "t2", 4, 4), (H1, "t1", 2, 1)]),
-    Case("sqm-analyst/panel/1/A", [(FROM, "t1", 8, 5), (FROM, "t2", 4, 4)], only(bucket="day")),
+    Case("sqm-analyst/panel/1/A", [(H0, "t1", 12, 4), (H0, "t2", 4, 4), (H1, "t1", 2, 1)]),
+    Case("sqm-analyst/panel/1/A", [(FROM, "t1", 14, 5), (FROM, "t2", 4, 4)], only(bucket="day")),
     Case("sqm-analyst/panel/2/A", [(H0, "t1", 0.6), (H0, "t2", 0.75), (H1, "t1", 1.0)],
          why="00h t1: 2+1 of 3+2"),
     Case("sqm-analyst/panel/3/A", [(H0, "t1", 1 / 3), (H0, "t2", 0.5), (H1, "t1", 0.5)],
@@ -175,10 +179,32 @@ CASES = [
     # Alerts: 00:05-00:35 in 5-minute buckets per tenant and channel
     Case("alert/sqm-service-level-low/A", [(at(0, 10), "t1", "chat", 2 / 3),
                                            (at(0, 15), "t2", "email", 0.75),
+                                           (at(0, 20), "t1", "chat", None),
                                            (at(0, 30), "t1", "phone", 0.5)]),
     Case("alert/sqm-abandon-rate-high/A", [(at(0, 10), "t1", "chat", 1 / 3),
                                            (at(0, 15), "t2", "email", 0.0),
+                                           (at(0, 20), "t1", "chat", None),
                                            (at(0, 30), "t1", "phone", 0.0)]),
+    # Staffing (seed.py): complete 15-minute intervals up to 01:45, summed per queue. Unknown
+    # (NULL) where arrivals had no handle time: 00:15 t2 email, 00:30 and 01:30 phone, 01:00
+    # chat; contacts queued or answered with nothing offered make rows with 0 needed.
+    Case("sqm-ops/panel/11/A", [
+        (at(0, 0), "billing", 4, 1), (at(0, 0), "support", 0, 0),
+        (at(0, 15), "billing", 7, 1), (at(0, 15), "general", None, 0),
+        (at(0, 15), "support", 0, 1),
+        (at(0, 30), "billing", 0, 0), (at(0, 30), "support", None, 0),
+        (at(0, 45), "", 0, 0), (at(0, 45), "general", 0, 0),
+        (at(1, 0), "billing", None, 0), (at(1, 0), "support", 0, 0),
+        (at(1, 30), "billing", 0, 0), (at(1, 30), "support", None, 0),
+    ]),
+    Case("sqm-ops/panel/11/A", [
+        (at(0, 0), "billing", 4, 1), (at(0, 15), "billing", 7, 1), (at(0, 30), "billing", 0, 0),
+        (at(1, 0), "billing", None, 0), (at(1, 30), "billing", 0, 0),
+    ], only(tenant=["t1"], channel=["chat"])),
+    # At 00:35 the two complete intervals are 00:00 and 00:15: billing -3 and -6 (the better,
+    # -3); support 0 and +1; t2 email has no gap (no handle time) in either: no row.
+    Case("alert/sqm-understaffed/A", [("t1", "chat", "billing", -3),
+                                      ("t1", "phone", "support", 1)]),
     Case("alert/sqm-critical-alerts-firing/A", [("t1", 1)], why="al4 is acknowledged"),
     *VARIABLES,
 ]

@@ -10,6 +10,16 @@ sla_1m, per hour and (tenant, channel), summed over shards, latest versions only
   00h t2 email : answered 4, in SLA 3                       -> handled 4, SL 3/4
   01h t1 chat  : answered 1, in SLA 1                       -> handled 1, SL 1
   01h t1 phone : abandoned 1, short 1                       -> handled 0, SL NULL
+(00:20 t1 chat offers 6 more contacts, with nothing else yet.)
+
+Staffing (sqm.staffing_15m, docs/staffing.md), t1/chat/billing:
+  00:00 offered 4, handling ended: s1 after 450 s; targets 30 (c1, c2); a1 writes in c1, c2:
+        A = 4/900 × 450 = 2 Erlangs -> Erlang C needs 4 (3 answer 58.4 %, 4 answer 84.8 % in
+        30 s); 1 handling, gap -3
+  00:15 offered 6, handling ended: c1 after 880 s, s2 after 330 s (mean 605); target 30 (s2);
+        a1 writes and is assigned, a bot writes and is assigned: A = 6/900 × 605 = 4.03 ->
+        7 needed (6 answer 73.4 %, 7 answer 87.9 %); 1 handling, gap -6
+t1/phone/support: 00:00 nothing offered (c3 queued), 00:15 a2 writes in c3: gaps 0 and +1.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ SLA = [
     _sla("t1", "chat", "billing", at(1, 5), 0, 1, 1, 1, 1, "5", 0, 0, 1, 0),
     _sla("t1", "phone", "support", at(1, 40), 2, 1, 1, 0, 0, "0", 1, 1, 1, 1),
     _sla("t2", "email", "general", at(0, 15), 0, 1, 4, 4, 3, "400", 0, 0, 4, 2),
+    _sla("t1", "chat", "billing", at(0, 20), 0, 1, 6, 0, 0, "0", 0, 0, 0, 0),
     # before the range
     _sla("t1", "chat", "billing", at(-1, 59), 0, 1, 100, 100, 0, "9999", 0, 0, 100, 100),
 ]
@@ -65,7 +76,7 @@ def _contact(contact_id: str, version: int = 1, **fields: Any) -> dict[str, Any]
         "transferred_to_human": False, "csat": None, "nps": None,
         "first_event_at": FROM, "last_event_at": FROM, "event_count": 1,
         "first_resolved_at": None, "first_resolution_s": None, "resolution_s": None,
-        "reopen_count": 0, "transfer_count": 0, "ratings": {},
+        "reopen_count": 0, "transfer_count": 0, "ratings": {}, "handle_s": None,
         "version": version, "updated_at": FROM,
     }
     row.update(fields)
@@ -85,7 +96,7 @@ CONTACTS = [
     # c1: its stale first version is still open; FINAL must see it answered
     _contact("c1", version=1, created_at=at(0, 5), queued_at=at(0, 5)),
     _answered("c1", at(0, 5), 20, "a1", True, csat=5, resolved_at=at(0, 20), resolved_by="human",
-              resolution_s=Decimal(900), ratings={"patience": 5}),
+              resolution_s=Decimal(900), ratings={"patience": 5}, handle_s=Decimal(880)),
     _answered("c2", at(0, 6), 60, "a1", False, csat=3),
     _answered("c3", at(0, 10), 10, "a2", True, channel="phone", queue="support", csat=4,
               resolved_at=at(0, 30), resolved_by="human", resolution_s=Decimal(1200),
@@ -102,6 +113,33 @@ CONTACTS = [
     _answered("c8", at(0, 15), 1800, "b1", True, tenant_id="t2", channel="email",
               queue="general", csat=2, resolved_at=at(1, 0), resolved_by="human",
               resolution_s=Decimal(2700)),
+    # Only their handling is in the range: queued the day before, or with no answer recorded.
+    _contact("s1", queued_at=BEFORE, resolved_at=at(0, 12), resolved_by="human",
+             handle_s=Decimal(450)),
+    _contact("s2", queued_at=at(0, 20), resolved_at=at(0, 27), resolved_by="human",
+             handle_s=Decimal(330)),
+]
+
+
+def _event(event_id: str, kind: str, when: datetime, contact: str, agent: str,
+           sender: str | None = None, agent_kind: str | None = None,
+           channel: str = "chat") -> dict[str, Any]:
+    raw = f'{{"agent_kind": "{agent_kind}"}}' if agent_kind else "{}"
+    return {
+        "event_id": event_id, "type": kind, "occurred_at": when, "tenant_id": "t1",
+        "contact_id": contact, "customer_id": f"u-{contact}", "channel": channel, "queue": None,
+        "agent_id": agent, "sender": sender, "raw": raw, "ingested_at": when,
+    }
+
+
+EVENTS = [
+    _event("e1", "message.sent", at(0, 5, 20), "c1", "a1", "agent"),
+    _event("e2", "message.sent", at(0, 7), "c2", "a1", "agent"),
+    _event("e3", "message.sent", at(0, 16), "c2", "bot-1", "bot"),
+    _event("e4", "message.sent", at(0, 17), "c2", "a1", "agent"),
+    _event("e5", "message.sent", at(0, 20), "c3", "a2", "agent", channel="phone"),
+    _event("e6", "contact.assigned", at(0, 21), "s2", "bot-1", agent_kind="bot"),
+    _event("e7", "contact.assigned", at(0, 21), "s2", "a1", agent_kind="human"),
 ]
 
 
@@ -150,4 +188,5 @@ ALERTS = [
            severity="warning", state="firing"),
 ]
 
-BATCH = {"sla_1m": SLA, "contacts": CONTACTS, "dead_letters": DEAD_LETTERS, "alerts": ALERTS}
+BATCH = {"sla_1m": SLA, "contacts": CONTACTS, "dead_letters": DEAD_LETTERS, "alerts": ALERTS,
+         "events": EVENTS}

@@ -117,6 +117,7 @@ def test_alert_rules_are_query_reduce_threshold_with_explicit_ranges() -> None:
         "sqm-service-level-low",
         "sqm-abandon-rate-high",
         "sqm-critical-alerts-firing",
+        "sqm-understaffed",
     ]
     for group, rule in _file_rules():
         assert (group["orgId"], group["name"], group["folder"]) == (1, "sqm", "SQM")

@@ -136,6 +136,7 @@ def _evaluate(rule: dict[str, Any], rows: list[tuple[Any, ...]], names: list[str
         ("sqm-service-level-low", {("t1", "chat"), ("t2", "email"), ("t1", "phone")}),
         ("sqm-abandon-rate-high", {("t1", "chat")}),  # 1/3 > 10%; the others abandon nothing
         ("sqm-critical-alerts-firing", {("t1",)}),
+        ("sqm-understaffed", {("t1", "chat", "billing")}),  # support is +1, t2 unknown
     ],
 )
 def test_alert_rule_fires_for_hand_computed_series(

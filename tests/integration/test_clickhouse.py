@@ -218,7 +218,7 @@ def test_migrations_apply_once_then_nothing(store: Store) -> None:
              "0005_contact_ratings", "0006_quantiles",
              "0007_scorecard", "0008_sla_policy",
              "0009_agents_and_responses", "0010_scorecard_policy_clock",
-             "0011_scorecard_scores", "0012_dropped_corrections"]
+             "0011_scorecard_scores", "0012_dropped_corrections", "0013_staffing"]
     assert store.first_migration == [m.name for m in load_migrations()] == names
     assert migrate(store.client) == []
     rows = store.client.query(
@@ -292,6 +292,13 @@ EXPECTED_COLUMNS: dict[str, str] = {
     "abandoned UInt64, short_abandoned UInt64, created UInt64, repeat_contacts UInt64, "
     "sl_met UInt64, sl_missed UInt64, csat_count UInt64, csat_sum UInt64, csat_good UInt64, "
     "updated_at DateTime64(3, 'UTC')",
+    "staffing_15m": "interval_start DateTime('UTC'), tenant_id String, "
+    "channel LowCardinality(String), queue String, offered UInt64, arrival_rate_per_s Float64, "
+    "handled UInt64, handle_s_avg Nullable(Float64), target_answer_s Nullable(UInt32), "
+    "service_level_goal Float64, load_erlangs Nullable(Float64), "
+    "agents_needed Nullable(UInt64), agents_actual UInt64, agents_gap Nullable(Int64), "
+    "modelled_service_level Nullable(Float64), service_level Nullable(Float64), "
+    "abandoned UInt64, queue_time_s Float64, patience_s Nullable(Float64)",
 }
 
 

@@ -1,4 +1,5 @@
-"""`sqm replay` stops on SIGTERM even while its event loop is stuck in synchronous work.
+"""`sqm replay --engine faust` (a Faust worker) stops on SIGTERM even while its event loop is
+stuck in synchronous work.
 
 The alert stage once spent minutes in one batch (an event dated 1970: streams/core/alerting
 now bounds that work), and SIGTERM, which Faust handles through the event loop, waited for it.
@@ -63,7 +64,7 @@ def test_sigterm_stops_a_replay_whose_event_loop_is_busy(tmp_path: Path) -> None
            "SQM_LOG_FORMAT": "text", "SQM_STOP_GRACE_S": "3"}
     proc = subprocess.Popen(
         [sys.executable, "-c", PROGRAM, "replay", str(events), "--store",
-         str(tmp_path / "store"), "--no-progress"],
+         str(tmp_path / "store"), "--no-progress", "--engine", "faust"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     helpers: list[int] = []
     try:

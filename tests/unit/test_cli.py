@@ -15,7 +15,7 @@ from streams.config import ConfigError, load_settings
 
 runner = CliRunner()
 COMMANDS = [["replay"], ["sql"], ["migrate"], ["worker"], ["demo"], ["simulate"],
-            ["dashboards"], ["dashboards", "build"], ["dashboards", "push"]]
+            ["dashboards"], ["dashboards", "build"], ["dashboards", "push"], ["staffing"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

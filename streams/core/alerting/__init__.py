@@ -1,4 +1,4 @@
-"""The alert engine of issue #4: plain Python over plain data and an explicit clock.
+"""The alert engine: plain Python over plain data and an explicit clock.
 
 Rules (`rules.py`) are evaluated over rolling one-minute windows (`rolling.py`) by a per
 (rule, scope) state machine (`machine.py`, `engine.py`); waiting contacts raise pre-breach
