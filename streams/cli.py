@@ -421,23 +421,26 @@ def scorecard(
 @cli.command(cls=_Command)
 @_run_guarded
 def staffing(
-    period: Annotated[str, typer.Option(help="Length of the period: 6h, 1d ...")] = "6h",
+    period: Annotated[str, typer.Option(
+        metavar="<length>", help="Length of the period: 6h, 1d ...")] = "6h",
     end: Annotated[str, typer.Option(
-        help="End of the period: now, latest (newest event stored) or an RFC 3339 time.")] = "now",
-    tenant: Annotated[str, typer.Option(help="Only this tenant (default: all).")] = "",
+        metavar="<time>",
+        help="End of the period: now, latest (newest event stored) or an RFC 3339 time.",
+    )] = "now",
+    tenant: Annotated[str, typer.Option(
+        metavar="<tenant>", help="Only this tenant.", show_default="all")] = "",
     goal: Annotated[float, typer.Option(
         help="Share to answer within the first-response target, between 0 and 1.")] = 0.8,
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Agents needed (Erlang C; Erlang A where abandons give a patience) against agents
     handling, per 15-minute interval, tenant, channel and queue (docs/staffing.md)."""
     from sinks.clickhouse import connect
     from sinks.migrations import pending
-    from streams.config import ConfigError
     from streams.query import render
-    from streams.scorecard_report import period_bounds
+    from streams.scorecard_report import parse_period, period_bounds
     from streams.staffing_report import COLUMNS, table_of
     from streams.staffing_report import staffing as compute
     from streams.store import store_url
@@ -445,6 +448,8 @@ def staffing(
     if not 0.0 < goal < 1.0:
         raise ConfigError(f"--goal: {goal} is not strictly between 0 and 1")
     settings = settings_for(config, store)
+    parse_period(period)  # a mistake is one line before the store is opened
+    check_store(settings, create=False)
     client = connect(store_url(settings))
     try:
         if missing := pending(client):
@@ -454,17 +459,17 @@ def staffing(
         rows = compute(client, start, stop, goal, tenant)
     finally:
         client.close()
-    if fmt == "table":
+    if fmt is OutputFormat.table:
         out.print(f"{goal:.0%} within the first-response target, intervals starting "
                   f"{start:%Y-%m-%d %H:%M} to {stop:%Y-%m-%d %H:%M} UTC. gap = actual − needed "
                   "by (A) Erlang A with the period's patience, else (C) Erlang C.",
                   style="dim", highlight=False)
-        render(*table_of(rows), fmt, out)
+        render(*table_of(rows), fmt.value, out)
     else:
-        render(COLUMNS, [[r[c] for c in COLUMNS] for r in rows], fmt, out)
+        render(COLUMNS, [[r[c] for c in COLUMNS] for r in rows], fmt.value, out)
 
 
-@cli.command()
+@cli.command(cls=_Command)
 @_run_guarded
 def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Apply the ClickHouse schema migrations (idempotent); creates a missing store."""

@@ -72,12 +72,13 @@ def test_version_comes_from_the_package_metadata() -> None:
 
 @pytest.mark.parametrize("name", [n for n, _ in commands()])
 def test_every_option_shows_its_default(name: str) -> None:
-    """An option whose default is None says what applies instead (`--store`: where the
-    store goes), so no option's help is silent about what happens without it."""
+    """An option whose default is None (or "") says what applies instead (`--store`: where
+    the store goes), so no option's help is silent about what happens without it."""
     command = dict(commands())[name]
     for param in command.params:  # type: ignore[attr-defined]
         if isinstance(param, TyperOption) and not param.required:
-            assert param.default is not None or isinstance(param.show_default, str), param.opts
+            assert param.default not in (None, "") or isinstance(param.show_default, str), (
+                param.opts)
 
 
 def test_help_shows_where_the_store_goes_and_the_choices() -> None:
@@ -91,8 +92,9 @@ def test_help_shows_where_the_store_goes_and_the_choices() -> None:
     assert "./sqm-data/demo" in result.output and "until Ctrl-C" in result.output
 
 
-@pytest.mark.parametrize("args", [[], ["replay"], ["sql"], ["scorecard"], ["simulate"],
-                                  ["alerts", "ack"], ["dashboards", "build"]], ids=" ".join)
+@pytest.mark.parametrize("args", [[], ["replay"], ["sql"], ["scorecard"], ["staffing"],
+                                  ["simulate"], ["alerts", "ack"], ["dashboards", "build"]],
+                         ids=" ".join)
 def test_help_has_no_typer_artefacts(args: list[str]) -> None:
     """No `{events}` in the usage line, no `<bool>` after a flag."""
     result = runner.invoke(cli, [*args, "--help"], env={"COLUMNS": "200"})
@@ -111,6 +113,7 @@ def test_help_has_no_typer_artefacts(args: list[str]) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["sql", "--format", "xml", "SELECT 1"], "--format: 'xml' is not one of table, csv, json"),
     (["scorecard", "--format", "xml"], "--format: 'xml' is not one of table, csv, json"),
+    (["staffing", "--format", "xml"], "--format: 'xml' is not one of table, csv, json"),
     (["replay", "x.jsonl", "--engine", "fast"], "--engine: 'fast' is not one of direct, faust"),
     (["scorecard", "--by", "team"], "--by: 'team' is not one of agent, queue, channel"),
     (["simulate", "x.jsonl", "--contacts", "many"], "--contacts: input should be a valid integer"),
@@ -167,7 +170,7 @@ def test_a_zero_period_is_one_line_before_the_store_is_opened(tmp_path: Path) ->
 def test_read_commands_do_not_create_a_mistyped_store(tmp_path: Path) -> None:
     missing = tmp_path / "stroe"
     for args in (["sql", "--store", str(missing), "SELECT 1"],
-                 ["scorecard", "--store", str(missing)]):
+                 ["scorecard", "--store", str(missing)], ["staffing", "--store", str(missing)]):
         line = one_line_error(sqm(*args))
         assert line.startswith(f"error: no store at {missing}: pass --store"), line
     assert not missing.exists()
