@@ -16,6 +16,7 @@ from rich.table import Table
 from sinks.clickhouse import connect
 from streams.config import Settings
 from streams.store import store_url
+from streams.words import plural
 
 
 def _cell(v: Any) -> str:
@@ -56,7 +57,8 @@ def print_query(settings: Settings, query: str, fmt: str, console: Console) -> N
 
 
 def render(names: list[str], rows: Sequence[Sequence[Any]], fmt: str, console: Console) -> None:
-    """Rows as a table, CSV or JSON (a list of objects)."""
+    """Rows as a table, CSV or JSON (a list of objects). A table wider than the terminal is
+    printed one field a line instead, as `psql -x` does: cells cut to `2026-0…` say nothing."""
     if fmt == "json":
         console.print_json(orjson.dumps([dict(zip(names, r, strict=True)) for r in rows],
                                         default=_json_default).decode())
@@ -67,8 +69,30 @@ def render(names: list[str], rows: Sequence[Sequence[Any]], fmt: str, console: C
         w.writerows([[_cell(v) for v in r] for r in rows])
         console.print(buf.getvalue(), end="", highlight=False, soft_wrap=True)
     else:
-        table = Table(*names, show_lines=False)
-        for r in rows:
-            table.add_row(*(_cell(v) for v in r))
-        console.print(table)
-        console.print(f"{len(rows)} row(s)", style="dim")
+        cells = [[_cell(v) for v in r] for r in rows]
+        count = plural(len(rows), "row")
+        widths = [len(name) for name in names]
+        for r in cells:
+            widths = [max(w, _lines_width(c)) for w, c in zip(widths, r, strict=True)]
+        # A column takes its widest line, a space either side and a border; the table one more.
+        if 1 + sum(w + 3 for w in widths) <= console.width or not rows:
+            table = Table(*names, show_lines=False)
+            for r in cells:
+                table.add_row(*r)
+            console.print(table)
+            console.print(count, style="dim")
+            return
+        for i, r in enumerate(cells, 1):
+            console.rule(f"row {i}", align="left", style="dim")
+            grid = Table.grid(padding=(0, 2))
+            grid.add_column(style="bold", no_wrap=True)
+            grid.add_column(overflow="fold")
+            for name, value in zip(names, r, strict=True):
+                grid.add_row(name, value)
+            console.print(grid)
+        console.print(f"{count}, one field a line: the table is wider than {console.width} "
+                      "columns (--format csv keeps it a table)", style="dim", highlight=False)
+
+
+def _lines_width(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)

@@ -23,14 +23,16 @@ class ReplaySummary:
     dropped_corrections: int = 0
 
     def line(self) -> str:
+        from streams.words import plural
+
         text = (
-            f"replayed {self.read:,} events in {self.seconds:.1f} s: {self.stored:,} stored "
-            f"({self.distinct:,} distinct, {self.duplicates:,} duplicates merged), "
-            f"{self.dead_lettered:,} dead-lettered, {self.contacts:,} contacts"
+            f"replayed {plural(self.read, 'event')} in {self.seconds:.1f} s: {self.stored:,} "
+            f"stored ({self.distinct:,} distinct, {plural(self.duplicates, 'duplicate')} merged), "
+            f"{self.dead_lettered:,} dead-lettered, {plural(self.contacts, 'contact')}"
         )
         if self.dropped_corrections:
-            text += (f"\nNOT EXACT: {self.dropped_corrections:,} corrections to windows older "
-                     "than the state TTL could not be applied, see sqm.dropped_corrections")
+            text += (f"\nNOT EXACT: {plural(self.dropped_corrections, 'correction')} to windows "
+                     "older than the state TTL could not be applied, see sqm.dropped_corrections")
         return text
 
 

@@ -3,9 +3,10 @@ by `streams.core.scorecard` (definitions: docs/scorecard.md)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from streams.core.scorecard import (
     DEFAULT_GOALS,
@@ -17,6 +18,9 @@ from streams.core.scorecard import (
     Score,
     score,
 )
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 ENTITIES = {"agent": "first_agent_id", "queue": "queue", "channel": "channel"}
 RATING_DIMENSIONS = ("professionalism", "patience")  # columns of the view, from `ratings`
@@ -122,46 +126,82 @@ def score_rows(scores: list[EntityScore], by: str, start: datetime, end: datetim
     ]
 
 
-def table_of(scores: list[EntityScore], by: str) -> tuple[list[str], list[list[Any]]]:
-    """Compact cells for the terminal: one column per indicator, `value n=count -> score`."""
-    if not scores:
-        return ["tenant_id", by, "score"], []
-    names = ["tenant", by, "score"] + [p.indicator.name for p in scores[0].score.parts]
-    rows = []
-    for s in scores:
-        total = s.score.score
-        row: list[Any] = [s.tenant_id, s.entity or "-",
-                          "-" if total is None else f"{total:.2f} ({s.score.coverage:.0%})"]
-        for p in s.score.parts:
-            row.append(_cell(p))
-        rows.append(row)
-    return names, rows
+def terminal_table(scores: list[EntityScore], by: str, width: int) -> tuple[Table, list[str]]:
+    """The scorecard as a rich table at most `width` columns wide, and the indicators left out.
+
+    Tenant and entity names are never cut. Cells take one line if every indicator fits so, else
+    two; indicators that still do not fit are left out, the least weighted in the goal first
+    (CSV and JSON hold them all)."""
+    from rich.table import Table
+
+    parts = scores[0].score.parts if scores else ()
+    for sep in (" ", "\n"):
+        columns = [("tenant", [s.tenant_id for s in scores]),
+                   (by, [s.entity or "-" for s in scores]),
+                   ("score", [_total(s.score, sep) for s in scores])]
+        indicators = [(p.indicator.name, [_cell(s.score.parts[i], sep) for s in scores])
+                      for i, p in enumerate(parts)]
+        # A column takes its text, a space either side and a border; the table one more.
+        used = 1 + sum(_width(c) + 3 for c in columns)
+        shown: set[int] = set()
+        for i in sorted(range(len(parts)), key=lambda i: -parts[i].weight):
+            if used + _width(indicators[i]) + 3 <= width:
+                used += _width(indicators[i]) + 3
+                shown.add(i)
+        if len(shown) == len(parts):
+            break
+    columns += [c for i, c in enumerate(indicators) if i in shown]
+    table = Table(show_lines=sep == "\n")  # rows of two lines read better ruled apart
+    for name, cells in columns:
+        table.add_column(name, no_wrap=True, min_width=_width((name, cells)))
+    for r in range(len(scores)):
+        table.add_row(*(cells[r] for _, cells in columns))
+    return table, [p.indicator.name for i, p in enumerate(parts) if i not in shown]
 
 
-def _cell(p: Part) -> str:
+def _width(column: tuple[str, list[str]]) -> int:
+    name, cells = column
+    return max([len(name), *(len(line) for cell in cells for line in cell.splitlines())])
+
+
+def _total(s: Score, sep: str) -> str:
+    return "-" if s.score is None else f"{s.score:.2f}{sep}({s.coverage:.0%})"
+
+
+def _cell(p: Part, sep: str) -> str:
     v = p.measured.value
     if v is None:
         return "-"
     shown = f"{v:.0f}{p.indicator.unit}" if p.indicator.unit else f"{v:.2f}"
     tail = f"{p.score:.2f}" if p.score is not None else p.status
-    return f"{shown} n={p.measured.count} → {tail}"
+    return f"{shown} n={p.measured.count}{sep}→ {tail}"
 
 
 def _round(v: float | None) -> float | None:
     return None if v is None else round(v, 4)
 
 
+_PERIOD = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?", re.ASCII)
+
+
+def parse_period(text: str) -> timedelta:
+    """`--period`: days, hours and minutes (`7d`, `24h`, `1d12h`), above zero."""
+    from streams.config import ConfigError
+
+    m = _PERIOD.fullmatch(text.strip())
+    if not m or not any(m.groups()) or not any(int(n) for n in m.groups() if n):
+        raise ConfigError(f"--period: expected a length like 24h, 7d or 30d, got {text!r}")
+    days, hours, minutes = (int(n) if n else 0 for n in m.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
 def period_bounds(client: Any, period: str, end: str) -> tuple[datetime, datetime]:
     """`--period 7d --end now|latest|<RFC 3339>` as [start, end) in UTC."""
-    from datetime import UTC, timedelta
+    from datetime import UTC
 
     from streams.config import ConfigError
-    from streams.core.policy_spec import duration_seconds
 
-    try:
-        length = timedelta(seconds=duration_seconds(period))
-    except ValueError as exc:
-        raise ConfigError(f"--period: {exc}") from None
+    length = parse_period(period)
     if end == "now":
         stop = datetime.now(UTC)
     elif end == "latest":
@@ -177,3 +217,19 @@ def period_bounds(client: Any, period: str, end: str) -> tuple[datetime, datetim
         if stop.tzinfo is None:
             raise ConfigError(f"--end: {end!r} needs a UTC offset, e.g. +08:00 or Z")
     return stop - length, stop
+
+
+def why_empty(client: Any, by: str, start: datetime, stop: datetime) -> str:
+    """Why the scorecard of contacts created in [start, stop) has no row, in one line."""
+    n, oldest, newest = client.query(
+        "SELECT count(), min(created_at), max(created_at) FROM sqm.contacts "
+        "WHERE created_at IS NOT NULL").result_rows[0]
+    if not n:
+        return "the store holds no contacts yet (sqm replay EVENTS --store DIR fills it)"
+    if newest < start:
+        return (f"no contacts created in this period: the store's newest was created "
+                f"{newest:%Y-%m-%d %H:%M} UTC; --end latest ends the period at its newest event")
+    if oldest >= stop:
+        return (f"no contacts created in this period: the store's oldest was created "
+                f"{oldest:%Y-%m-%d %H:%M} UTC, after its end")
+    return f"no {by} has contacts created in this period"

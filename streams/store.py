@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse import connect
+from sinks.clickhouse import StoreError, connect
 from sinks.migrations import migrate
 from streams.config import Settings
 
-__all__ = ["open_store", "store_url"]
+__all__ = ["check_store_dir", "open_store", "store_url"]
 
 
 def store_url(settings: Settings) -> str:
@@ -26,3 +30,30 @@ def open_store(settings: Settings, *, reset: bool = False) -> Client:
         client.command("DROP DATABASE IF EXISTS sqm SYNC")
     migrate(client)
     return client
+
+
+def check_store_dir(path: Path, *, create: bool) -> None:
+    """Refuse in one line (StoreError) a store directory chDB cannot use, before chDB tries: its
+    own failure is an engine error with the cause (a file, no permission) buried in it.
+
+    `create`: make the directory when missing (replay, migrate); else it must hold a store
+    already, so a mistyped --store of a command that only reads is not a new, empty store."""
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"store {path} is a file, not a directory")
+    if not path.exists():
+        if not create:
+            raise StoreError(f"no store at {path}: pass --store with a directory that "
+                             "`sqm replay` or `sqm migrate` wrote")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store {path}: {exc.strerror or exc}") from None
+    elif not create and not (path / "metadata").is_dir():  # every chDB data directory has it
+        raise StoreError(f"no store at {path}: the directory holds no chDB data")
+    try:
+        # chDB writes even to read (a status file, temporary data).
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".sqm-write-check-")
+    except OSError as exc:
+        raise StoreError(f"store {path} is not writable: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)

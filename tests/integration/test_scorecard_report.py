@@ -127,7 +127,7 @@ def test_cli_refuses_an_unknown_grouping_in_one_line(store: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "streams.cli", "scorecard", "--store", str(store), "--by", "team"],
         capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
-    assert run.returncode == 1
+    assert run.returncode == 2  # a usage error, as typer's own
     assert run.stderr.strip() == "error: --by: 'team' is not one of agent, queue, channel"
 
 
@@ -149,7 +149,7 @@ scorecard:
             capture_output=True, text=True, timeout=120,
             env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC"})
         assert run.returncode == 0, run.stderr
-        assert run.stderr.strip() == "saved 1 scores to sqm.scorecard_scores"
+        assert run.stderr.strip() == "saved 1 score to sqm.scorecard_scores"
     [r] = orjson.loads(run.stdout)
     # FCR 0.25 against 0.5 scores 0.5; CSAT 4-5 share 2/3 against 0.8 scores 0.8333;
     # equal weights: (0.5 + 0.8333) / 2.
