@@ -38,9 +38,12 @@ def _measure(client: Any, by: str, scope: Scope, repeat_window_ms: int
 
 def _entity(tenant: str, entity: str, measured: dict[str, Measured], provisional: int,
             goals: dict[str, Goal], indicators: dict[str, Indicator]) -> dict[str, Any]:
-    # Each indicator scored on its own (one goal weighting it alone), so the ones no goal
-    # weights are shown too; a score and status never depend on the goal.
-    alone = score(Goal("_each", {name: 1.0 for name in measured}), indicators, measured)
+    # Each indicator scored on its own (one goal weighting it alone): the measured ones and
+    # those a goal weights but cannot be measured here (answered rate per agent: `none`). A
+    # score and status never depend on the goal.
+    wanted = set(measured).union(*(g.weights for g in goals.values()))
+    alone = score(Goal("_each", {n: 1.0 for n in indicators if n in wanted}), indicators,
+                  measured)
     return {
         "tenant_id": tenant, "entity": entity, "fcr_provisional": provisional,
         "scores": {name: _goal_score(score(goal, indicators, measured))
