@@ -105,7 +105,8 @@ def render(data: Data) -> str:
     body.append('<footer>Every number above is in the JSON block <code>#sqm-report-data</code> '
                 "of this file, as read from ClickHouse; docs/report.md says which query gives "
                 "each one. Times are UTC.</footer>")
-    blob = orjson.dumps(data).decode().replace("</", "<\\/")  # cannot end the script early
+    # "<" only occurs inside JSON strings: as \u003c no text can end or nest the script.
+    blob = orjson.dumps(data).decode().replace("<", "\\u003c")
     title = f"Service quality report — {meta['tenant'] or 'all tenants'}"
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -33,7 +33,7 @@ def sqm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
 
 def data_of(html: str) -> dict[str, Any]:
     [blob] = SCRIPT.findall(html)
-    return orjson.loads(blob.replace("<\\/", "</"))
+    return orjson.loads(blob)
 
 
 @dataclass
