@@ -116,7 +116,8 @@ def _empty_line(client: Any, scope: Scope) -> str:
     span = f"{scope.start:%Y-%m-%d %H:%M} to {scope.end:%Y-%m-%d %H:%M} UTC"
     [held] = rows(client, HELD_SQL, scope)
     if not held["windows"]:
-        return f"no data for {who} from {span}: it holds no SLA windows at all"
+        return (f"no data for {who} from {span}: the store holds no SLA windows"
+                + (f" for tenant {scope.tenant}" if scope.tenant else ""))
     return (f"no data for {who} from {span}: its SLA windows run from "
             f"{held['first'][:16].replace('T', ' ')} to {held['last'][:16].replace('T', ' ')} "
             "UTC (choose another --end or --period)")
