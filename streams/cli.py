@@ -471,6 +471,31 @@ def staffing(
 
 @cli.command(cls=_Command)
 @_run_guarded
+def report(
+    store: StoreOpt = None,
+    tenant: Annotated[str | None, typer.Option(help="One tenant (default: all tenants).")] = None,
+    period: Annotated[str, typer.Option(help="Length of the period: 24h, 7d, 30d ...")] = "7d",
+    end: Annotated[str, typer.Option(
+        help="End of the period: latest (newest event stored), now or an RFC 3339 time; "
+             "rounded up to a whole hour.")] = "latest",
+    out_file: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
+        "report.html"),
+    config: ConfigOpt = None,
+    policy: Annotated[Path | None, typer.Option(
+        help="Policy file whose `scorecard:` section sets targets and goals.")] = None,
+) -> None:
+    """Write one self-contained HTML report of a period for managers (docs/report.md)."""
+    from streams.report.command import run
+
+    scope, size = run(settings_for(config, store), policy=policy, period=period, end=end,
+                      tenant=tenant, out=out_file)
+    out.print(f"wrote {out_file} ({size / 1e6:.1f} MB): {scope.tenant or 'all tenants'}, "
+              f"{scope.start:%Y-%m-%d %H:%M} to {scope.end:%Y-%m-%d %H:%M} UTC", highlight=False,
+              soft_wrap=True)
+
+
+@cli.command()
+@_run_guarded
 def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Apply the ClickHouse schema migrations (idempotent); creates a missing store."""
     from sinks.clickhouse import connect

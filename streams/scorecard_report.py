@@ -205,7 +205,7 @@ def period_bounds(client: Any, period: str, end: str) -> tuple[datetime, datetim
     if end == "now":
         stop = datetime.now(UTC)
     elif end == "latest":
-        latest = client.query("SELECT max(last_event_at) FROM sqm.contacts").result_rows[0][0]
+        latest = client.query("SELECT maxOrNull(last_event_at) FROM sqm.contacts").result_rows[0][0]
         if latest is None:
             raise ConfigError("--end latest: the store holds no contacts")
         stop = latest.astimezone(UTC) + timedelta(milliseconds=1)
