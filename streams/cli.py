@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from streams.config import ConfigError, Settings, load_settings
+from streams.whatif.cli import whatif
 
 if TYPE_CHECKING:
     from streams.replay import ReplaySummary
@@ -238,6 +239,9 @@ def scorecard(
         render(*rows_of(scores, by), fmt, out)
     if save:
         err.print(f"saved {len(scores)} scores to sqm.scorecard_scores", highlight=False)
+
+
+cli.command()(_run_guarded(whatif))  # options in streams/whatif/cli.py
 
 
 @cli.command()

@@ -147,3 +147,12 @@ def test_neighbours_make_repeats_and_end_fcrs_under_each_window() -> None:
     _, changed = compare(PERIOD, "efficiency", sides, (week, one_day))
     assert [(c.current.contact_id, c.what) for c in changed] == [("k8", ("no longer a repeat",))]
 
+
+def test_the_command_has_help() -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli import cli
+
+    result = CliRunner().invoke(cli, ["whatif", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--policy" in result.output and "--current" in result.output
