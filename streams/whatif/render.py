@@ -59,13 +59,13 @@ def check_line(r: Result) -> str:
 
 def summary_table(r: Result) -> tuple[list[str], list[list[Any]]]:
     names = ["tenant", "channel", "queue", "service level", "Δ", "missed", "at risk",
-             f"score ({r.goal})", "changed"]
+             f"score ({r.goal}, coverage)", "changed"]
     rows = []
     for g in r.rows:
         c, p = g.current, g.proposed
         rows.append([*g.key, f"{_pct(c.service_level)} → {_pct(p.service_level)}",
                      _delta(c, p), f"{c.missed:,} → {p.missed:,}",
-                     f"{c.at_risk:,} → {p.at_risk:,}", f"{_num(c.score)} → {_num(p.score)}",
+                     f"{c.at_risk:,} → {p.at_risk:,}", f"{_score(c)} → {_score(p)}",
                      f"{g.changed:,}"])
     return names, rows
 
@@ -173,8 +173,9 @@ def _delta(c: Totals, p: Totals) -> str:
     return f"{(p.service_level - c.service_level) * 100:+.1f} pp"
 
 
-def _num(v: float | None) -> str:
-    return "-" if v is None else f"{v:.2f}"
+def _score(t: Totals) -> str:
+    """As `sqm scorecard` shows it: the score and the share of the goal's weight scored."""
+    return "-" if t.score is None else f"{t.score:.2f} ({t.coverage:.0%})"
 
 
 def _s(ms: int | None) -> str:
