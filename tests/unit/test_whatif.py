@@ -23,12 +23,17 @@ over the answered chats k1 k2 k3 k5: 3/4 → 2/4; `answered_rate` 4 / (4 + k4) =
 
 from __future__ import annotations
 
+import pytest
+from typer.testing import CliRunner
+
+from streams.cli import cli
+from streams.config import ConfigError
 from streams.core.alerting import AtRiskConfig
 from streams.core.policy_file import Policy, parse_policy, scorecard_config
 from streams.core.records import ABANDONED, CREATED, MESSAGE, QUEUED, EventRecord
 from streams.whatif.compare import ALL, Period, compare
 from streams.whatif.indicators import measure
-from streams.whatif.policies import Side
+from streams.whatif.policies import Side, check_stored
 from streams.whatif.recompute import Rules, contact_facts, recompute
 from tests.events import ev, ms
 
@@ -149,10 +154,18 @@ def test_neighbours_make_repeats_and_end_fcrs_under_each_window() -> None:
 
 
 def test_the_command_has_help() -> None:
-    from typer.testing import CliRunner
-
-    from streams.cli import cli
-
     result = CliRunner().invoke(cli, ["whatif", "--help"])
     assert result.exit_code == 0, result.output
     assert "--policy" in result.output and "--current" in result.output
+
+
+def test_the_stored_rows_must_come_from_the_current_policy() -> None:
+    current = side("current", Policy.default())
+    check_stored(current, {"default": 12})
+    with pytest.raises(ConfigError, match=r"^the current policy, test, is version 'default' but "
+                                          r"the period's 1,200 contacts were derived under "
+                                          r"'v2': pass --current FILE with that policy$"):
+        check_stored(current, {"v2": 1200})
+    with pytest.raises(ConfigError, match=r"derived under 2 policy versions: 'default' \(3\), "
+                                          r"'v2' \(4\); choose a --period and --end within one"):
+        check_stored(current, {"v2": 4, "default": 3})
