@@ -117,8 +117,10 @@ def recompute_period(client: Client, start_ms: int, end_ms: int, sides: tuple[Si
                                         scope.keys())
     neighbours = contact_facts(around.records)
     newest = source.newest_event_ms(client) or end_ms
-    results = (recompute(scope, neighbours, sides[0].rules),
-               recompute(scope, neighbours, sides[1].rules))
+    # The alert stage's clock stops at the newest event: a contact still waiting then has not
+    # passed an at-risk point beyond it.
+    results = (recompute(scope, neighbours, sides[0].rules, newest),
+               recompute(scope, neighbours, sides[1].rules, newest))
     return Recomputation(Period(start_ms, end_ms, newest), results, stored,
                          len(events.records), events.invalid + around.invalid)
 

@@ -56,22 +56,26 @@ def contact_facts(events: Iterable[EventRecord]) -> dict[ContactKey, ContactFact
 
 
 def recompute(scope: Mapping[ContactKey, ContactFacts],
-              neighbours: Mapping[ContactKey, ContactFacts], rules: Rules) -> Recomputed:
+              neighbours: Mapping[ContactKey, ContactFacts], rules: Rules, clock_ms: int
+              ) -> Recomputed:
     """The scope's contacts under `rules`. `neighbours` are the same customers' other contacts
-    (their `contact.created` is enough): they make scope contacts repeats, and end FCRs."""
+    (their `contact.created` is enough): they make scope contacts repeats, and end FCRs.
+    `clock_ms`: how far the at-risk tracker got (the newest event stored)."""
     every = {**neighbours, **scope}
     groups = _by_customer(every)
     flags = _repeat_flags(groups, rules)
     views = {k: derive(f, flags.get(k, False), rules.policy) for k, f in scope.items()}
     tracker = AtRiskTracker(rules.at_risk)
-    risks = {k: t for k, v in views.items() if (t := at_risk_at(v, tracker)) is not None}
+    risks = {k: t for k, v in views.items()
+             if (t := at_risk_at(v, tracker)) is not None and t <= clock_ms}
     return Recomputed(views, risks, _next_created(groups, scope))
 
 
 def at_risk_at(v: ContactView, tracker: AtRiskTracker) -> int | None:
     """When the contact passed the at-risk point of its target while still waiting, as the
     alert stage's tracker decides it (docs/alerting.md, at-risk warnings); None if it never
-    did: stopped waiting first, paused, or never offered to a queue."""
+    did: stopped waiting first, paused, or never offered to a queue. (A contact still waiting
+    has passed it once the tracker's clock has: `recompute` checks.)"""
     if not v.has_queued or v.queued_at is None:
         return None
     start = v.sla_start_at if v.sla_start_at is not None else v.queued_at

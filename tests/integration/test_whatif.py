@@ -135,6 +135,7 @@ VIEW_FIELDS = (
 @given(end_min=st.integers(0, 8 * 1440), length_min=st.integers(1, 7 * 1440))
 @example(end_min=-1, length_min=7 * 1440)  # --end latest, the whole week
 @example(end_min=3 * 1440 + 90, length_min=90)  # 90 minutes in the middle of the week
+@example(end_min=10136, length_min=1)  # after the newest event: the alerts' clock stopped there
 def test_the_same_policy_gives_the_stored_rows_back(client: Any, store: Store, end_min: int,
                                                     length_min: int) -> None:
     end = "latest" if end_min < 0 else (START + timedelta(minutes=end_min)).isoformat()

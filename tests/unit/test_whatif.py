@@ -74,7 +74,8 @@ def side(name: str, policy: Policy) -> Side:
 def run() -> tuple[list, list, tuple]:
     scope = contact_facts(EVENTS)
     sides = (side("current", Policy.default()), side("proposed", PROPOSED))
-    results = (recompute(scope, {}, sides[0].rules), recompute(scope, {}, sides[1].rules))
+    results = (recompute(scope, {}, sides[0].rules, PERIOD.horizon_ms),
+               recompute(scope, {}, sides[1].rules, PERIOD.horizon_ms))
     rows, changed = compare(PERIOD, "efficiency", sides, results)
     return rows, changed, results
 
@@ -121,7 +122,7 @@ def test_scorecard_indicators_follow_the_target() -> None:
 def test_nothing_changes_under_the_same_policy() -> None:
     scope = contact_facts(EVENTS)
     sides = (side("current", Policy.default()), side("proposed", Policy.default()))
-    res = recompute(scope, {}, sides[0].rules)
+    res = recompute(scope, {}, sides[0].rules, PERIOD.horizon_ms)
     rows, changed = compare(PERIOD, "efficiency", sides, (res, res))
     assert changed == [] and all(r.current == r.proposed for r in rows)
 
@@ -140,8 +141,10 @@ def test_neighbours_make_repeats_and_end_fcrs_under_each_window() -> None:
         ev(CREATED, T0 + 3 * day, "f1", customer="u-f", queue="q", priority="normal")])
     scope = contact_facts([*k8, *k9])
     day_window = parse_policy({"version": "repeat-24h", "repeat": {"window": "24h"}})
-    week = recompute(scope, neighbours, Rules(Policy.default(), WEEK_MS, AtRiskConfig()))
-    one_day = recompute(scope, neighbours, Rules(day_window, day, AtRiskConfig()))
+    week = recompute(scope, neighbours, Rules(Policy.default(), WEEK_MS, AtRiskConfig()),
+                     PERIOD.horizon_ms)
+    one_day = recompute(scope, neighbours, Rules(day_window, day, AtRiskConfig()),
+                        PERIOD.horizon_ms)
     assert week.views[("t1", "k8")].is_repeat and not one_day.views[("t1", "k8")].is_repeat
     assert week.next_created[("t1", "k9")] == T0 + 3 * day
     for res, window, fcr in ((week, WEEK_MS, 0.0), (one_day, day, 1.0)):
@@ -169,3 +172,13 @@ def test_the_stored_rows_must_come_from_the_current_policy() -> None:
     with pytest.raises(ConfigError, match=r"derived under 2 policy versions: 'default' \(3\), "
                                           r"'v2' \(4\); choose a --period and --end within one"):
         check_stored(current, {"v2": 4, "default": 3})
+
+
+def test_a_contact_still_waiting_is_at_risk_once_the_clock_passed_its_point() -> None:
+    """k10, a chat queued at 01:59:00 and never answered, passes 24 s (at risk) at 01:59:24:
+    the alert stage raises that only if its clock, the newest event stored, got that far."""
+    scope = contact_facts(contact("k10", 59))
+    rules = Rules(Policy.default(), WEEK_MS, AtRiskConfig())
+    at_risk = T0 + 59 * 60_000 + 24_000
+    assert recompute(scope, {}, rules, at_risk).at_risk_at == {("t1", "k10"): at_risk}
+    assert recompute(scope, {}, rules, at_risk - 1).at_risk_at == {}
