@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 from streams.config import ConfigError, Settings
 from streams.core.alerting import AtRiskConfig
 from streams.core.derive import ContactView
+from streams.core.facts import CREATED_TS
 from streams.core.rollup import MINUTE_MS
 from streams.core.rows import epoch_ms
 from streams.whatif import source
@@ -111,7 +112,7 @@ def recompute_period(client: Client, start_ms: int, end_ms: int, sides: tuple[Si
     scope = contact_facts(events.records)
     # Repeats look back one window from each creation; FCRs look one window past the end.
     window = max(side.rules.repeat_window_ms for side in sides)
-    first = min((f.created[0] for f in scope.values() if f.created), default=start_ms)
+    first = min((f.created[CREATED_TS] for f in scope.values() if f.created), default=start_ms)
     around = source.neighbour_creations(client, start_ms, end_ms, lookback,
                                         min(first, start_ms) - window, end_ms + window,
                                         scope.keys())

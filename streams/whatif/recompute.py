@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from streams.core.alerting import AtRiskConfig, AtRiskTracker, WaitingContact
 from streams.core.alerting.at_risk import stopped_waiting
 from streams.core.derive import ContactView, derive
-from streams.core.facts import ContactFacts
+from streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
 from streams.core.policy_file import Policy
 from streams.core.records import EventRecord
 from streams.core.repeat import repeat_flags
 from streams.core.rollup import N_COUNTERS, Counts, WindowKey, add_into, contribution
 
 ContactKey = tuple[str, str]  # (tenant_id, contact_id)
-# Positions in ContactFacts.created of what "the same issue" means (Shard._issue_of).
-_ISSUE_FIELD = {"order_id": 5, "topic": 6}
+# What "the same issue" means, as positions in ContactFacts.created (Shard._issue_of).
+_ISSUE_FIELD = {"order_id": CREATED_ORDER_ID, "topic": CREATED_TOPIC}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +122,7 @@ def _repeat_flags(groups: Mapping[tuple[str, str], list[ContactFacts]], rules: R
     for (tenant, _), group in groups.items():
         if len(group) < 2:
             continue
-        created = [(f.created[0], f.contact_id) for f in group if f.created]
+        created = [(f.created[CREATED_TS], f.contact_id) for f in group if f.created]
         issue = ({f.contact_id: f.created[index] for f in group if f.created}
                  if index is not None else None)
         for cid, flag in repeat_flags(created, rules.repeat_window_ms, issue).items():
@@ -137,7 +137,7 @@ def _next_created(groups: Mapping[tuple[str, str], list[ContactFacts]],
     contact by (created_at, contact_id), as `sqm.scorecard_indicators` orders them."""
     out: dict[ContactKey, int | None] = {}
     for (tenant, _), group in groups.items():
-        ordered = sorted((f.created[0], f.contact_id) for f in group if f.created)
+        ordered = sorted((f.created[CREATED_TS], f.contact_id) for f in group if f.created)
         for i, (_, cid) in enumerate(ordered):
             if (tenant, cid) in scope:
                 out[(tenant, cid)] = ordered[i + 1][0] if i + 1 < len(ordered) else None
