@@ -15,6 +15,7 @@ from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from streams.config import ConfigError, Settings, load_settings
+from streams.whatif.cli import whatif
 from streams.words import plural
 
 if TYPE_CHECKING:
@@ -418,6 +419,9 @@ def scorecard(
         err.print(f"saved {plural(len(scores), 'score')} to sqm.scorecard_scores", highlight=False)
 
 
+cli.command(cls=_Command)(_run_guarded(whatif))  # options in streams/whatif/cli.py
+
+
 @cli.command(cls=_Command)
 @_run_guarded
 def staffing(
@@ -435,8 +439,10 @@ def staffing(
     config: ConfigOpt = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Agents needed (Erlang C; Erlang A where abandons give a patience) against agents
-    handling, per 15-minute interval, tenant, channel and queue (docs/staffing.md)."""
+    """Agents needed against agents handling, per 15 minutes and queue (Erlang C / A).
+
+    Per interval, tenant, channel and queue; Erlang A where abandons give a patience
+    (docs/staffing.md)."""
     from sinks.clickhouse import connect
     from sinks.migrations import pending
     from streams.query import render
