@@ -355,8 +355,6 @@ def scorecard(
         help="Also store the scores in sqm.scorecard_scores (replacing this period's).")] = False,
 ) -> None:
     """Score agents, teams or channels on a goal, with every indicator behind each score."""
-    from sinks.clickhouse import connect
-    from sinks.migrations import pending
     from streams.core.policy_file import PolicyError, load_policy, scorecard_config
     from streams.query import render
     from streams.scorecard_report import (
@@ -367,7 +365,7 @@ def scorecard(
         why_empty,
     )
     from streams.scorecard_report import scorecard as compute
-    from streams.store import store_url
+    from streams.store import open_existing_store
 
     settings = settings_for(config, store)
     parse_period(period)  # a mistake is one line before the store is opened
@@ -379,12 +377,8 @@ def scorecard(
     indicators, goals = scorecard_config(rules)
     if goal not in goals:
         raise ConfigError(f"--goal: {goal!r} is not one of {', '.join(goals)}")
-    check_store(settings, create=False)
-    client = connect(store_url(settings))
+    client = open_existing_store(settings)
     try:
-        if missing := pending(client):
-            raise ConfigError(f"the store lacks schema migrations {', '.join(missing)}: run "
-                              "`sqm migrate` with the same --store/--config first")
         start, stop = period_bounds(client, period, end)
         scores = compute(client, by.value, goal, start, stop,
                          settings.repeat_window_ms(rules), goals, indicators)
@@ -443,24 +437,18 @@ def staffing(
 
     Per interval, tenant, channel and queue; Erlang A where abandons give a patience
     (docs/staffing.md)."""
-    from sinks.clickhouse import connect
-    from sinks.migrations import pending
     from streams.query import render
     from streams.scorecard_report import parse_period, period_bounds
     from streams.staffing_report import COLUMNS, table_of
     from streams.staffing_report import staffing as compute
-    from streams.store import store_url
+    from streams.store import open_existing_store
 
     if not 0.0 < goal < 1.0:
         raise ConfigError(f"--goal: {goal} is not strictly between 0 and 1")
     settings = settings_for(config, store)
     parse_period(period)  # a mistake is one line before the store is opened
-    check_store(settings, create=False)
-    client = connect(store_url(settings))
+    client = open_existing_store(settings)
     try:
-        if missing := pending(client):
-            raise ConfigError(f"the store lacks schema migrations {', '.join(missing)}: run "
-                              "`sqm migrate` with the same --store/--config first")
         start, stop = period_bounds(client, period, end)
         rows = compute(client, start, stop, goal, tenant)
     finally:
@@ -479,7 +467,8 @@ def staffing(
 @_run_guarded
 def report(
     store: StoreOpt = None,
-    tenant: Annotated[str | None, typer.Option(help="One tenant (default: all tenants).")] = None,
+    tenant: Annotated[str | None, typer.Option(
+        metavar="<tenant>", help="Only this tenant.", show_default="all")] = None,
     period: Annotated[str, typer.Option(help="Length of the period: 24h, 7d, 30d ...")] = "7d",
     end: Annotated[str, typer.Option(
         help="End of the period: latest (newest event stored), now or an RFC 3339 time; "
@@ -488,7 +477,8 @@ def report(
         "report.html"),
     config: ConfigOpt = None,
     policy: Annotated[Path | None, typer.Option(
-        help="Policy file whose `scorecard:` section sets targets and goals.")] = None,
+        metavar="<file>", help="Policy file whose `scorecard:` section sets targets and goals.",
+        show_default="SQM_POLICY_FILE, else contract v1's")] = None,
 ) -> None:
     """Write one self-contained HTML report of a period for managers (docs/report.md)."""
     from streams.report.command import run
@@ -500,7 +490,7 @@ def report(
               soft_wrap=True)
 
 
-@cli.command()
+@cli.command(cls=_Command)
 @_run_guarded
 def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Apply the ClickHouse schema migrations (idempotent); creates a missing store."""

@@ -57,3 +57,20 @@ def check_store_dir(path: Path, *, create: bool) -> None:
         raise StoreError(f"store {path} is not writable: {exc.strerror or exc}") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def open_existing_store(settings: Settings) -> Client:
+    """Connect to a store that must already exist and be migrated (the reading commands): a
+    mistyped `--store` or a store from an older sqm is one line, never a new empty store."""
+    from sinks.migrations import pending
+    from streams.config import ConfigError
+
+    store = settings.store_dir()
+    if store is not None:
+        check_store_dir(store, create=False)
+    client = connect(store_url(settings))
+    if missing := pending(client):
+        client.close()
+        raise ConfigError(f"the store lacks schema migrations {', '.join(missing)}: run "
+                          "`sqm migrate` with the same --store/--config first")
+    return client

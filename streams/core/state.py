@@ -211,44 +211,6 @@ class ShardStore(Protocol):
         while iterating)."""
 
 
-class DictStore:
-    """In-memory store with a changelog list; `recover()` rebuilds one from a changelog prefix."""
-
-    durable = True
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-        self.changelog: list[tuple[str, bytes | None]] = []
-
-    def get(self, key: str) -> Any | None:
-        return self.data.get(key)
-
-    def keep(self, key: str, value: Any) -> None:
-        self.data[key] = value
-
-    def put(self, key: str, value: Any, encoded: bytes) -> None:
-        self.data[key] = value
-        self.changelog.append((key, encoded))
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
-        self.changelog.append((key, None))
-
-    def keys(self, prefixes: tuple[str, ...]) -> Iterable[str]:
-        return [k for k in self.data if k.startswith(prefixes)]
-
-    @classmethod
-    def recover(cls, changelog: list[tuple[str, bytes | None]]) -> DictStore:
-        store = cls()
-        for key, value in changelog:
-            if value is None:
-                store.data.pop(key, None)
-            else:
-                store.data[key] = value
-        store.changelog = list(changelog)
-        return store
-
-
 class MemoryStore:
     """In-memory store without a changelog: for a run that is never recovered."""
 
@@ -271,3 +233,32 @@ class MemoryStore:
 
     def keys(self, prefixes: tuple[str, ...]) -> Iterable[str]:
         return [k for k in self.data if k.startswith(prefixes)]
+
+
+class DictStore(MemoryStore):
+    """In-memory store with a changelog list; `recover()` rebuilds one from a changelog prefix."""
+
+    durable = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changelog: list[tuple[str, bytes | None]] = []
+
+    def put(self, key: str, value: Any, encoded: bytes) -> None:
+        self.data[key] = value
+        self.changelog.append((key, encoded))
+
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+        self.changelog.append((key, None))
+
+    @classmethod
+    def recover(cls, changelog: list[tuple[str, bytes | None]]) -> DictStore:
+        store = cls()
+        for key, value in changelog:
+            if value is None:
+                store.data.pop(key, None)
+            else:
+                store.data[key] = value
+        store.changelog = list(changelog)
+        return store

@@ -13,10 +13,11 @@ def whatif(
     policy: Annotated[Path, typer.Option(
         help="The proposed SLA policy YAML (docs/policies.md).")],
     store: Annotated[Path | None, typer.Option(
-        help="chDB data directory (sets SQM_CLICKHOUSE_URL=chdb://DIR); only read.")] = None,
+        metavar="<dir>", help="chDB data directory (sets SQM_CLICKHOUSE_URL); only read.",
+        show_default="SQM_CLICKHOUSE_URL, else ./sqm-data/store")] = None,
     current: Annotated[Path | None, typer.Option(
-        help="The policy the stored rows were derived under (default: the settings' policy "
-             "file, else contract v1's defaults); its version must match theirs.")] = None,
+        metavar="<file>", help="The policy the stored rows were derived under; its version must "
+        "match theirs.", show_default="SQM_POLICY_FILE, else contract v1's targets")] = None,
     period: Annotated[str, typer.Option(help="Length of the period: 24h, 7d, 30d ...")] = "30d",
     end: Annotated[str, typer.Option(
         help="End of the period: latest (newest event stored), now or an RFC 3339 time.")
@@ -25,14 +26,16 @@ def whatif(
         help="Scorecard goal to score (efficiency, satisfaction, or a policy file's).")
     ] = "efficiency",
     out_file: Annotated[Path | None, typer.Option(
-        "--out", help="Also write an HTML page: SL per queue plotted, every changed contact.")
-    ] = None,
+        "--out", metavar="<file>",
+        help="Also write an HTML page: SL per queue plotted, every changed contact.",
+        show_default="no page")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     show: Annotated[str, typer.Option(
         help="all, summary (per tenant, channel and queue) or changes (changed contacts).")
     ] = "all",
     config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help="YAML settings file (also SQM_CONFIG).")] = None,
+        "--config", "-c", metavar="<file>", help="YAML settings file.",
+        show_default="SQM_CONFIG, else none")] = None,
 ) -> None:
     """Compare a period under another SLA policy, recomputed from the stored events.
 
