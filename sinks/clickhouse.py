@@ -116,8 +116,11 @@ def _connect_http(url: str) -> Client:
     try:
         # No HTTP session: our SQL is fully qualified and session-free, and a shared session id
         # would make concurrent calls from worker threads fail with SESSION_IS_LOCKED.
+        # The scheme decides TLS on any port: from a DSN alone clickhouse-connect infers it
+        # from the port (443/8443), and sent the credentials of https://host:18443 in clear.
         return clickhouse_connect.get_client(
-            dsn=url, tz_mode="aware", autogenerate_session_id=False
+            dsn=url, interface=parts.scheme, secure=parts.scheme == "https", tz_mode="aware",
+            autogenerate_session_id=False,
         )
     except OperationalError as ex:
         if ex.code is None:  # transport failure: refused, reset, DNS, timeout
