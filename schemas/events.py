@@ -137,7 +137,9 @@ def _version_must_be_int(value: Any) -> Any:
     return value
 
 
-Id = Annotated[str, Field(min_length=1)]
+# Ids are keys for joins and grouping: a NUL or control character in one is a producer bug that
+# would make two spellings of "the same" id, or break a consumer's text handling.
+Id = Annotated[str, Field(min_length=1, pattern=r"^[^\x00-\x1f\x7f]*$")]
 Channel = Literal["chat", "phone", "email", "social", "app"]
 Priority = Literal["low", "normal", "high", "urgent"]
 Kind = Literal["human", "bot"]

@@ -44,7 +44,7 @@ from streams.core.shard import Shard
 from streams.core.state import MemoryStore, Progress
 from streams.core.wire import alert_inputs
 from streams.ingest_pool import IngestRouter
-from streams.replay_summary import ReplaySummary, read_lines
+from streams.replay_summary import ReplaySummary, numbered_lines, read_lines
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
@@ -207,16 +207,12 @@ def _chunks(path: Path) -> Iterator[_Chunk]:
     """The file's non-empty lines in chunks, with their line numbers."""
     values: list[bytes] = []
     numbers: list[int] = []
-    with path.open("rb") as f:
-        for number, line in enumerate(f, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            values.append(line)
-            numbers.append(number)
-            if len(values) >= CHUNK_LINES:
-                yield _Chunk(numbers, values)
-                values, numbers = [], []
+    for number, line in numbered_lines(path):
+        values.append(line)
+        numbers.append(number)
+        if len(values) >= CHUNK_LINES:
+            yield _Chunk(numbers, values)
+            values, numbers = [], []
     if values:
         yield _Chunk(numbers, values)
 

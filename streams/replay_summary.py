@@ -36,9 +36,22 @@ class ReplaySummary:
         return text
 
 
+BOM = b"\xef\xbb\xbf"
+
+
 def read_lines(path: Path) -> Iterator[bytes]:
+    """The file's non-empty lines; a UTF-8 byte-order mark at its start is not part of the
+    first event (editors on Windows write one)."""
+    for _, line in numbered_lines(path):
+        yield line
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, line) of every non-empty line, the byte-order mark skipped."""
     with path.open("rb") as f:
-        for line in f:
+        for number, line in enumerate(f, start=1):
+            if number == 1 and line.startswith(BOM):
+                line = line[len(BOM):]
             line = line.strip()
             if line:
-                yield line
+                yield number, line

@@ -7,6 +7,7 @@ module-level adapter of `schemas.events`, and only does the costly error formatt
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -52,6 +53,12 @@ def validate_wire(raw: bytes) -> list[Any] | Rejection:
         return Rejection(_one_line(f"invalid JSON: {exc}"))
     if not isinstance(data, dict):
         return Rejection("event is not a JSON object")
+    repeated = _repeated_key(text, data)
+    if repeated is not None:
+        # orjson keeps the last value silently: which one the producer meant is unknowable.
+        return Rejection(f"the key {_show(repeated)} appears twice in one object",
+                         event_id=_readable(data.get("event_id")),
+                         tenant_id=_readable(data.get("tenant_id")))
     try:
         event = EVENT_ADAPTER.validate_python(data)
     except ValidationError as exc:
@@ -115,6 +122,8 @@ def _field_problem(name: str, kind: str, error: ErrorDetails) -> str:
         return f"missing field '{name}'"
     if kind == "string_too_short":
         return f"{name} must not be empty"
+    if kind == "string_pattern_mismatch":  # the only pattern: ids without control characters
+        return f"{name} must not contain control characters (NUL, tab, newline ...) {got}"
     if kind == "string_type":
         return f"{name} must be a string {got}"
     if kind in ("int_type", "version_type"):
@@ -161,3 +170,44 @@ def _readable(value: object) -> str | None:
 def _one_line(reason: str) -> str:
     reason = " ".join(reason.splitlines())  # any line break, not only \n
     return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
+
+
+# --- duplicate keys ---------------------------------------------------------------------------
+
+
+_SPACED_COLONS = (" :", "\t:", "\n:", "\r:")  # a key spaced from its colon is not counted
+
+
+def _repeated_key(text: str, data: dict[str, Any]) -> str | None:
+    """A key that appears twice in one JSON object of `text`, if any. Cheap for the usual event:
+    without backslashes no string can hold a quote, so `":` ends a key and nothing else; as
+    many of them as the parsed data has keys (and no key spaced from its colon) means no key
+    was repeated. Otherwise the text is parsed again, keeping every pair."""
+    if ("\\" not in text and text.count('":') == _keys(data)
+            and not any(gap in text for gap in _SPACED_COLONS)):
+        return None
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen and not found:
+                found.append(key)
+            seen.add(key)
+        return dict(items)
+
+    json.loads(text, object_pairs_hook=pairs)
+    return found[0] if found else None
+
+
+def _keys(value: Any) -> int:
+    """The keys of every object in a parsed JSON value."""
+    if type(value) is dict:
+        n = len(value)
+        for v in value.values():
+            if type(v) is dict or type(v) is list:
+                n += _keys(v)
+        return n
+    if type(value) is list:
+        return sum(_keys(v) for v in value if type(v) is dict or type(v) is list)
+    return 0

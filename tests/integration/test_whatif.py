@@ -258,8 +258,8 @@ def test_cli_table_names_both_policies(store: Store) -> None:
 
 
 @pytest.mark.parametrize(("args", "fragments"), [
-    (["--period", "7x"], ["--period: bad duration '7x'"]),
-    (["--period", "0s"], ["--period: '0s' is no length of time"]),
+    (["--period", "7x"], ["--period: expected a length like 24h, 7d or 30d, got '7x'"]),
+    (["--period", "0d"], ["--period: expected a length like 24h, 7d or 30d, got '0d'"]),
     (["--end", "2026-03-05T00:00:00"], ["--end:", "needs a UTC offset"]),
     (["--end", "2020-01-01T00:00:00Z"], ["no stored events from 2019-12-02"]),
     (["--format", "xml"], ["--format: 'xml' is not one of table, csv, json"]),
