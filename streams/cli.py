@@ -323,13 +323,19 @@ def sql(
     store: StoreOpt = None,
     config: ConfigOpt = None,
     fmt: FormatOpt = OutputFormat.table,
+    param: Annotated[list[str] | None, typer.Option(
+        metavar="<name=value>", help="A value for a {name:Type} placeholder (repeatable).",
+        show_default="none")] = None,
+    write: Annotated[bool, typer.Option(
+        "--write", help="Allow statements that change the store.")] = False,
 ) -> None:
-    """Run a query against the store and print the result."""
-    from streams.query import print_query
+    """Run one query against the store and print the result (read-only unless --write)."""
+    from streams.query import parse_params, print_query
 
+    params = parse_params(param or [])
     settings = settings_for(config, store)
     check_store(settings, create=False)
-    print_query(settings, query, fmt.value, out)
+    print_query(settings, query, fmt.value, out, params=params, write=write)
 
 
 @cli.command(cls=_Command)

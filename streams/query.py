@@ -33,16 +33,64 @@ def _json_default(v: Any) -> Any:
     raise TypeError
 
 
-def print_query(settings: Settings, query: str, fmt: str, console: Console) -> None:
+def one_statement(query: str) -> str:
+    """The query without trailing `;`; a second statement is refused (one line), since `sqm sql`
+    runs exactly one. Semicolons inside quotes and comments do not count."""
+    from streams.config import ConfigError
+
+    text = query.strip().rstrip(";").rstrip()
+    quote: str | None = None
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "'\"`":
+            quote = ch
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            i = len(text) if end < 0 else end
+        elif ch == ";":
+            raise ConfigError("sqm sql runs one statement at a time; this query has several")
+        i += 1
+    return text
+
+
+def parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    """`--param name=value` pairs, for the query's `{name:Type}` placeholders (ClickHouse parses
+    each value as its placeholder's type)."""
+    from streams.config import ConfigError
+
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise ConfigError(f"--param: expected name=value, got {pair!r}")
+        out[name.strip()] = value
+    return out
+
+
+def print_query(settings: Settings, query: str, fmt: str, console: Console, *,
+                params: dict[str, str] | None = None, write: bool = False) -> None:
+    """Run one statement and print its result. Read-only unless `write`: ClickHouse's own
+    `readonly` setting refuses any change, so a mistyped query cannot alter the store."""
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
     from sinks.migrations import pending
     from streams.config import ConfigError
 
+    statement = one_statement(query)
     client = connect(store_url(settings))
     try:
-        result = client.query(query)
+        result = client.query(statement, parameters=params or None,
+                              settings=None if write else {"readonly": 2})
     except ClickHouseError as exc:
+        if not write and "readonly" in str(exc).lower():
+            raise ConfigError("this statement changes the store; sqm sql is read-only unless "
+                              "given --write") from exc
         # A store written by an older sqm lacks newer columns and views: say how to fix it
         # rather than leave the person with ClickHouse's unknown-column message.
         missing = pending(client)
