@@ -121,7 +121,8 @@ def main() -> None:
                               res.before)
         t5 = time.perf_counter()
         part = alert_store.get(0)
-        part.apply(inputs[0])
+        for message in inputs[0]:
+            part.apply(message)
         assert part.clock is not None
         changes = part.monitor.evaluate(part.clock, on_grid=True)
         change_columns(changes)

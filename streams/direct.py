@@ -157,10 +157,10 @@ class DirectReplay:
                     dl_id=f"{name}:{line}", stage="late", reason=late.reason, topic=name,
                     partition=0, offset=line, raw=late.event.raw, now=self.now,
                     event_id=late.event.event_id, tenant_id=late.event.tenant_id))
-            for p, value in alert_inputs(target, shard.meta.low_watermark, res.windows,
+            for p, values in alert_inputs(target, shard.meta.low_watermark, res.windows,
                                          res.contacts, n, res.before, closed=shard.meta.closed,
                                          shards=n).items():
-                inputs[p].append(value)
+                inputs[p].extend(values)
             s.accepted += len(res.accepted)
             s.duplicates += res.duplicates
             s.late += len(res.late)

@@ -88,7 +88,8 @@ def print_query(settings: Settings, query: str, fmt: str, console: Console, *,
         result = client.query(statement, parameters=params or None,
                               settings=None if write else {"readonly": 2})
     except ClickHouseError as exc:
-        if not write and "readonly" in str(exc).lower():
+        # 164: READONLY (what `readonly` refuses); the message alone also echoes the setting.
+        if not write and (getattr(exc, "code", None) == 164 or "Code: 164." in str(exc)):
             raise ConfigError("this statement changes the store; sqm sql is read-only unless "
                               "given --write") from exc
         # A store written by an older sqm lacks newer columns and views: say how to fix it

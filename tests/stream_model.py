@@ -145,10 +145,10 @@ def run_model(
         tables.absorb(s, res)
         tables.store_events(res.accepted)
         shard.commit()  # after the rows, as the customer stage does
-        for p, value in alert_inputs(s, shard.meta.low_watermark, res.windows, res.contacts,
+        for p, values in alert_inputs(s, shard.meta.low_watermark, res.windows, res.contacts,
                                      shards, res.before, closed=shard.meta.closed,
                                      shards=shards).items():
-            alert_queues[p].append(value)
+            alert_queues[p].extend(values)
         for p in range(shards):
             if rnd.random() < 0.5:
                 run_alerts(p)

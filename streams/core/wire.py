@@ -67,9 +67,10 @@ def alert_inputs(
     *,
     closed: bool = False,
     shards: int = 0,
-) -> dict[int, bytes]:
-    """One `sqm.alert-inputs` message per alert partition; every partition gets the watermark
-    (a tick), so its clock moves even when this shard has nothing else for it. `shards` (how
+) -> dict[int, list[bytes]]:
+    """The `sqm.alert-inputs` messages for each alert partition (one, or several when large);
+    every partition gets the watermark (a tick), so its clock moves even when this shard has
+    nothing else for it. `shards` (how
     many shards there are) lets the alert stage wait for every one of them; `closed` says
     every input partition of this shard is idle (the end of a replay's input).
 
@@ -105,7 +106,37 @@ def alert_inputs(
             message["waits"].append(wait)
         if waiting is not None:
             message["waiting"].append(waiting)
-    return {p: orjson.dumps(m) for p, m in out.items()}
+    return {p: _chunked(m) for p, m in out.items()}
+
+
+ALERT_INPUT_BYTES = 512 * 1024  # well under Kafka's default 1 MiB message limit
+
+
+def _chunked(message: dict[str, Any]) -> list[bytes]:
+    """One message, or several each under `ALERT_INPUT_BYTES` when its rows are many (a batch
+    of 4,000 changed contacts of one tenant came to ~950 KiB). Each part carries the shard's
+    clock; the alert stage applies them one by one, the same as one message."""
+    whole = orjson.dumps(message)
+    if len(whole) <= ALERT_INPUT_BYTES:
+        return [whole]
+    head = {k: v for k, v in message.items() if k not in ROW_KINDS}
+    base = len(orjson.dumps({**head, **{k: [] for k in ROW_KINDS}}))
+    parts: list[bytes] = []
+    rows: dict[str, list[Any]] = {k: [] for k in ROW_KINDS}
+    size = base
+    for kind in ROW_KINDS:
+        for row in message[kind]:
+            n = len(orjson.dumps(row)) + 1
+            if size + n > ALERT_INPUT_BYTES and size > base:
+                parts.append(orjson.dumps({**head, **rows}))
+                rows, size = {k: [] for k in ROW_KINDS}, base
+            rows[kind].append(row)
+            size += n
+    parts.append(orjson.dumps({**head, **rows}))
+    return parts
+
+
+ROW_KINDS = ("windows", "waiting", "waits")
 
 
 def _wait_row(view: ContactView) -> list[Any] | None:

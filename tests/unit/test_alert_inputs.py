@@ -28,7 +28,8 @@ def run(shard: Shard, *batches: list[Any]) -> list[ShardResult]:
 
 def message(res: ShardResult, before: Any = "from result") -> dict[str, Any]:
     b = res.before if before == "from result" else before
-    return orjson.loads(alert_inputs(0, 0, res.windows, res.contacts, 1, b)[0])
+    [message] = alert_inputs(0, 0, res.windows, res.contacts, 1, b)[0]
+    return orjson.loads(message)
 
 
 def test_only_changed_intervals_and_waits_are_sent() -> None:
@@ -101,3 +102,32 @@ def test_a_closed_contact_updated_later_raises_nothing_twice() -> None:
     assert closed_contact_changes(with_before=True) == pair
     # Sending every contact again (as before `ShardResult.before`) repeated them.
     assert closed_contact_changes(with_before=False) == pair + pair
+
+
+def test_large_inputs_are_split_under_the_message_limit():
+    """4,000 contacts of one tenant waiting at once made a ~950 KiB message; the parts stay
+    under ALERT_INPUT_BYTES, each with the shard's clock, and applied one by one they leave the
+    alert stage exactly as the whole message would have."""
+    from streams.core.alerting.partition import PartitionAlerts
+    from streams.core.wire import ALERT_INPUT_BYTES, _chunked
+
+    events = [ev("contact.queued", T0 + i * 7, f"big-{i}", customer=f"u{i}", queue="q",
+                 tenant="shop-with-a-long-name")
+              for i in range(4000)]
+    shard = Shard(0, DictStore(), ShardConfig())
+    res = shard.process([(0, events)])
+    [parts] = alert_inputs(0, T0 + 60_000, res.windows, res.contacts, 1).values()
+    assert len(parts) > 1 and all(len(p) <= ALERT_INPUT_BYTES for p in parts)
+    assert all(orjson.loads(p)["wm"] == T0 + 60_000 for p in parts)
+    whole = orjson.loads(parts[0])
+    for p in parts[1:]:
+        for kind in ("windows", "waiting", "waits"):
+            whole[kind] += orjson.loads(p)[kind]
+    assert len(whole["waiting"]) == 4000
+    one, many = PartitionAlerts(AlertMonitor()), PartitionAlerts(AlertMonitor())
+    one.apply(orjson.dumps(whole))
+    for p in parts:
+        many.apply(p)
+    assert one.monitor.to_state() == many.monitor.to_state()
+    assert _chunked({"shard": 0, "windows": [], "waiting": [], "waits": []}) == [
+        orjson.dumps({"shard": 0, "windows": [], "waiting": [], "waits": []})]

@@ -330,14 +330,14 @@ def test_wait_p90_from_the_customer_stage_messages():
                    ev("message.sent", queued + (i + 1) * 10 * SEC, f"c{i}", customer=f"u{i}",
                       sender="agent", agent_id="a1")]
     views = [(v, 1) for _, v in run(events).contacts.values()]
-    [message] = alert_inputs(0, T0 + 10 * MIN, [], views, 1).values()
+    [[message]] = alert_inputs(0, T0 + 10 * MIN, [], views, 1).values()
     part.apply(message)
     [fire] = [c for c in part.monitor.evaluate(T0 + 10 * MIN) if c.rule_id == "p90"]
     assert (fire.rule_id, fire.state, fire.queue, fire.value) == ("p90", "firing", "billing",
                                                                    181.0)
     late = [*events, ev("contact.abandoned", T0 + 5 * SEC, "c0", customer="u0")]
     views = [(v, 1) for _, v in run(late).contacts.values() if v.contact_id == "c0"]
-    part.apply(alert_inputs(0, T0 + 11 * MIN, [], views, 1)[0])
+    part.apply(alert_inputs(0, T0 + 11 * MIN, [], views, 1)[0][0])
     assert len(part.monitor.waits) == 19
     assert [c for c in part.monitor.evaluate(T0 + 11 * MIN) if c.rule_id == "p90"] == []
     # The waits live in the partition's state.

@@ -164,11 +164,11 @@ class CustomerStage:
             dead.extend(self._late_rows(partition, topic, res, stamps, now))
             dropped.extend(rows.dropped_correction_row(partition, key, d, offset, now)
                            for key, d, offset in res.dropped)
-            for p, value in alert_inputs(shard.id, shard.meta.low_watermark, res.windows,
+            for p, values in alert_inputs(shard.id, shard.meta.low_watermark, res.windows,
                                          res.contacts, self.settings.partitions,
                                          res.before, closed=shard.meta.closed,
                                          shards=self.settings.partitions).items():
-                inputs[p].append(value)
+                inputs[p].extend(values)
             shard.commit()  # into `changelog`, sent only by `finish`
         # Column form for the hot tables (times as epoch ms); dead letters are few, rows do.
         now_ms = rows.epoch_ms(now)
