@@ -1,4 +1,4 @@
-"""The `sqm whatif` command's options (registered in `streams/cli.py`); the work is in
+"""The `sqm whatif` command's options (registered in `streams/commands/analysis.py`); the work is in
 `command.py`. Kept light to import: everything heavy is imported when the command runs."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def whatif(
     Side by side: service level, misses, at-risk contacts and scores, and the contacts whose
     outcome flips. Writes nothing into the store."""
     from streams.app_config import load_alert_config
-    from streams.cli import err, out, settings_for
+    from streams.commands.base import err, out, settings_for
     from streams.config import ConfigError
     from streams.whatif.command import Request, run
     from streams.whatif.render import SHOW
