@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -50,7 +51,46 @@ class Pipeline:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+Guarded = Callable[[str, Any, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class _Topics:
+    by_customer: faust.TopicT
+    dead_letters: faust.TopicT
+    alert_inputs: faust.TopicT
+    alerts: faust.TopicT
+    state: Any  # the customer stage's table
+    alert_state: Any  # the alert stage's table
+
+
 def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> Pipeline:
+    """The app, its topics and tables, the stages, and the agents and timers that run them."""
+    app = _faust_app(settings, bootstrap)
+    stats = PipelineStats()
+    topics = _topics(app, settings)
+    router = IngestRouter(settings.ingest_processes)
+    ingest = IngestStage(settings, writer, stats, topics.by_customer, topics.dead_letters, router)
+    # One gatherer per stage: a stage's send() must not deliver another's half-built records.
+    producer = faust_producer(app)
+    customers = CustomerStage(settings, writer, stats, topics.state, topics.dead_letters,
+                              topics.alert_inputs, RecordBatches(producer, stats.produced),
+                              ClickHouseArchive(writer.client))
+    alerting = AlertStage(
+        load_alert_config(settings), writer, stats, topics.alert_state, topics.alerts,
+        RecordBatches(producer, stats.produced),
+        event_clock=settings.alert_clock == "event", grace_s=settings.alert_grace_s,
+        lateness_s=settings.lateness_s,
+    )
+    guarded = _guard(app)
+    ingest_consumer = _ingest_consumer(app, settings, bootstrap, ingest, router)
+    _customer_agent(app, settings, topics.by_customer, customers, guarded)
+    _alert_agent(app, settings, topics.alert_inputs, alerting, guarded)
+    gc_policy = _timers(app, settings, stats)
+    return Pipeline(app, settings, stats, ingest, ingest_consumer, customers, alerting, gc_policy)
+
+
+def _faust_app(settings: Settings, bootstrap: str) -> faust.App:
     conf: dict[str, Any] = {
         "broker": f"kafka://{bootstrap}",
         "store": "memory://",
@@ -73,37 +113,27 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     if settings.tansu:
         conf.update(EMBEDDED_FAUST_SETTINGS)
         conf["TableManager"] = TansuTableManager  # also corrects Tansu's end offsets
-    app = faust.App(settings.app_id, **conf)
-    stats = PipelineStats()
+    return faust.App(settings.app_id, **conf)
 
-    by_customer = app.topic(settings.by_customer_topic, key_serializer="raw",
-                            value_serializer="raw", partitions=settings.partitions,
-                            internal=False)
-    dead_letters = app.topic(settings.dead_letter_topic, key_serializer="raw",
-                             value_serializer="raw")
-    # bytes key/value types make Faust use the raw codec: the shard encodes its own values.
-    table = app.Table(STATE_TABLE, partitions=settings.partitions, key_type=bytes,
-                      value_type=bytes, default=None)
-    alert_inputs = app.topic(settings.alert_inputs_topic, key_serializer="raw",
-                             value_serializer="raw", partitions=settings.partitions)
-    alerts_topic = app.topic(settings.alerts_topic, key_serializer="raw", value_serializer="raw")
-    alert_table = app.Table(ALERT_STATE_TABLE, partitions=settings.partitions, key_type=bytes,
-                            value_type=bytes, default=None)
 
-    router = IngestRouter(settings.ingest_processes)
-    ingest = IngestStage(settings, writer, stats, by_customer, dead_letters, router)
-    # One gatherer per stage: a stage's send() must not deliver another's half-built records.
-    producer = faust_producer(app)
-    customers = CustomerStage(settings, writer, stats, table, dead_letters, alert_inputs,
-                              RecordBatches(producer, stats.produced),
-                              ClickHouseArchive(writer.client))
-    alerting = AlertStage(
-        load_alert_config(settings), writer, stats, alert_table, alerts_topic,
-        RecordBatches(producer, stats.produced),
-        event_clock=settings.alert_clock == "event", grace_s=settings.alert_grace_s,
-        lateness_s=settings.lateness_s,
+def _topics(app: faust.App, settings: Settings) -> _Topics:
+    raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+    # bytes key/value types make Faust use the raw codec: the stages encode their own values.
+    tables: dict[str, Any] = {"partitions": settings.partitions, "key_type": bytes,
+                              "value_type": bytes, "default": None}
+    return _Topics(
+        by_customer=app.topic(settings.by_customer_topic, partitions=settings.partitions,
+                              internal=False, **raw),
+        dead_letters=app.topic(settings.dead_letter_topic, **raw),
+        alert_inputs=app.topic(settings.alert_inputs_topic, partitions=settings.partitions,
+                               **raw),
+        alerts=app.topic(settings.alerts_topic, **raw),
+        state=app.Table(STATE_TABLE, **tables),
+        alert_state=app.Table(ALERT_STATE_TABLE, **tables),
     )
 
+
+def _guard(app: faust.App) -> Guarded:
     async def guarded(stage: str, handle: Any, events: Any) -> Any:
         try:
             return await handle(events)
@@ -114,38 +144,46 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
             await app.crash(exc)
             raise
 
+    return guarded
+
+
+def _ingest_consumer(app: faust.App, settings: Settings, bootstrap: str, ingest: IngestStage,
+                     router: IngestRouter) -> IngestConsumer:
     # The input topic is read by a plain batch consumer, not an agent: one message per event
-    # is more than Faust's per-message path can take (streams/engine/faust/ingest_consumer.py).
-    ingest_consumer = IngestConsumer(
+    # is more than Faust's per-message path can take (ingest_consumer.py).
+    consumer = IngestConsumer(
         settings.input_topic, ingest.handle, consumer_config(app.conf, bootstrap, settings.app_id),
         batch_max=settings.batch_max, within_s=settings.batch_within_s, on_crash=app.crash,
         previous_group=settings.app_id,  # where the Faust ingest agent of older versions read
         progress=ingest.progress, heartbeat=ingest.heartbeat,
     )
     # Started with the app's own services, so its group join overlaps Faust's ...
-    app.add_dependency(ingest_consumer)
-
+    app.add_dependency(consumer)
     app.add_dependency(RouterService(router))  # its children, if any, start with the app
 
     @app.task
     async def start_ingest() -> None:
-        ingest_consumer.begin()  # ... but it reads only once the worker is ready.
+        consumer.begin()  # ... but it reads only once the worker is ready.
 
     async def stop_ingest(_app: Any, /, *_args: Any, **_kwargs: Any) -> None:
         # Before Faust flushes and stops its producer: the batch in hand is forwarded with it.
-        await ingest_consumer.stop()
+        await consumer.stop()
         router.close()
 
     app.on_before_shutdown.connect(stop_ingest)
+    return consumer
 
-    async def prepare_customers(events: Any) -> PreparedBatch:
+
+def _customer_agent(app: faust.App, settings: Settings, topic: faust.TopicT,
+                    customers: CustomerStage, guarded: Guarded) -> None:
+    async def prepare(events: Any) -> PreparedBatch:
         return customers.prepare(events)
 
-    async def finish_customers(stream: Any, prepared: PreparedBatch, events: Any) -> None:
+    async def finish(stream: Any, prepared: PreparedBatch, events: Any) -> None:
         await customers.finish(prepared)
         await acknowledge(stream, events)
 
-    @app.agent(by_customer, name="sqm.customers")
+    @app.agent(topic, name="sqm.customers")
     async def customers_agent(stream: Any) -> None:  # a faust.Stream
         # A batch's writes (the ClickHouse insert runs on the other core) overlap the
         # preparing of the next one; one batch finishes at a time, in order, and is
@@ -154,11 +192,11 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         try:
             # Messages here carry up to a batch of events each, so take fewer of them.
             async for events in take_paced(stream, 64, settings.batch_within_s, ack=False):
-                prepared = await guarded("customer", prepare_customers, events)
+                prepared = await guarded("customer", prepare, events)
                 if finishing is not None:
                     await finishing
                 finishing = asyncio.ensure_future(guarded(
-                    "customer", partial(finish_customers, stream, prepared), events))
+                    "customer", partial(finish, stream, prepared), events))
         finally:
             if finishing is not None and not finishing.done():
                 # Stopping: let the batch in hand finish (or give up on it: not acknowledged,
@@ -166,7 +204,10 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
                 await asyncio.wait({finishing}, timeout=10)
                 finishing.cancel()
 
-    @app.agent(alert_inputs, name="sqm.alerts")
+
+def _alert_agent(app: faust.App, settings: Settings, topic: faust.TopicT, alerting: AlertStage,
+                 guarded: Guarded) -> None:
+    @app.agent(topic, name="sqm.alerts")
     async def alerts_agent(stream: Any) -> None:  # a faust.Stream
         async for events in take_paced(stream, 256, settings.alert_batch_within_s):
             await guarded("alert", alerting.handle, events)
@@ -179,6 +220,8 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
         if mine:
             await guarded("alert", alerting.tick, mine)
 
+
+def _timers(app: faust.App, settings: Settings, stats: PipelineStats) -> GcPolicy:
     gc_policy = GcPolicy(settings.gc_freeze_s, settings.gc_full_interval_s)
     if gc_policy.enabled:
         @app.timer(interval=settings.gc_freeze_s)
@@ -189,4 +232,4 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     async def log_progress() -> None:
         log.info("progress", extra={"fields": stats.as_dict()})
 
-    return Pipeline(app, settings, stats, ingest, ingest_consumer, customers, alerting, gc_policy)
+    return gc_policy
