@@ -6,7 +6,7 @@ so a contact's row never depends on the order its events arrived in.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from streams.core.facts import (
     CREATED_CHANNEL,
@@ -105,12 +105,7 @@ def derive(f: ContactFacts, is_repeat: bool, policy: Policy) -> ContactView:
     answered_at = None if is_abandoned else answer_ts
     abandoned_at = f.abandoned[0] if (is_abandoned and f.abandoned) else None
 
-    if clock.start == "created":
-        start = created_at
-    elif clock.start == "bot_handoff" and f.handoff is not None:
-        start = f.handoff[0]
-    else:
-        start = queued_at
+    start = _clock_start(f, clock.start, created_at, queued_at)
     paused = pauses(f.statuses, clock.pause_states) if clock.pause_states and f.statuses else ()
     cal = fr.calendar
 
@@ -129,30 +124,19 @@ def derive(f: ContactFacts, is_repeat: bool, policy: Policy) -> ContactView:
             max(0, abandoned_at - start), elapsed_ms(cal, start, abandoned_at, paused), fr.seconds)
     due = due_ms(cal, start, fr.seconds * 1000, paused) if start is not None else None
 
-    # Resolved now: the latest resolution is not followed by a reopen.
-    resolved = f.last_resolved
-    if resolved is not None and f.last_reopened is not None and f.last_reopened[:2] > resolved[:2]:
-        resolved = None
+    resolved = _resolved(f)
     resolved_by = resolved[2] if resolved else None
     bot_contained = resolved_by == "bot" and f.answer is None and not f.to_human
     first_resolved_at = f.first_resolved[0] if f.first_resolved else None
     resolved_at = resolved[0] if resolved else None
 
-    nr_count = nr_sum = 0
-    nr_max = nr_missed = None
     nr = targets.next_response
+    nr_count, nr_sum, nr_max, nr_missed = (0, 0, None, None if nr is None else 0)
     if reply is not None and answered_at is not None and len(f.messages) > 2:
-        repliers = ("agent", "bot") if clock.stop_on_bot_reply else ("agent",)
-        nr_cal = nr.calendar if nr is not None else cal
-        for asked, replied in next_responses(f.messages, (reply[0], reply[1]), repliers):
-            ms = elapsed_ms(nr_cal, asked, replied, paused)
-            nr_count += 1
-            nr_sum += ms
-            nr_max = ms if nr_max is None or ms > nr_max else nr_max
-            if nr is not None and not sl.within(ms, nr.seconds):
-                nr_missed = (nr_missed or 0) + 1
-    if nr is not None and nr_missed is None:
-        nr_missed = 0
+        nr_count, nr_sum, nr_max, nr_missed = _next_responses(
+            f, reply, ("agent", "bot") if clock.stop_on_bot_reply else ("agent",),
+            nr.calendar if nr is not None else cal, paused, sl,
+            nr.seconds if nr is not None else None)
 
     res = targets.resolution
     res_in_sla = None
@@ -216,6 +200,42 @@ def derive(f: ContactFacts, is_repeat: bool, policy: Policy) -> ContactView:
         f.survey[0] if f.survey else None,  # surveyed_at
         targets.policy_version,
     ))
+
+
+def _clock_start(f: ContactFacts, start: str, created_at: int | None,
+                 queued_at: int | None) -> int | None:
+    """When the first-response clock starts, as the policy's clock rule says."""
+    if start == "created":
+        return created_at
+    if start == "bot_handoff" and f.handoff is not None:
+        return int(f.handoff[0])
+    return queued_at
+
+
+def _resolved(f: ContactFacts) -> Any:
+    """The resolution in force: the latest one, unless a reopen came after it."""
+    resolved = f.last_resolved
+    if resolved is not None and f.last_reopened is not None and f.last_reopened[:2] > resolved[:2]:
+        return None
+    return resolved
+
+
+def _next_responses(f: ContactFacts, reply: Any, repliers: tuple[str, ...], calendar: Any,
+                    paused: Any, sl: Any, target_s: int | None
+                    ) -> tuple[int, int, int | None, int | None]:
+    """(count, total ms, longest ms, missed) of customer message -> next reply after the first
+    reply; missed only under a next-response target (None without one)."""
+    count = total = 0
+    longest: int | None = None
+    missed: int | None = None if target_s is None else 0
+    for asked, replied in next_responses(f.messages, (reply[0], reply[1]), repliers):
+        ms = elapsed_ms(calendar, asked, replied, paused)
+        count += 1
+        total += ms
+        longest = ms if longest is None or ms > longest else longest
+        if target_s is not None and not sl.within(ms, target_s):
+            missed = (missed or 0) + 1
+    return count, total, longest, missed
 
 
 def _ratings(survey: tuple[object, ...] | None) -> tuple[tuple[str, int], ...]:
