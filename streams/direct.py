@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 
+from sinks.annotation_outbox import offer_annotations
 from sinks.archive import ClickHouseArchive
 from sinks.writer import Batch, ClickHouseWriter
 from streams.config import Settings
@@ -197,7 +198,7 @@ class DirectReplay:
         await self.writer.write_async(prepared.batch)
         self.stats.alert_changes += len(prepared.alerts)
         if prepared.alerts:
-            await _push_annotations(prepared.alerts)
+            offer_annotations(prepared.alerts)
         self.stats.batches += 1
         if progressed is not None:
             progressed(prepared.settled)
@@ -223,15 +224,6 @@ def _forget_changed(monitor: AlertMonitor) -> None:
     monitor.waiting.take_changed()
     monitor.waits.take_changed()
 
-
-async def _push_annotations(changes: list[AlertChange]) -> None:
-    from dashboards.annotations import push_alert_annotation_async
-    from dashboards.grafana import GrafanaTarget
-
-    if GrafanaTarget.from_env() is None:
-        return
-    for c in changes:
-        await push_alert_annotation_async(c.to_row())
 
 
 

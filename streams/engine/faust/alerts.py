@@ -25,6 +25,7 @@ import faust
 import orjson
 from faust.types import TableT
 
+from sinks.annotation_outbox import offer_annotations
 from sinks.writer import ClickHouseWriter
 from streams.core.alerting import AlertChange, AlertConfig
 from streams.core.alerting.changes import change_columns
@@ -114,20 +115,9 @@ class AlertStage:
             self.stats.alert_changes += len(flat)
             for c in flat:
                 log.info("alert %s %s: %s", c.state, c.alert_id, c.message)
-            await _push_annotations(flat)
+            offer_annotations(flat)
         for p, part in touched.items():
             self.state.flush(p, part)
         await self.out.send()
         self.stats.alert_inputs_done += self._pending_done
         self._pending_done = 0
-
-
-async def _push_annotations(changes: list[AlertChange]) -> None:
-    """Grafana annotations when SQM_GRAFANA_URL and a token are set; never fails the stage."""
-    from dashboards.annotations import push_alert_annotation_async
-    from dashboards.grafana import GrafanaTarget
-
-    if GrafanaTarget.from_env() is None:
-        return
-    for c in changes:
-        await push_alert_annotation_async(c.to_row())
