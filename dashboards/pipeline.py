@@ -16,6 +16,7 @@ __all__ = [
     "DEAD_LETTERS_PER_MINUTE",
     "DROPPED_CORRECTIONS",
     "EVENT_AGE_LIMIT_S",
+    "EVENT_LOOKBACK_S",
     "FRESHNESS_BY_TENANT",
     "LAG_LIMIT",
     "LOOKBACK_S",
@@ -35,9 +36,12 @@ EVENT_AGE_LIMIT_S = 15 * 60
 LAG_LIMIT = 10_000
 # Event clock behind the wall clock (Prometheus `sqm_event_clock_delay_seconds`).
 CLOCK_DELAY_LIMIT_S = 10 * 60
-# How far back the freshness queries look: a tenant silent for longer drops out of them (its
+# How far back the freshness query looks: a tenant silent for longer drops out of it (its
 # alert resolves as a missing series), i.e. it is taken as gone.
 LOOKBACK_S = 7 * 24 * 3600
+# How far back the newest-event query looks (daily partitions: one or two are read). Nothing in
+# it reads as the epoch, i.e. stale, so it only has to exceed EVENT_AGE_LIMIT_S.
+EVENT_LOOKBACK_S = 24 * 3600
 
 # Panel ids of the ops board's "Pipeline health" row (the rules link to them).
 PANEL_IDS = {
@@ -77,12 +81,14 @@ ORDER BY tenant_id"""
 
 def _event_age_sql(*, panel: bool) -> str:
     # One row even when nothing matches: max() of no rows is 1970, so the age is huge and an
-    # empty store reads as stale, not as "no data". Partitioned by day on occurred_at.
+    # empty store reads as stale, not as "no data". Events dated after now (a producer's clock
+    # running ahead) are left out: they would make a stopped input look current.
     scope = f"\n  AND {in_filter('tenant_id', 'tenant')}" if panel else ""
     return f"""SELECT
     dateDiff('second', max(occurred_at), $__toTime) AS age_s
 FROM sqm.events
-WHERE occurred_at >= $__toTime - INTERVAL {LOOKBACK_S} SECOND{scope}"""
+WHERE occurred_at >= $__toTime - INTERVAL {EVENT_LOOKBACK_S} SECOND
+  AND occurred_at <= $__toTime{scope}"""
 
 
 def tenant_freshness_query() -> ClickHouseQuery:

@@ -10,6 +10,7 @@ from dashboards import prometheus as prom
 from dashboards.pipeline import (
     CLOCK_DELAY_LIMIT_S,
     EVENT_AGE_LIMIT_S,
+    EVENT_LOOKBACK_S,
     LAG_LIMIT,
     LOOKBACK_S,
     PANEL_IDS,
@@ -51,7 +52,7 @@ SPECS = (
         title="SQM no new events",
         query=event_age_query(),
         datasource_uid=DATASOURCE_UID,
-        lookback_s=LOOKBACK_S,
+        lookback_s=EVENT_LOOKBACK_S,
         reducer="last",
         op="gt",
         limit=EVENT_AGE_LIMIT_S,

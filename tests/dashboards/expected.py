@@ -237,5 +237,7 @@ CASES = [
     Case("alert/sqm-tenant-stale/A", [("t1", 600), ("t2", 5700)], now=at(1, 50)),
     Case("alert/sqm-events-stale/A", [(5340,)], now=at(1, 50)),
     Case("alert/sqm-events-stale/A", [(540,)], now=at(0, 30), why="00:30 - 00:21"),
+    Case("alert/sqm-events-stale/A", [(60,)], now=at(0, 18),
+         why="00:18 - 00:17 (e4); e5 at 00:20 and the 00:21 ones are after now, left out"),
     *VARIABLES,
 ]

@@ -114,3 +114,22 @@ def test_rules_refer_to_provisioned_folder_and_data_sources() -> None:
             for query in rule["data"]:
                 uid = query["datasourceUid"]
                 assert uid == "__expr__" or uid in datasources, (rule["uid"], uid)
+
+
+def test_email_example_joins_the_same_contact_point() -> None:
+    """The opt-in e-mail file: ignored by Grafana as named, valid once renamed."""
+    path = PROVISIONING / "alerting/sqm-email.yaml.example"
+    assert path.suffix not in (".yaml", ".yml", ".json")  # Grafana reads only these
+    (point,) = yaml.safe_load(path.read_text())["contactPoints"]
+    (receiver,) = point["receivers"]
+    assert (point["orgId"], point["name"]) == (1, notifications.CONTACT_POINT)
+    assert receiver["type"] == "email" and receiver["uid"] != notifications.RECEIVER_UID
+    assert receiver["settings"]["addresses"] == "${SQM_ALERT_EMAIL_TO}"
+
+
+@needs_schemas
+def test_email_example_validates_against_the_contact_point_schema() -> None:
+    path = PROVISIONING / "alerting/sqm-email.yaml.example"
+    (point,) = yaml.safe_load(path.read_text())["contactPoints"]
+    for receiver in point["receivers"]:
+        assert errors("alerting", "ContactPoint", {"name": point["name"], **receiver}) == []
