@@ -2,8 +2,9 @@
 
 Each rule is built with the SDK (`alerting.Rule`, the HTTP API's shape, which is what the JSON
 Schema describes) and then laid out in Grafana's file-provisioning format (`groups:` with
-`orgId`/`name`/`folder`/`interval`). Every rule is A → B → C: A a ClickHouse query with an
-explicit relative time range, B a server-side `reduce`, C a server-side `threshold`.
+`orgId`/`name`/`folder`/`interval`). Every rule is A → B → C: A a ClickHouse (or, for the
+pipeline rules of dashboards/pipeline_rules.py, Prometheus) query with an explicit relative time
+range, B a server-side `reduce`, C a server-side `threshold`.
 
 Alert queries run in Grafana's backend: no dashboard variables, and the bucket size is spelled
 out in SQL (`$__timeInterval` would follow `intervalMs`, which alerting sets per query).
