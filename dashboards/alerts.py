@@ -2,8 +2,9 @@
 
 Each rule is built with the SDK (`alerting.Rule`, the HTTP API's shape, which is what the JSON
 Schema describes) and then laid out in Grafana's file-provisioning format (`groups:` with
-`orgId`/`name`/`folder`/`interval`). Every rule is A → B → C: A a ClickHouse query with an
-explicit relative time range, B a server-side `reduce`, C a server-side `threshold`.
+`orgId`/`name`/`folder`/`interval`). Every rule is A → B → C: A a ClickHouse (or, for the
+pipeline rules of dashboards/pipeline_rules.py, Prometheus) query with an explicit relative time
+range, B a server-side `reduce`, C a server-side `threshold`.
 
 Alert queries run in Grafana's backend: no dashboard variables, and the bucket size is spelled
 out in SQL (`$__timeInterval` would follow `intervalMs`, which alerting sets per query).
@@ -12,11 +13,11 @@ out in SQL (`$__timeInterval` would follow `intervalMs`, which alerting sets per
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from dashboards import ops
-from dashboards.query import ClickHouseQuery, Format
+from dashboards import ops, pipeline_rules
+from dashboards.query import DATASOURCE_UID, ClickHouseQuery, Format
+from dashboards.rule_spec import RuleSpec
 from dashboards.sdk import JSONEncoder, ab, am, cm, eb
 from dashboards.sql import ABANDON_RATE, ABANDON_RATE_LIMIT, SERVICE_LEVEL, SERVICE_LEVEL_TARGET
 
@@ -55,11 +56,16 @@ ORDER BY time, tenant_id, channel""",
 
 SERVICE_LEVEL_QUERY = _per_tenant_channel(SERVICE_LEVEL, "service_level")
 ABANDON_RATE_QUERY = _per_tenant_channel(ABANDON_RATE, "abandon_rate")
-# One number per tenant ('' = alerts not scoped to a tenant); no rows means none firing.
+# One number per tenant that has alerts ('' = alerts not scoped to a tenant). The '' row is
+# always there, so "nothing firing" is a 0 and no rows at all can only mean a broken query.
 CRITICAL_FIRING_QUERY = _alert_query(
-    """SELECT tenant_id, count() AS critical_firing
-FROM sqm.alerts FINAL
-WHERE state = 'firing' AND severity = 'critical'
+    """SELECT tenant_id, countIf(state = 'firing' AND severity = 'critical') AS critical_firing
+FROM
+(
+    SELECT tenant_id, state, severity FROM sqm.alerts FINAL
+    UNION ALL
+    SELECT '' AS tenant_id, '' AS state, '' AS severity
+)
 GROUP BY tenant_id
 ORDER BY tenant_id""",
     Format.TABLE,
@@ -83,26 +89,12 @@ ORDER BY tenant_id, channel, queue""",
 )
 
 
-@dataclass(frozen=True, slots=True)
-class RuleSpec:
-    uid: str
-    title: str
-    query: ClickHouseQuery
-    lookback_s: int
-    reducer: Literal["last", "max", "mean"]
-    op: Literal["gt", "lt"]
-    limit: float
-    pending: str
-    severity: Literal["warning", "critical"]
-    summary: str
-    panel_id: int
-
-
 SPECS = (
     RuleSpec(
         uid="sqm-service-level-low",
         title="SQM service level below target",
         query=SERVICE_LEVEL_QUERY,
+        datasource_uid=DATASOURCE_UID,
         # The latest 5-minute bucket with traffic (dropNN skips empty ones), held for 10 min.
         lookback_s=30 * 60,
         reducer="last",
@@ -114,11 +106,16 @@ SPECS = (
         "{{ $labels.tenant_id }} / {{ $labels.channel }} (target "
         f"{SERVICE_LEVEL_TARGET:.0%}).",
         panel_id=5,
+        # No rows: no traffic anywhere in the range (a quiet night) or nothing written. Keep
+        # the last state: a firing alert does not resolve because data stopped; a stopped
+        # pipeline is the freshness rules' to report.
+        no_data="KeepLast",
     ),
     RuleSpec(
         uid="sqm-abandon-rate-high",
         title="SQM abandonment rate high",
         query=ABANDON_RATE_QUERY,
+        datasource_uid=DATASOURCE_UID,
         lookback_s=30 * 60,
         reducer="last",
         op="gt",
@@ -129,11 +126,13 @@ SPECS = (
         "{{ $labels.tenant_id }} / {{ $labels.channel }} (limit "
         f"{ABANDON_RATE_LIMIT:.0%}).",
         panel_id=8,
+        no_data="KeepLast",  # as above
     ),
     RuleSpec(
         uid="sqm-critical-alerts-firing",
         title="SQM critical alerts firing",
         query=CRITICAL_FIRING_QUERY,
+        datasource_uid=DATASOURCE_UID,
         lookback_s=10 * 60,  # not used by the SQL (current state), required by alerting
         reducer="last",  # a no-op on a number; keeps every rule A → B → C
         op="gt",
@@ -143,11 +142,13 @@ SPECS = (
         summary="{{ $values.B.Value }} critical SQM alert(s) firing for tenant "
         '"{{ $labels.tenant_id }}" (empty: not tenant-scoped).',
         panel_id=10,
+        no_data="Alerting",  # the query always has the '' row
     ),
     RuleSpec(
         uid="sqm-understaffed",
         title="SQM queue understaffed",
         query=UNDERSTAFFED_QUERY,
+        datasource_uid=DATASOURCE_UID,
         # The SQL reads the two 15-minute intervals before the current one (up to 45 min back).
         lookback_s=45 * 60,
         reducer="last",  # one number per label set already
@@ -160,7 +161,10 @@ SPECS = (
         f"{SERVICE_LEVEL_TARGET:.0%} within the target in each of the last two 15-minute "
         "intervals (gap {{ $values.B.Value }}).",
         panel_id=11,
+        # No rows: no queue had a known gap in both intervals (no traffic); as above.
+        no_data="KeepLast",
     ),
+    *pipeline_rules.SPECS,
 )
 
 
@@ -191,7 +195,7 @@ def _rule(spec: RuleSpec) -> ab.Rule:
         .queries(
             [
                 ab.Query("A")
-                .datasource_uid(spec.query.datasource_uid)
+                .datasource_uid(spec.datasource_uid)
                 .relative_time_range(am.RelativeTimeRange(from_val=spec.lookback_s, to=0))
                 .model(spec.query),
                 ab.Query("B").datasource_uid("__expr__").model(reduce),
@@ -199,9 +203,9 @@ def _rule(spec: RuleSpec) -> ab.Rule:
             ]
         )
         .for_val(spec.pending)
-        # No traffic is not a breach; a failing query is surfaced as an error, not as OK.
-        .no_data_state("OK")
-        .exec_err_state("Error")
+        # Never OK (docs/dashboards.md, "No data"): each rule says what silence means for it.
+        .no_data_state(spec.no_data)
+        .exec_err_state(spec.exec_err)
         .labels({"severity": spec.severity, "source": "sqm"})
         .annotations(
             {

@@ -1,5 +1,7 @@
 """Ops live board (uid `sqm-ops`): is the floor meeting its service level right now?
 
+Below it, the "Pipeline health" row (dashboards/ops_pipeline.py).
+
 Service level and abandonment come from `sqm.sla_1m FINAL` summed over shards; waits, backlog
 and the per-contact state from `sqm.contacts FINAL`; alerts from `sqm.alerts FINAL` (latest
 state per alert). Every query is scoped by the tenant/channel/queue variables.
@@ -8,6 +10,7 @@ state per alert). Every query is scoped by the tenant/channel/queue variables.
 from __future__ import annotations
 
 from dashboards.frame import new_dashboard
+from dashboards.ops_pipeline import pipeline_row
 from dashboards.panels import (
     grid,
     limit_thresholds,
@@ -260,6 +263,10 @@ def build() -> db.Dashboard:
         ).display_name("${__field.labels.queue} ${__field.name}"),
     ]
     for panel in panels:
+        board.with_panel(panel)
+    row, health = pipeline_row()
+    board.with_row(row)
+    for panel in health:
         board.with_panel(panel)
     return board.annotation(
         db.AnnotationQuery()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tests.dashboards.macros import ALL, Value
@@ -72,6 +73,13 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
                            ("needed", "Nullable(UInt64)"), ("handling", COUNT)],
     "alert/sqm-understaffed/A": [("tenant_id", TEXT), ("channel", LC), ("queue", TEXT),
                                  ("gap", "Int64")],
+    # Pipeline health
+    "sqm-ops/panel/13/A": [("tenant_id", TEXT), ("newest_write", MS), ("age_s", "Int64")],
+    "sqm-ops/panel/14/A": [("age_s", "Int64")],
+    "sqm-ops/panel/15/A": [("time", TIME), ("reason", TEXT), ("rejected", COUNT)],
+    "sqm-ops/panel/16/A": [("dropped_corrections", COUNT)],
+    "alert/sqm-tenant-stale/A": [("tenant_id", TEXT), ("age_s", "Int64")],
+    "alert/sqm-events-stale/A": [("age_s", "Int64")],
 } | {
     f"{board}/variable/{name}": columns
     for board in ("sqm-ops", "sqm-analyst", "sqm-scorecard")
@@ -86,6 +94,7 @@ class Case:
     rows: list[tuple[Any, ...]]
     variables: Mapping[str, Value] = field(default_factory=lambda: EVERYTHING)
     why: str = ""
+    now: datetime | None = None  # alert queries: evaluation time (default test_queries' 00:35)
 
     def __str__(self) -> str:
         scope = {k: v for k, v in self.variables.items() if v not in ([ALL], "hour")}
@@ -205,6 +214,30 @@ CASES = [
     # -3); support 0 and +1; t2 email has no gap (no handle time) in either: no row.
     Case("alert/sqm-understaffed/A", [("t1", "chat", "billing", -3),
                                       ("t1", "phone", "support", 1)]),
-    Case("alert/sqm-critical-alerts-firing/A", [("t1", 1)], why="al4 is acknowledged"),
+    Case("alert/sqm-critical-alerts-firing/A", [("", 0), ("t1", 1), ("t2", 0)],
+         why="al4 is acknowledged, al3 and al6 are warnings; '' is always there"),
+    # Pipeline health. Seeded writes (sla_1m.updated_at = window start): t1 newest 01:40, t2
+    # newest 00:15; the board's $__toTime is 02:00: 20 min = 1200 s, 1 h 45 = 6300 s.
+    Case("sqm-ops/panel/13/A", [("t1", at(1, 40), 1200), ("t2", at(0, 15), 6300)]),
+    Case("sqm-ops/panel/13/A", [("t2", at(0, 15), 6300)], only(tenant=["t2"])),
+    # Newest event e* at 00:21 (all t1): 1 h 39 = 5940 s. t2 has none: max() of nothing is the
+    # epoch, so the age is 2024-05-01 02:00 UTC in seconds = 19844 days * 86400 + 7200.
+    Case("sqm-ops/panel/14/A", [(5940,)]),
+    Case("sqm-ops/panel/14/A", [(19844 * 86400 + 7200,)], only(tenant=["t2"]),
+         "no events: reads as stale, not as no data"),
+    Case("sqm-ops/panel/15/A", [(at(0, 10), "ingest: invalid json", 1),
+                                (at(0, 20), "ingest: invalid json", 1),
+                                (at(1, 0), "late: behind watermark", 1)],
+         why="dl4 is before the range"),
+    Case("sqm-ops/panel/15/A", [(at(0, 20), "ingest: invalid json", 1)], only(tenant=["t1"]),
+         "dl1 has no tenant"),
+    Case("sqm-ops/panel/16/A", [(2,)], why="the twice-written one once; one before the range"),
+    Case("sqm-ops/panel/16/A", [(1,)], only(channel=["email"])),
+    # Alerts at 01:50: t1 10 min (600 s), t2 1 h 35 (5700 s); events 1 h 29 (5340 s).
+    Case("alert/sqm-tenant-stale/A", [("t1", 600), ("t2", 5700)], now=at(1, 50)),
+    Case("alert/sqm-events-stale/A", [(5340,)], now=at(1, 50)),
+    Case("alert/sqm-events-stale/A", [(540,)], now=at(0, 30), why="00:30 - 00:21"),
+    Case("alert/sqm-events-stale/A", [(60,)], now=at(0, 18),
+         why="00:18 - 00:17 (e4); e5 at 00:20 and the 00:21 ones are after now, left out"),
     *VARIABLES,
 ]

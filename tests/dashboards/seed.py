@@ -188,5 +188,27 @@ ALERTS = [
            severity="warning", state="firing"),
 ]
 
+def _dropped(tenant: str, channel: str, queue: str, window: datetime, shard: int, offset: int,
+             recorded: datetime) -> dict[str, Any]:
+    counters = ("offered", "answered", "answered_in_sla", "abandoned", "short_abandoned",
+                "created", "repeat_contacts", "sl_met", "sl_missed", "csat_count", "csat_sum",
+                "csat_good")
+    return {
+        "window_start": window, "tenant_id": tenant, "channel": channel, "queue": queue,
+        "priority": "normal", "shard": shard, "source_offset": offset,
+        **dict.fromkeys(counters, 0), "answered": 1, "wait_s_sum": Decimal("12.5"),
+        "recorded_at": recorded,
+    }
+
+
+# Corrections to evicted windows, by when they were recorded: two in the range (one written
+# twice, as a replay would: FINAL keeps one), one before it.
+DROPPED = [
+    _dropped("t1", "chat", "billing", at(-1, 0), 0, 7, at(0, 40)),
+    _dropped("t1", "chat", "billing", at(-1, 0), 0, 7, at(0, 40)),
+    _dropped("t2", "email", "general", at(-2, 0), 1, 9, at(1, 10)),
+    _dropped("t1", "chat", "billing", at(-3, 0), 0, 3, BEFORE),
+]
+
 BATCH = {"sla_1m": SLA, "contacts": CONTACTS, "dead_letters": DEAD_LETTERS, "alerts": ALERTS,
-         "events": EVENTS}
+         "events": EVENTS, "dropped_corrections": DROPPED}

@@ -1,7 +1,9 @@
 """Every ClickHouse query in the committed Grafana files, each under a stable key.
 
 Keys: `<board uid>/panel/<id>/<refId>`, `<board uid>/variable/<name>`,
-`<board uid>/annotation/<name>`, `alert/<rule uid>/<refId>`.
+`<board uid>/annotation/<name>`, `alert/<rule uid>/<refId>`. Prometheus queries (panels and
+rules) are listed apart by `prometheus_targets`: no Prometheus runs here, so only their shape
+and text can be checked.
 """
 
 from __future__ import annotations
@@ -49,9 +51,15 @@ def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from panel.get("panels", [])  # panels inside (collapsed) rows
 
 
+def _is_clickhouse(target: dict[str, Any]) -> bool:
+    return bool((target.get("datasource") or {}).get("type") == DATASOURCE_TYPE)
+
+
 def board_targets(uid: str, board: dict[str, Any]) -> Iterator[Target]:
     for panel in panels(board):
         for target in panel.get("targets", []):
+            if not _is_clickhouse(target):
+                continue  # Prometheus: prometheus_targets()
             yield Target(
                 f"{uid}/panel/{panel['id']}/{target['refId']}", "panel", target["rawSql"],
                 target["format"], target, panel["type"],
@@ -88,3 +96,20 @@ def alert_targets(document: dict[str, Any]) -> Iterator[Target]:
 def all_targets(root: Path = PROJECT_ROOT) -> list[Target]:
     found = [t for uid, board in committed_boards(root).items() for t in board_targets(uid, board)]
     return found + list(alert_targets(committed_alerts(root)))
+
+
+def prometheus_targets(root: Path = PROJECT_ROOT) -> dict[str, dict[str, Any]]:
+    """Every Prometheus query, `<board uid>/panel/<id>/<refId>` or `alert/<rule uid>/<refId>`
+    → the query object (a panel target, or a rule query's model)."""
+    found: dict[str, dict[str, Any]] = {}
+    for uid, board in committed_boards(root).items():
+        for panel in panels(board):
+            for target in panel.get("targets", []):
+                if (target.get("datasource") or {}).get("type") == "prometheus":
+                    found[f"{uid}/panel/{panel['id']}/{target['refId']}"] = target
+    for group in committed_alerts(root)["groups"]:
+        for rule in group["rules"]:
+            for query in rule["data"]:
+                if (query["model"].get("datasource") or {}).get("type") == "prometheus":
+                    found[f"alert/{rule['uid']}/{query['refId']}"] = query["model"]
+    return found

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from dashboards import alerts
+from dashboards import alerts, pipeline
 from dashboards.build import PROJECT_ROOT, render
+from dashboards.prometheus import PROMETHEUS_TYPE, PROMETHEUS_UID
 from dashboards.query import DATASOURCE_TYPE, DATASOURCE_UID
 from tests.dashboards.schemas import SCHEMA_DIR, errors, needs_schemas
 from tests.dashboards.targets import (
@@ -25,12 +26,14 @@ from tests.dashboards.targets import (
     committed_alerts,
     committed_boards,
     panels,
+    prometheus_targets,
 )
 
 BOARDS = committed_boards()
 ALERTS = committed_alerts()
 TARGETS = all_targets()
 CH_REF = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
+PROM_REF = {"type": PROMETHEUS_TYPE, "uid": PROMETHEUS_UID}
 
 
 # --- the committed files are a fresh build ---------------------------------------------------
@@ -68,7 +71,10 @@ def test_board_validates_against_dashboard_schema(uid: str) -> None:
 @pytest.mark.parametrize("uid", sorted(BOARDS))
 def test_panel_options_validate_against_their_panel_schema(uid: str) -> None:
     checked = 0
+    rows = [p for p in panels(BOARDS[uid]) if p["type"] == "row"]  # the dashboard schema's
     for panel in panels(BOARDS[uid]):
+        if panel["type"] == "row":
+            continue
         kind = panel["type"]
         assert (SCHEMA_DIR / f"{kind}.jsonschema.json").is_file(), f"no schema for {kind}"
         assert errors(kind, "Options", panel.get("options", {})) == [], (uid, panel["id"])
@@ -76,7 +82,7 @@ def test_panel_options_validate_against_their_panel_schema(uid: str) -> None:
         if custom is not None:
             assert errors(kind, "FieldConfig", custom) == [], (uid, panel["id"])
         checked += 1
-    assert checked == len(list(panels(BOARDS[uid])))
+    assert checked + len(rows) == len(list(panels(BOARDS[uid])))
 
 
 def _api_rule(group: dict[str, Any], rule: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +124,11 @@ def test_alert_rules_are_query_reduce_threshold_with_explicit_ranges() -> None:
         "sqm-abandon-rate-high",
         "sqm-critical-alerts-firing",
         "sqm-understaffed",
+        "sqm-tenant-stale",
+        "sqm-events-stale",
+        "sqm-consumer-lag-high",
+        "sqm-event-clock-delay-high",
+        "sqm-worker-down",
     ]
     for group, rule in _file_rules():
         assert (group["orgId"], group["name"], group["folder"]) == (1, "sqm", "SQM")
@@ -125,7 +136,9 @@ def test_alert_rules_are_query_reduce_threshold_with_explicit_ranges() -> None:
         assert re.fullmatch(r"\d+[smh]", rule["for"])
         a, b, c = rule["data"]
         assert [q["refId"] for q in rule["data"]] == ["A", "B", "C"] and rule["condition"] == "C"
-        assert a["datasourceUid"] == DATASOURCE_UID and a["relativeTimeRange"]["from"] > 0
+        assert a["datasourceUid"] in (DATASOURCE_UID, PROMETHEUS_UID)
+        assert a["model"]["datasource"]["uid"] == a["datasourceUid"]
+        assert a["relativeTimeRange"]["from"] > 0
         assert a["relativeTimeRange"]["to"] == 0 and a["model"]["intervalMs"] == 60_000
         assert b["model"]["type"] == "reduce" and b["model"]["expression"] == "A"
         assert c["model"]["type"] == "threshold" and c["model"]["expression"] == "B"
@@ -133,6 +146,36 @@ def test_alert_rules_are_query_reduce_threshold_with_explicit_ranges() -> None:
         # Grafana expands ${VAR} in provisioned annotations and $VAR in titles/labels.
         assert "${" not in json.dumps(rule["annotations"])
         assert "$" not in rule["title"] + json.dumps(rule["labels"])
+
+
+def test_no_rule_is_silently_ok_without_data_or_on_errors() -> None:
+    """A rule that cannot see its data never reads as healthy (docs/dashboards.md, "No data")."""
+    states = {rule["uid"]: (rule["noDataState"], rule["execErrState"]) for _, rule in _file_rules()}
+    assert all(no_data != "OK" and err != "OK" for no_data, err in states.values()), states
+    pipeline = ("sqm-tenant-stale", "sqm-events-stale", "sqm-consumer-lag-high",
+                "sqm-event-clock-delay-high", "sqm-worker-down")
+    assert {states[uid] for uid in pipeline} == {("Alerting", "Error")}
+    assert states["sqm-critical-alerts-firing"] == ("Alerting", "Error")
+    for uid in ("sqm-service-level-low", "sqm-abandon-rate-high", "sqm-understaffed"):
+        assert states[uid] == ("KeepLast", "Error"), uid
+
+
+def test_pipeline_rules_link_to_the_pipeline_row_and_use_its_limits() -> None:
+    rules = {rule["uid"]: rule for _, rule in _file_rules()}
+    row = {p["id"]: p for p in panels(BOARDS["sqm-ops"])}
+    expected = {
+        "sqm-tenant-stale": ("Freshness per tenant", pipeline.TENANT_STALE_LIMIT_S, "gt"),
+        "sqm-events-stale": ("Newest event, age", pipeline.EVENT_AGE_LIMIT_S, "gt"),
+        "sqm-consumer-lag-high": ("Consumer lag", pipeline.LAG_LIMIT, "gt"),
+        "sqm-event-clock-delay-high": ("Event clock delay", pipeline.CLOCK_DELAY_LIMIT_S, "gt"),
+        "sqm-worker-down": ("Workers scraped", 1, "lt"),
+    }
+    for uid, (title, limit, op) in expected.items():
+        assert row[rules[uid]["panelId"]]["title"] == title, uid
+        evaluator = rules[uid]["data"][2]["model"]["conditions"][0]["evaluator"]
+        assert (evaluator["type"], evaluator["params"]) == (op, [limit]), uid
+    assert (pipeline.TENANT_STALE_LIMIT_S, pipeline.EVENT_AGE_LIMIT_S) == (1800, 900)
+    assert (pipeline.LAG_LIMIT, pipeline.CLOCK_DELAY_LIMIT_S) == (10_000, 600)
 
 
 def test_alert_queries_use_no_dashboard_variables() -> None:
@@ -172,9 +215,13 @@ def test_clickhouse_target_is_well_formed(target: Target) -> None:
 def test_ref_ids_are_unique_per_panel_and_datasources_fixed() -> None:
     for uid, board in BOARDS.items():
         for panel in panels(board):
+            if panel["type"] == "row":
+                assert "targets" not in panel and not panel.get("panels"), (uid, panel["id"])
+                continue
             refs = [t["refId"] for t in panel.get("targets", [])]
             assert refs and len(refs) == len(set(refs)), (uid, panel["id"])
-            assert panel["datasource"] == CH_REF
+            assert panel["datasource"] in (CH_REF, PROM_REF), (uid, panel["id"])
+            assert all(t["datasource"] == panel["datasource"] for t in panel["targets"])
         for variable in board["templating"]["list"]:
             if variable["type"] == "query":
                 assert variable["datasource"] == CH_REF and isinstance(variable["query"], str)
@@ -195,6 +242,15 @@ def test_boards_and_rules_cover_the_required_content() -> None:
     assert {"Offered and answered", "Service level", "Repeat-contact rate", "Bot containment",
             "Satisfied (CSAT 4–5)", "CSAT by tenant and channel",
             "Dead letters by reason"} <= analyst
+    row = [p for p in BOARDS["sqm-ops"]["panels"] if p["type"] == "row"]
+    assert [(r["title"], r["collapsed"]) for r in row] == [("Pipeline health", False)]
+    below = [p for p in BOARDS["sqm-ops"]["panels"] if p["gridPos"]["y"] > row[0]["gridPos"]["y"]]
+    assert {p["title"] for p in below} == {
+        "Freshness per tenant", "Newest event, age", "Dead letters per minute, by reason",
+        "Dropped corrections", "Consumer lag", "Event clock delay",
+        "ClickHouse insert latency, p95", "Events read per second", "Workers scraped"}
+    assert all(p["gridPos"]["y"] < row[0]["gridPos"]["y"]
+               for p in BOARDS["sqm-ops"]["panels"] if p not in below and p is not row[0])
     sl_panel = next(p for p in panels(BOARDS["sqm-ops"]) if p["id"] == 5)
     steps = sl_panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
     assert steps[1]["value"] == 0.8
@@ -207,9 +263,45 @@ def test_provisioning_files_point_at_the_generated_artifacts() -> None:
     base = PROJECT_ROOT / "deploy/grafana/provisioning"
     ds = yaml.safe_load((base / "datasources/clickhouse.yaml").read_text())["datasources"]
     assert [(d["uid"], d["type"]) for d in ds] == [(DATASOURCE_UID, DATASOURCE_TYPE)]
+    prom = yaml.safe_load((base / "datasources/prometheus.yaml").read_text())["datasources"]
+    assert [(d["uid"], d["type"], d["url"]) for d in prom] == [
+        (PROMETHEUS_UID, "prometheus", "${SQM_GRAFANA_PROMETHEUS_URL}")]
+    assert not prom[0]["isDefault"]
     assert ds[0]["jsonData"]["username"] == "${SQM_GRAFANA_CH_USER}"
     assert ds[0]["secureJsonData"]["password"] == "${SQM_GRAFANA_CH_PASSWORD}"
     assert ds[0]["jsonData"]["host"] == "${SQM_GRAFANA_CH_HOST}"
     provider = yaml.safe_load((base / "dashboards/sqm.yaml").read_text())["providers"][0]
     assert (provider["folder"], provider["folderUid"]) == (alerts.FOLDER, alerts.FOLDER_UID)
     assert Path(provider["options"]["path"]).name == "sqm"
+
+
+# --- Prometheus queries: shape and text only (no Prometheus runs here) ------------------------
+
+PROM_EXPECTED = {
+    "sqm-ops/panel/17/A": "max by (group, topic, partition) (sqm_consumer_lag)",
+    "sqm-ops/panel/18/A": "max by (instance) (sqm_event_clock_delay_seconds)",
+    "sqm-ops/panel/19/A": "histogram_quantile(0.95, sum by (le) "
+    "(rate(sqm_clickhouse_insert_seconds_bucket[$__rate_interval])))",
+    "sqm-ops/panel/20/A": "sum(rate(sqm_events_read_total[$__rate_interval]))",
+    "sqm-ops/panel/21/A": 'up{job="sqm-worker"}',
+    "alert/sqm-consumer-lag-high/A": "max by (group, topic, partition) (sqm_consumer_lag)",
+    "alert/sqm-event-clock-delay-high/A": "max by (instance) (sqm_event_clock_delay_seconds)",
+    "alert/sqm-worker-down/A": 'up{job="sqm-worker"}',
+}
+
+
+def test_prometheus_queries_are_exactly_these() -> None:
+    found = prometheus_targets()
+    assert {key: query["expr"] for key, query in found.items()} == PROM_EXPECTED
+    for key, query in found.items():
+        assert query["datasource"] == PROM_REF, key
+        alert = key.startswith("alert/")
+        # Rules read one value per series at evaluation time; panels draw ranges.
+        assert (query["instant"], query["range"]) == ((True, False) if alert else (False, True))
+        assert "$__rate_interval" not in query["expr"] or not alert, key
+
+
+@needs_schemas
+def test_prometheus_queries_validate_against_the_prometheus_schema() -> None:
+    for key, query in prometheus_targets().items():
+        assert errors("prometheus", "Dataquery", query) == [], key

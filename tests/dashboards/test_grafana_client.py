@@ -259,7 +259,8 @@ def test_build_check_names_stale_files_in_one_line(tmp_path: Path) -> None:
         "error: stale Grafana files (run `sqm dashboards build`): "
         "deploy/grafana/dashboards/sqm-analyst.json, deploy/grafana/dashboards/sqm-ops.json, "
         "deploy/grafana/dashboards/sqm-scorecard.json, "
-        "deploy/grafana/provisioning/alerting/sqm-alerts.yaml"
+        "deploy/grafana/provisioning/alerting/sqm-alerts.yaml, "
+        "deploy/grafana/provisioning/alerting/sqm-notifications.yaml"
     ]
 
     assert runner.invoke(app, ["build", "--root", str(tmp_path)]).exit_code == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +43,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
         client.close()  # frees the engine for other modules' directories
 
 
-def _context(target: Target, variables: Mapping[str, Value]) -> Context:
+def _context(target: Target, variables: Mapping[str, Value],
+             now: datetime = ALERT_NOW) -> Context:
     if target.relative_time_range is not None:  # alert: Grafana's backend, no variables
         span = target.relative_time_range
         interval = (target.json or {}).get("intervalMs", 1000) / 1000
         return Context(
-            ALERT_NOW - timedelta(seconds=span["from"]),
-            ALERT_NOW - timedelta(seconds=span["to"]),
+            now - timedelta(seconds=span["from"]),
+            now - timedelta(seconds=span["to"]),
             interval,
         )
     # All expands to every option the variable query offers (only outside $__conditionalAll).
@@ -58,8 +59,9 @@ def _context(target: Target, variables: Mapping[str, Value]) -> Context:
     return Context(FROM, seed.TO, 3600, variables, options)
 
 
-def _run(store: Client, target: Target, variables: Mapping[str, Value]) -> Any:
-    return store.query(expand(target.sql, _context(target, variables)))
+def _run(store: Client, target: Target, variables: Mapping[str, Value],
+         now: datetime = ALERT_NOW) -> Any:
+    return store.query(expand(target.sql, _context(target, variables, now)))
 
 
 # --- columns and types, for every query ------------------------------------------------------
@@ -100,7 +102,7 @@ def _same(actual: Sequence[Sequence[Any]], expected: Sequence[Sequence[Any]]) ->
 
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_query_returns_hand_computed_rows(store: Client, case: Case) -> None:
-    rows = _run(store, TARGETS[case.key], case.variables).result_rows
+    rows = _run(store, TARGETS[case.key], case.variables, case.now or ALERT_NOW).result_rows
     assert _same(rows, case.rows), f"{case.why}\n got: {rows}\nwant: {case.rows}"
 
 
@@ -145,6 +147,33 @@ def test_alert_rule_fires_for_hand_computed_series(
     rule = next(r for g in committed_alerts()["groups"] for r in g["rules"] if r["uid"] == uid)
     result = _run(store, TARGETS[f"alert/{uid}/A"], {})
     assert _evaluate(rule, result.result_rows, list(result.column_names)) == firing
+
+
+@pytest.mark.parametrize(
+    ("uid", "now", "firing"),
+    [
+        # limit 30 min: at 01:50 t1 wrote 10 min ago, t2 95 min ago; at 02:30, 50 and 135 min
+        ("sqm-tenant-stale", at(1, 50), {("t2",)}),
+        ("sqm-tenant-stale", at(2, 30), {("t1",), ("t2",)}),
+        # limit 15 min: newest event 00:21
+        ("sqm-events-stale", at(0, 30), set()),
+        ("sqm-events-stale", at(1, 50), {()}),
+    ],
+)
+def test_freshness_rule_fires_for_hand_computed_ages(
+    store: Client, uid: str, now: datetime, firing: set[Any]
+) -> None:
+    rule = next(r for g in committed_alerts()["groups"] for r in g["rules"] if r["uid"] == uid)
+    result = _run(store, TARGETS[f"alert/{uid}/A"], {}, now)
+    assert _evaluate(rule, result.result_rows, list(result.column_names)) == firing
+
+
+def test_freshness_rule_sees_an_empty_store_as_stale(store: Client) -> None:
+    """Nothing at all in the lookback: the event rule still returns its row, and it fires."""
+    rule = next(r for g in committed_alerts()["groups"] for r in g["rules"]
+                if r["uid"] == "sqm-events-stale")
+    result = _run(store, TARGETS["alert/sqm-events-stale/A"], {}, at(24 * 30, 0))
+    assert _evaluate(rule, result.result_rows, list(result.column_names)) == {()}
 
 
 def test_alerts_table_has_the_specified_columns_and_engine(store: Client) -> None:

@@ -41,10 +41,13 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 # SQM_* variables that are not sqm settings: Grafana's data source reads them (provisioning in
 # deploy/grafana/), and the grafana password is also the ClickHouse server's (users.d/sqm.xml).
 GRAFANA_DATASOURCE_VARS = frozenset(
-    {"SQM_GRAFANA_CH_HOST", "SQM_GRAFANA_CH_PORT", "SQM_GRAFANA_CH_USER", "SQM_GRAFANA_CH_PASSWORD"}
+    {"SQM_GRAFANA_CH_HOST", "SQM_GRAFANA_CH_PORT", "SQM_GRAFANA_CH_USER", "SQM_GRAFANA_CH_PASSWORD",
+     "SQM_GRAFANA_PROMETHEUS_URL", "SQM_ALERT_WEBHOOK_URL"}
 )
+# The webhook URL is required (alerts must reach someone) and often embeds a token.
 SECRETS = frozenset(
-    {"CLICKHOUSE_SQM_PASSWORD", "SQM_GRAFANA_CH_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+    {"CLICKHOUSE_SQM_PASSWORD", "SQM_GRAFANA_CH_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
+     "SQM_ALERT_WEBHOOK_URL"}
 )
 # Settings the compose environment sets for the workers; the YAML file must not set them too
 # (the environment would silently win).
