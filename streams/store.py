@@ -28,7 +28,7 @@ def open_store(settings: Settings, *, reset: bool = False) -> Client:
     client = connect(store_url(settings))
     if reset:
         client.command("DROP DATABASE IF EXISTS sqm SYNC")
-    migrate(client)
+    migrate(client, settings.clickhouse_cluster)
     return client
 
 
