@@ -642,3 +642,19 @@ def test_grafana_provisioning_uses_only_variables_compose_provides() -> None:
                 where = (provider.get("options") or {}).get("path")
                 if where:
                     assert where == "/var/lib/grafana/dashboards/sqm", path
+
+
+def test_cluster_example_config_defines_what_the_cluster_form_needs() -> None:
+    """deploy/clickhouse/cluster/sqm-cluster.xml: the cluster docs/deploy.md names, the macros
+    the Replicated tables' Keeper path uses (sinks/cluster.py), Keeper, replication left to the
+    replicated tables, and a shared secret so shards apply the caller's row policies."""
+    root = ET.parse(DEPLOY / "clickhouse" / "cluster" / "sqm-cluster.xml").getroot()
+    cluster = root.find("remote_servers/sqm_cluster")
+    assert cluster is not None and cluster.find("secret") is not None
+    shards = cluster.findall("shard")
+    assert len(shards) >= 2
+    assert all(s.findtext("internal_replication") == "true" for s in shards)
+    assert all(len(s.findall("replica")) >= 2 for s in shards)
+    assert {m.tag for m in root.iterfind("macros/*")} == {"shard", "replica"}
+    assert len(root.findall("zookeeper/node")) == 3
+    assert "SQM_CLICKHOUSE_CLUSTER=sqm_cluster" in (ROOT / "docs" / "deploy.md").read_text()
