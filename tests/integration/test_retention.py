@@ -4,8 +4,12 @@ merge while newer ones stay."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver import Client
@@ -112,3 +116,34 @@ def test_ttls_that_outlive_the_state_or_are_unarchived_pass(
     monkeypatch.setenv("SQM_RAW_TTL_DAYS", "9")
     monkeypatch.setenv("SQM_TABLE_TTL_DAYS", '{"alerts": 1, "scorecard": 1, "windows": 0}')
     assert load_settings().table_ttl_days == {"alerts": 1, "scorecard": 1, "windows": 0}
+
+
+def sqm_migrate(store: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`sqm migrate` in a process of its own (chDB allows one store per process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams.cli", "migrate", "--store", str(store)],
+        capture_output=True, text=True, timeout=300,
+        env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC",
+             "PYTHONPATH": str(Path(__file__).parents[2]), **env})
+
+
+def test_sqm_migrate_sets_the_ttls_once_and_refuses_short_ones(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    first = sqm_migrate(store, {"SQM_RAW_TTL_DAYS": "30"})
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[-1] == "ttl: events: 30 days, dead_letters: 30 days"
+    again = sqm_migrate(store, {"SQM_RAW_TTL_DAYS": "30"})
+    assert again.stdout == "schema is up to date\n"
+    short = sqm_migrate(store, {"SQM_RAW_TTL_DAYS": "3"})
+    assert short.returncode == 1
+    assert short.stderr.count("\n") == 1
+    assert "raw_ttl_days (3) must be 0 (forever) or at least state_ttl_days" in short.stderr
+
+
+def test_sqm_migrate_on_a_cluster_chdb_lacks_is_one_line(tmp_path: Path) -> None:
+    run = sqm_migrate(tmp_path / "store", {"SQM_CLICKHOUSE_CLUSTER": "sqm_cluster"})
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1, run.stderr
+    assert run.stderr.startswith("error: migration 0001_init failed on `CREATE DATABASE IF NOT "
+                                 "EXISTS sqm ON CLUSTER sqm_cluster`")
+    assert "CLUSTER_DOESNT_EXIST" in run.stderr or "not found" in run.stderr

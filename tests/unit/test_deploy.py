@@ -41,7 +41,7 @@ SQM_YAML = DEPLOY / "config" / "sqm.yaml"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 # SQM_* variables that are not sqm settings: Grafana's data source reads them (provisioning in
-# deploy/grafana/), and the grafana password is also the ClickHouse server's (users.d/sqm.xml).
+# deploy/grafana/), and the grafana password is also the ClickHouse server's (users.sh).
 GRAFANA_DATASOURCE_VARS = frozenset(
     {"SQM_GRAFANA_CH_HOST", "SQM_GRAFANA_CH_PORT", "SQM_GRAFANA_CH_USER", "SQM_GRAFANA_CH_PASSWORD",
      "SQM_GRAFANA_PROMETHEUS_URL", "SQM_ALERT_WEBHOOK_URL"}
