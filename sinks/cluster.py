@@ -16,13 +16,18 @@ is sent (the files, and so their checksums, stay as they are):
 
 A statement of a form not known here is refused rather than sent without `ON CLUSTER`: that
 would change one node only.
+
+`access_for_cluster` gives deploy/clickhouse/access.sql's cluster form (`python -m
+sinks.cluster access.sql`): every row policy also on the `_local` table, where the shards run
+the query as its sender.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["LOCAL_SUFFIX", "ClusterFormError", "cluster_statements", "local_name"]
+__all__ = ["LOCAL_SUFFIX", "ClusterFormError", "access_for_cluster", "cluster_statements",
+           "local_name"]
 
 LOCAL_SUFFIX = "_local"
 _ZK_PATH = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
@@ -35,6 +40,7 @@ _ORDER_BY = re.compile(r"\bORDER BY\s+(?P<key>\([^)]*\)|\w+)", re.I)
 _CREATE_VIEW = re.compile(
     r"^(?P<head>CREATE (?:OR REPLACE )?VIEW (?:IF NOT EXISTS )?sqm\.\w+)(?P<rest>\s+AS\b.*)$",
     re.I | re.S)
+_ROW_POLICY = re.compile(r"^(CREATE ROW POLICY .*? ON sqm\.)(\w+)( .*;)$", re.M)
 _ALTER = re.compile(r"^ALTER TABLE sqm\.(?P<table>\w+)(?P<rest>\s+ADD COLUMN\b.*)$", re.I | re.S)
 
 
@@ -80,3 +86,18 @@ def _create_table(table: str, rest: str, cluster: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS sqm.{table} ON CLUSTER {cluster} AS sqm.{local} "
         f"ENGINE = Distributed({cluster}, sqm, {local}, {sharding})",
     ]
+
+
+def access_for_cluster(sql: str) -> str:
+    """access.sql for a cluster: each row policy repeated for the table's `_local` twin."""
+    return _ROW_POLICY.sub(lambda m: f"{m.group(0)}\n{m.group(1)}{local_name(m.group(2))}"
+                                     f"{m.group(3)}", sql)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m sinks.cluster deploy/clickhouse/access.sql > access-cluster.sql")
+    with open(sys.argv[1], encoding="utf-8") as f:
+        sys.stdout.write(access_for_cluster(f.read()))

@@ -24,6 +24,7 @@ import pytest
 from clickhouse_connect.driver import Client
 
 from sinks.clickhouse import connect
+from sinks.cluster import access_for_cluster
 from sinks.migrations import Migration, migrate
 
 pytestmark = pytest.mark.integration
@@ -156,3 +157,18 @@ def test_users_sh_refuses_an_empty_password(tmp_path: Path) -> None:
                                    "SQM_GRAFANA_CH_PASSWORD": "g"})
     assert done.returncode != 0
     assert done.stderr.strip() == "users.sh: empty password for ClickHouse user sqm_migrate"
+
+
+def test_the_cluster_form_puts_each_row_policy_on_the_local_table_too(client: Client) -> None:
+    plain = statements(ACCESS_SQL.read_text())
+    clustered = statements(access_for_cluster(ACCESS_SQL.read_text()))
+    for statement in clustered:
+        assert formatted(client, statement)
+    found = {(m.group(1), m.group(2), m.group(3), m.group(4))
+             for s in clustered if (m := _POLICY.match(s))}
+    expected = set()
+    for (name, table), (condition, to) in policies().items():
+        expected |= {(name, table, condition, to), (name, f"{table}_local", condition, to)}
+    assert found == expected
+    assert [s for s in clustered if not _POLICY.match(s)] == [
+        s for s in plain if not _POLICY.match(s)]

@@ -657,4 +657,6 @@ def test_cluster_example_config_defines_what_the_cluster_form_needs() -> None:
     assert all(len(s.findall("replica")) >= 2 for s in shards)
     assert {m.tag for m in root.iterfind("macros/*")} == {"shard", "replica"}
     assert len(root.findall("zookeeper/node")) == 3
+    assert root.findtext("user_directories/replicated/zookeeper_path")  # access on every server
+    assert root.findtext("custom_settings_prefixes") == "SQL_"
     assert "SQM_CLICKHOUSE_CLUSTER=sqm_cluster" in (ROOT / "docs" / "deploy.md").read_text()
