@@ -29,8 +29,10 @@ CREATE ROLE IF NOT EXISTS sqm_grafana;
 GRANT SELECT ON sqm.* TO sqm_grafana;
 
 -- Readers: SELECT only. max_execution_time stays changeable (the Grafana plugin's driver sends
--- it with every query); additional_table_filters can only narrow what a query sees.
-CREATE SETTINGS PROFILE OR REPLACE sqm_reader SETTINGS readonly = 1, max_execution_time = 60 CHANGEABLE_IN_READONLY, additional_table_filters CHANGEABLE_IN_READONLY TO sqm_analyst, sqm_tenant_analyst, sqm_grafana;
+-- it with every query); additional_table_filters can only narrow what a query sees. On a
+-- cluster, a join of two Distributed tables (sqm.staffing_15m) runs its inner side once and
+-- ships it to the shards (`global`) instead of being refused (harmless on one server).
+CREATE SETTINGS PROFILE OR REPLACE sqm_reader SETTINGS readonly = 1, max_execution_time = 60 CHANGEABLE_IN_READONLY, additional_table_filters CHANGEABLE_IN_READONLY, distributed_product_mode = 'global' TO sqm_analyst, sqm_tenant_analyst, sqm_grafana;
 
 -- Writers on a cluster insert through Distributed tables: return only once the rows are on
 -- their shard, so Kafka offsets are never committed ahead of the data (harmless on one server).

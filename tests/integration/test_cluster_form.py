@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver import Client
@@ -20,6 +21,8 @@ from clickhouse_connect.driver import Client
 from sinks.clickhouse import connect
 from sinks.cluster import ClusterFormError, cluster_statements
 from sinks.migrations import Migration, MigrationError, load_migrations, migrate, statements_for
+from streams.config import Settings
+from streams.store import open_store
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +31,13 @@ ZK = "'/clickhouse/tables/{shard}/{database}/{table}', '{replica}'"
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    c = connect(f"chdb://{tmp_path_factory.mktemp('chdb')}")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(scope="module")
+def client(store: Path) -> Iterator[Client]:
+    c = connect(f"chdb://{store}")
     try:
         yield c
     finally:
@@ -128,3 +136,13 @@ def test_an_unknown_statement_form_is_refused() -> None:
     with pytest.raises(MigrationError, match=r"^migration 0099_odd: no cluster form"):
         statements_for(odd, CLUSTER)
     assert statements_for(odd, None) == ["RENAME TABLE sqm.a TO sqm.b"]
+
+
+def test_a_reset_drops_the_database_on_every_node(client: Client, store: Path) -> None:
+    """The reset's DROP carries ON CLUSTER: chDB refuses any (a plain DROP would succeed), so
+    the database is still there. The same directory, so the engine already open serves it."""
+    migrate(client)
+    settings = Settings(clickhouse_url=f"chdb://{store}", clickhouse_cluster=CLUSTER)
+    with pytest.raises(Exception, match="Replicated DDL queries are disabled"):
+        open_store(settings, reset=True)
+    assert client.command("EXISTS DATABASE sqm") == 1
