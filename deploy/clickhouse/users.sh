@@ -2,8 +2,8 @@
 # The ClickHouse users of the compose stack, as SQL users holding the roles of access.sql (which
 # runs first). Mounted into the server's /docker-entrypoint-initdb.d and run (executable, so
 # not sourced) by the image's entrypoint at every start (CLICKHOUSE_ALWAYS_RUN_INITDB_SCRIPTS),
-# as the local-only `default` user: a changed password in deploy/.env takes effect at the next start. Only
-# SHA-256 hashes of the passwords reach the server, so no password needs quoting.
+# as the local-only `default` user: a changed password in deploy/.env takes effect at the next
+# start. Only SHA-256 hashes of the passwords reach the server, so no password needs quoting.
 #
 #   sqm          the workers (`sqm worker`)        role sqm_writer    CLICKHOUSE_SQM_PASSWORD
 #   sqm_migrate  the one-shot `sqm migrate`        role sqm_migrator  CLICKHOUSE_MIGRATE_PASSWORD
