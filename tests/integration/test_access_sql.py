@@ -2,13 +2,16 @@
 
 chDB cannot run any of it: its only user directory is users.xml and its `default` user has no
 access management, so CREATE ROLE / USER / ROW POLICY / QUOTA / SETTINGS PROFILE, SHOW ROLES and
-system.roles all fail with ACCESS_DENIED (497), and custom settings (`SQL_*`) are unknown. What
-is checked instead: every statement parses with ClickHouse's own parser (`formatQuery`), every
-table it names exists in the migrated schema, every table with a `tenant_id` column has both row
-policies, each policy's condition runs on its table (with the tenant setting replaced by a
-literal) and keeps exactly that tenant's rows, and users.sh sends parsable statements carrying
-the SHA-256 of each password. users.sh talks to a `clickhouse` stub on PATH (no server can run
-here) that records what it is sent.
+system.roles all fail with ACCESS_DENIED (497), and custom settings (`SQL_*`) are unknown. Given
+a users.xml granting `access_management` (connection parameter `config-file=`), the privilege
+check passes but CREATE ROLE fails with "no writeable access storage in user directories" (514):
+clickhouse-local ignores `<user_directories>`/`<local_directory>` and
+`<custom_settings_prefixes>`. What is checked instead: every statement parses with ClickHouse's
+own parser (`formatQuery`), every table it names exists in the migrated schema, every table
+with a `tenant_id` column has both row policies, each policy's condition runs on its table
+(with the tenant setting replaced by a literal) and keeps exactly that tenant's rows, and
+users.sh sends parsable statements carrying the SHA-256 of each password. users.sh talks to a
+`clickhouse` stub on PATH (no server can run here) that records what it is sent.
 """
 
 from __future__ import annotations
