@@ -7,6 +7,9 @@ recorded twice, which the ReplacingMergeTree collapses.
 
 All statements are fully qualified (`sqm.`) and sent without the client's default database, so
 a fresh server reached through `https://.../sqm` can be migrated before `sqm` exists.
+
+With a cluster name, each statement is sent in its cluster form (sinks/cluster.py): the files
+and their checksums are the same in both forms.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from importlib import resources
 from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
 
-__all__ = ["Migration", "MigrationError", "load_migrations", "migrate", "pending"]
+from sinks.cluster import ClusterFormError, cluster_statements
+
+__all__ = ["Migration", "MigrationError", "load_migrations", "migrate", "pending", "statements_for"]
 
 _FILE_RE = re.compile(r"^(\d+)_(\w+)\.sql$")
 # A statement ends with `;` at the end of a line; `;` elsewhere (e.g. in a string) is kept.
@@ -73,8 +78,10 @@ def load_migrations() -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def migrate(client: Client) -> list[str]:
-    """Apply the migrations not yet recorded; return the names applied (empty if none)."""
+def migrate(client: Client, cluster: str | None = None) -> list[str]:
+    """Apply the migrations not yet recorded; return the names applied (empty if none).
+
+    `cluster`: apply the cluster form on every node of that ClickHouse cluster."""
     applied = _applied_checksums(client)
     names: list[str] = []
     for migration in load_migrations():
@@ -87,7 +94,7 @@ def migrate(client: Client) -> list[str]:
                     "add a new numbered file instead"
                 )
             continue
-        for statement in migration.statements:
+        for statement in statements_for(migration, cluster):
             _run(client, migration, statement)
         _run(
             client,
@@ -95,9 +102,21 @@ def migrate(client: Client) -> list[str]:
             "INSERT INTO sqm.schema_migrations (version, name, checksum, applied_at) "
             "VALUES ({v:UInt32}, {n:String}, {c:String}, now64(3, 'UTC'))",
             {"v": migration.version, "n": migration.name, "c": migration.checksum},
+            # Through a Distributed table: recorded on its shard before this returns.
+            {"distributed_foreground_insert": 1} if cluster else None,
         )
         names.append(migration.name)
     return names
+
+
+def statements_for(migration: Migration, cluster: str | None) -> list[str]:
+    """The statements that apply `migration`: as written, or in the cluster form."""
+    if cluster is None:
+        return migration.statements
+    try:
+        return [c for s in migration.statements for c in cluster_statements(s, cluster)]
+    except ClusterFormError as ex:
+        raise MigrationError(f"migration {migration.name}: {ex}") from None
 
 
 def pending(client: Client) -> list[str]:
@@ -126,9 +145,10 @@ def _run(
     migration: Migration,
     statement: str,
     parameters: dict[str, object] | None = None,
+    settings: dict[str, object] | None = None,
 ) -> None:
     try:
-        client.command(statement, parameters=parameters, use_database=False)
+        client.command(statement, parameters=parameters, settings=settings, use_database=False)
     except ClickHouseDriverError as ex:
         if ex.code in _ALREADY_EXISTS:
             return

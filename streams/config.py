@@ -22,6 +22,11 @@ from pydantic_settings import (
 from streams.core.policy_file import Policy, PolicyError, load_policy
 from streams.core.shard import HOUR_MS, ShardConfig
 
+# Table groups with a configurable TTL (sinks/retention.py); the archived ones are read back by
+# the pipeline and must outlive its state.
+TtlGroup = Literal["contacts", "windows", "alerts", "scorecard"]
+ARCHIVED_TTL_GROUPS: tuple[TtlGroup, ...] = ("contacts", "windows")
+
 
 class ConfigError(ValueError):
     """Invalid configuration; str() is one line for a person."""
@@ -105,6 +110,20 @@ class Settings(BaseSettings):
     gc_full_interval_s: float = Field(
         600, gt=0, description="how often a full garbage collection runs while frozen"
     )
+    raw_ttl_days: int = Field(
+        0, ge=0, description="days sqm.events and sqm.dead_letters keep a row (by event time, "
+        "receipt time); 0 = forever; applied by `sqm migrate` (docs/schema.md, Retention)"
+    )
+    table_ttl_days: dict[TtlGroup, int] = Field(
+        default_factory=dict, description="days each table group keeps a row (contacts, "
+        "windows, alerts, scorecard); a group not named, or 0 = forever; applied by "
+        "`sqm migrate`"
+    )
+    clickhouse_cluster: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="a ClickHouse cluster of "
+        "remote_servers: migrations create Replicated tables ON CLUSTER and Distributed tables "
+        "for reads (docs/deploy.md, Running on a ClickHouse cluster); unset = one server"
+    )
     log_level: str = "WARNING"
     log_format: str = Field("json", pattern="^(json|text)$")
 
@@ -115,6 +134,22 @@ class Settings(BaseSettings):
                 "state_ttl_days must be at least repeat_window_days "
                 "(an older contact can still make a newer one a repeat)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _ttls_outlive_the_state(self) -> Settings:
+        # The archive rebuilds an evicted contact from its stored events and row, and an
+        # evicted window from its row: rows gone sooner than the state lets them be asked for
+        # would turn corrections into fresh starts (docs/schema.md, Retention).
+        need_s = self.state_ttl_days * 86400 + self.lateness_s
+        for name, days in (("raw_ttl_days", self.raw_ttl_days),
+                           *((f"table_ttl_days.{g}", self.table_ttl_days.get(g, 0))
+                             for g in ARCHIVED_TTL_GROUPS)):
+            if 0 < days * 86400 < need_s:
+                raise ValueError(
+                    f"{name} ({days}) must be 0 (forever) or at least state_ttl_days + "
+                    f"lateness_s ({need_s / 86400:g} days): evicted contacts and windows are "
+                    "read back from those rows")
         return self
 
     @classmethod

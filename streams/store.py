@@ -27,8 +27,9 @@ def open_store(settings: Settings, *, reset: bool = False) -> Client:
         store.mkdir(parents=True, exist_ok=True)
     client = connect(store_url(settings))
     if reset:
-        client.command("DROP DATABASE IF EXISTS sqm SYNC")
-    migrate(client)
+        on = f" ON CLUSTER {settings.clickhouse_cluster}" if settings.clickhouse_cluster else ""
+        client.command(f"DROP DATABASE IF EXISTS sqm{on} SYNC")
+    migrate(client, settings.clickhouse_cluster)
     return client
 
 

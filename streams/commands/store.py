@@ -22,16 +22,22 @@ if TYPE_CHECKING:
 @cli.command(cls=Command)
 @guarded
 def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
-    """Apply the ClickHouse schema migrations (idempotent); creates a missing store."""
+    """Apply the ClickHouse schema migrations and the configured TTLs (idempotent); creates a
+    missing store."""
     from sinks.clickhouse import connect
     from sinks.migrations import migrate as apply
+    from sinks.retention import apply_ttls, plan
     from streams.store import store_url
 
     settings = settings_for(config, store)
     check_store(settings, create=True)
     client = connect(store_url(settings))
     try:
-        applied = apply(client)
+        applied = apply(client, settings.clickhouse_cluster)
+        ttls = apply_ttls(client, plan(settings.raw_ttl_days, settings.table_ttl_days),
+                          settings.clickhouse_cluster)
     finally:
         client.close()
     out.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+    if ttls:
+        out.print(f"ttl: {', '.join(ttls)}")

@@ -34,20 +34,22 @@ COMPOSE = DEPLOY / "docker-compose.yml"
 ENV_EXAMPLE = DEPLOY / ".env.example"
 DOCKERFILE = DEPLOY / "Dockerfile"
 USERS_XML = DEPLOY / "clickhouse" / "users.d" / "sqm.xml"
+USERS_SH = DEPLOY / "clickhouse" / "users.sh"
+ACCESS_SQL = DEPLOY / "clickhouse" / "access.sql"
 CONFIG_XML = DEPLOY / "clickhouse" / "config.d" / "sqm.xml"
 SQM_YAML = DEPLOY / "config" / "sqm.yaml"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
 # SQM_* variables that are not sqm settings: Grafana's data source reads them (provisioning in
-# deploy/grafana/), and the grafana password is also the ClickHouse server's (users.d/sqm.xml).
+# deploy/grafana/), and the grafana password is also the ClickHouse server's (users.sh).
 GRAFANA_DATASOURCE_VARS = frozenset(
     {"SQM_GRAFANA_CH_HOST", "SQM_GRAFANA_CH_PORT", "SQM_GRAFANA_CH_USER", "SQM_GRAFANA_CH_PASSWORD",
      "SQM_GRAFANA_PROMETHEUS_URL", "SQM_ALERT_WEBHOOK_URL"}
 )
 # The webhook URL is required (alerts must reach someone) and often embeds a token.
 SECRETS = frozenset(
-    {"CLICKHOUSE_SQM_PASSWORD", "SQM_GRAFANA_CH_PASSWORD", "GRAFANA_ADMIN_PASSWORD",
-     "SQM_ALERT_WEBHOOK_URL"}
+    {"CLICKHOUSE_SQM_PASSWORD", "CLICKHOUSE_MIGRATE_PASSWORD", "SQM_GRAFANA_CH_PASSWORD",
+     "GRAFANA_ADMIN_PASSWORD", "SQM_ALERT_WEBHOOK_URL"}
 )
 # Settings the compose environment sets for the workers; the YAML file must not set them too
 # (the environment would silently win).
@@ -181,15 +183,27 @@ def user(name: str) -> ET.Element:
     return node
 
 
+_SQM_USER = re.compile(r'^\s*sqm_user_sql (\w+) (\w+) "\$\{(\w+):-\}"$', re.M)
+
+
+def sql_users() -> dict[str, tuple[str, str]]:
+    """ClickHouse user -> (its role, the variable its password comes from), from users.sh."""
+    return {u: (role, var) for u, role, var in _SQM_USER.findall(USERS_SH.read_text())}
+
+
 def password_var(name: str) -> str:
     """The environment variable ClickHouse user `name` takes its password from."""
-    password = user(name).find("password")
-    assert password is not None and "from_env" in password.attrib, name
-    return password.attrib["from_env"]
+    assert name in sql_users(), f"no ClickHouse user {name!r} in {USERS_SH.name}"
+    return sql_users()[name][1]
 
 
 def from_env_vars() -> set[str]:
-    return {el.attrib["from_env"] for el in users_xml().iter() if "from_env" in el.attrib}
+    return {var for _, var in sql_users().values()}
+
+
+def role_grants(role: str) -> list[str]:
+    """The privileges access.sql grants `role`, e.g. ["SELECT, INSERT ON sqm.*"]."""
+    return re.findall(rf"^GRANT (.+) TO {role};$", ACCESS_SQL.read_text(), re.M)
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
@@ -301,7 +315,12 @@ def test_migrate_runs_once_before_the_workers() -> None:
     # Same image and settings for both, so the schema migrated is the one the workers expect.
     assert migrate["image"] == worker["image"]
     assert migrate["build"] == worker["build"]
-    assert migrate["environment"] == worker["environment"]
+    # ... except the ClickHouse user: the migrator may change the schema, the writer not.
+    env = example_env()
+    migrate_env, worker_env = service_env("migrate", env), service_env("worker", env)
+    assert urlsplit(migrate_env.pop("SQM_CLICKHOUSE_URL")).username == "sqm_migrate"
+    assert urlsplit(worker_env.pop("SQM_CLICKHOUSE_URL")).username == "sqm"
+    assert migrate_env == worker_env
 
 
 def test_restart_policies_and_healthchecks() -> None:
@@ -519,26 +538,37 @@ def test_clickhouse_xml_is_well_formed() -> None:
     assert ET.parse(CONFIG_XML).getroot().tag == "clickhouse"
 
 
+def test_users_and_their_roles() -> None:
+    assert sql_users() == {
+        "sqm": ("sqm_writer", "CLICKHOUSE_SQM_PASSWORD"),
+        "sqm_migrate": ("sqm_migrator", "CLICKHOUSE_MIGRATE_PASSWORD"),
+        "grafana": ("sqm_grafana", "SQM_GRAFANA_CH_PASSWORD"),
+    }
+    assert not users_xml().findall("users/*[password]"), "users are SQL now (users.sh)"
+
+
 def test_grafana_user_is_read_only_on_sqm() -> None:
-    grafana = user("grafana")
-    profile = grafana.findtext("profile")
-    assert profile
-    assert users_xml().findtext(f"profiles/{profile}/readonly") == "1"
-    grants = [q.text for q in grafana.iterfind("grants/query")]
-    assert grants == ["GRANT SELECT ON sqm.*"]
+    assert role_grants("sqm_grafana") == ["SELECT ON sqm.*"]
+    profile = re.search(r"^CREATE SETTINGS PROFILE OR REPLACE sqm_reader SETTINGS (.+) TO (.+);$",
+                        ACCESS_SQL.read_text(), re.M)
+    assert profile is not None
+    assert "readonly = 1" in profile.group(1)
+    assert "sqm_grafana" in profile.group(2).split(", ")
 
 
-def test_writer_is_confined_to_database_sqm() -> None:
-    grants = [q.text or "" for q in user("sqm").iterfind("grants/query")]
-    assert grants
-    assert all(re.fullmatch(r"GRANT [A-Z ,]+ ON sqm\.\*", g) for g in grants), grants
+def test_writer_is_confined_to_database_sqm_and_has_no_ddl() -> None:
+    assert role_grants("sqm_writer") == ["SELECT, INSERT, SHOW TABLES ON sqm.*"]
+    (ddl,) = [g for g in role_grants("sqm_migrator") if g.endswith("ON sqm.*")]
+    assert {"CREATE TABLE", "ALTER", "INSERT"} <= set(ddl.removesuffix(" ON sqm.*").split(", "))
 
 
-def test_passwords_come_from_the_environment() -> None:
-    for name in ("sqm", "grafana"):
-        password = user(name).find("password")
-        assert password is not None and password.attrib.get("from_env"), name
-        assert not (password.text or "").strip(), f"{name}: no literal password"
+def test_users_script_runs_first_access_then_users_at_every_start() -> None:
+    ch = service("clickhouse")
+    assert "./clickhouse/access.sql:/docker-entrypoint-initdb.d/10-access.sql:ro" in ch["volumes"]
+    assert "./clickhouse/users.sh:/docker-entrypoint-initdb.d/20-users.sh:ro" in ch["volumes"]
+    assert ch["environment"]["CLICKHOUSE_ALWAYS_RUN_INITDB_SCRIPTS"] == "1"
+    assert os.access(USERS_SH, os.X_OK), "executable: the entrypoint runs it, not sources it"
+    assert users_xml().findtext("users/default/access_management") == "1"
 
 
 def test_default_user_is_local_only() -> None:
@@ -612,3 +642,21 @@ def test_grafana_provisioning_uses_only_variables_compose_provides() -> None:
                 where = (provider.get("options") or {}).get("path")
                 if where:
                     assert where == "/var/lib/grafana/dashboards/sqm", path
+
+
+def test_cluster_example_config_defines_what_the_cluster_form_needs() -> None:
+    """deploy/clickhouse/cluster/sqm-cluster.xml: the cluster docs/deploy.md names, the macros
+    the Replicated tables' Keeper path uses (sinks/cluster.py), Keeper, replication left to the
+    replicated tables, and a shared secret so shards apply the caller's row policies."""
+    root = ET.parse(DEPLOY / "clickhouse" / "cluster" / "sqm-cluster.xml").getroot()
+    cluster = root.find("remote_servers/sqm_cluster")
+    assert cluster is not None and cluster.find("secret") is not None
+    shards = cluster.findall("shard")
+    assert len(shards) >= 2
+    assert all(s.findtext("internal_replication") == "true" for s in shards)
+    assert all(len(s.findall("replica")) >= 2 for s in shards)
+    assert {m.tag for m in root.iterfind("macros/*")} == {"shard", "replica"}
+    assert len(root.findall("zookeeper/node")) == 3
+    assert root.findtext("user_directories/replicated/zookeeper_path")  # access on every server
+    assert root.findtext("custom_settings_prefixes") == "SQL_"
+    assert "SQM_CLICKHOUSE_CLUSTER=sqm_cluster" in (ROOT / "docs" / "deploy.md").read_text()
