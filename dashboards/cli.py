@@ -78,8 +78,8 @@ def push(
 ) -> None:
     """Upload the boards to a running Grafana (folder SQM), overwriting earlier versions."""
     from dashboards.build import BOARDS, dashboard_json
-    from dashboards.grafana import GrafanaError, GrafanaTarget
     from dashboards.push import push_dashboards
+    from sinks.grafana import GrafanaError, GrafanaTarget
 
     if not url or not token:
         raise _fail("set SQM_GRAFANA_URL and SQM_GRAFANA_TOKEN (or --url and --token)")

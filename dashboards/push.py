@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dashboards.alerts import FOLDER, FOLDER_UID
-from dashboards.grafana import GrafanaError, GrafanaTarget, call, connect
+from sinks.grafana import GrafanaError, GrafanaTarget, call, connect
 
 __all__ = ["push_dashboards"]
 

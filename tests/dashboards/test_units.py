@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 
 from dashboards.build import dashboard_json
-from dashboards.grafana import GrafanaTarget
 from dashboards.query import ClickHouseQuery, Format, QueryType, register
 from dashboards.sdk import JSONEncoder, dm, timeseries
+from sinks.grafana import GrafanaTarget
 from tests.dashboards.macros import ALL, Context, ExpansionError, expand
 from tests.dashboards.schemas import errors, needs_schemas
 
