@@ -5,7 +5,8 @@ workers, offsets, changelogs to survive a crash), and paid for all of it: broker
 joins (~12 s for a 4-event file) and every event crossing Kafka twice. Here the same
 engine-free stages run in order on the file's lines:
 - ingest: `route_batch` validates and routes a chunk of lines to the shards (in a child process
-  for large files, so the next chunk is validated while this one is processed);
+  for large files, so the next chunk is validated while this one is processed), and the
+  worker's `IngestStage` names the rejected lines' dead letters;
 - customers and alerts: the worker's own stages (`streams/core/stages/`: a `Shard` per
   partition of `SQM_PARTITIONS`, then a `PartitionAlerts` per partition on the event clock),
   on in-memory state without a changelog (`MemoryPartitions`), with the same ClickHouse
@@ -35,7 +36,6 @@ from sinks.annotation_outbox import offer_annotations
 from sinks.archive import ClickHouseArchive
 from sinks.writer import ClickHouseWriter
 from streams.config import Settings
-from streams.core import rows
 from streams.core.alerting import AlertChange, AlertConfig
 from streams.core.ingest_batch import RoutedBatch
 from streams.core.partitions import MemoryPartitions
@@ -44,6 +44,7 @@ from streams.core.records import EventRecord
 from streams.core.shard import Message
 from streams.core.stages.alerts import AlertStage
 from streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
+from streams.core.stages.ingest import IngestBatch, IngestStage
 from streams.core.stages.settle import Prepared, settle
 from streams.core.state import Progress
 from streams.ingest_pool import IngestRouter
@@ -80,6 +81,7 @@ class DirectReplay:
         archive = ClickHouseArchive(client)
         n = settings.partitions
         # The stages the worker runs, on in-memory state without a changelog.
+        self.ingest = IngestStage(n)  # no topics: its output is handed over in process
         self.customers = CustomerStage(config, n, MemoryPartitions(), archive)
         self.alerts = AlertStage(alert_config, MemoryPartitions(),
                                  lateness_ms=settings.lateness_s * 1000)
@@ -122,13 +124,10 @@ class DirectReplay:
         """Ingest's output through the customer and alert stages: the rows to write."""
         n = self.settings.partitions
         name = path.name
-        dead: list[dict[str, Any]] = [
-            rows.dead_letter_row(
-                dl_id=f"{name}:{chunk.lines[i]}", stage="ingest", reason=r.reason,
-                topic=name, partition=0, offset=chunk.lines[i], raw=chunk.values[i],
-                now=self.now, event_id=r.event_id, tenant_id=r.tenant_id)
-            for i, r in routed.rejections
-        ]
+        ingest = self.ingest.prepare(IngestBatch(
+            routed, chunk.values, name, [0] * len(chunk.values), chunk.lines, self.now,
+            numbered=True))
+        dead: list[dict[str, Any]] = list(ingest.rows.get("dead_letters", ()))
         self._mark = max(self._mark, routed.marks.get(0, 0))
         progress = Progress(1, {0: self._mark}, frozenset({0}) if last else frozenset())
         messages: dict[int, list[Message]] = {p: [] for p in range(n)}

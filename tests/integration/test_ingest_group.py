@@ -26,7 +26,7 @@ import sys
 from streams.engine.faust.ingest import IngestStage
 from streams.cli import main
 
-async def fail(self, records):
+async def fail(self, *args):
     raise RuntimeError("injected failure")
 
 IngestStage.handle = fail

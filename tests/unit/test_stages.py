@@ -13,12 +13,14 @@ from typing import Any
 import orjson
 import pytest
 
+from streams.core.ingest_batch import route_batch
 from streams.core.partitions import KeyedBytesStore, MemoryPartitions
 from streams.core.ports import ChangelogRecord, OutRecord, Rows
 from streams.core.shard import ShardConfig
 from streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
+from streams.core.stages.ingest import IngestBatch, IngestStage
 from streams.core.stages.settle import Prepared, settle
-from streams.core.state import SEP
+from streams.core.state import SEP, Progress
 from tests.events import ev
 
 T0 = 1_772_413_200_000  # 2026-03-02T01:00:00Z
@@ -114,3 +116,26 @@ def test_on_memory_partitions_nothing_is_owed() -> None:
     prepared = stage.prepare(batch(0, ev("contact.created", T0, "c1", queue="q")))
     assert prepared.changelog == [] and prepared.records == []
     assert prepared.alert_inputs[0]  # handed over in process instead
+
+
+def test_ingest_sends_the_events_then_the_progress_report_then_the_dead_letters() -> None:
+    values = [orjson.dumps(INPUT), b"not json"]
+    routed = route_batch(values, [0, 0], 2, T0 + 3_600_000, 300)
+    stage = IngestStage(2, by_customer_topic="bc", dead_letter_topic="dl")
+    report = Progress(1, {0: T0})
+    prepared = stage.prepare(IngestBatch(routed, values, "in", [0, 0], [10, 11], NOW,
+                                         [T0, None], progress=report))
+    target = routed.chunks[0][0]
+    assert [(r.topic, r.partition) for r in prepared.records] == [
+        ("bc", target), ("bc", 0), ("bc", 1), ("dl", None)]
+    [row] = prepared.rows["dead_letters"]
+    assert (row["dl_id"], row["offset"], row["received_at"]) == ("in:0:11", 11, NOW)
+    # A file's lines: named by line, no topics, nothing produced.
+    numbered = IngestStage(2).prepare(IngestBatch(routed, values, "f.jsonl", [0, 0], [3, 4],
+                                                  NOW, numbered=True))
+    assert numbered.records == [] and numbered.rows["dead_letters"][0]["dl_id"] == "f.jsonl:4"
+
+
+INPUT = {"event_id": "e1", "type": "contact.queued", "occurred_at": "2026-03-02T01:00:00Z",
+         "tenant_id": "t1", "contact_id": "c1", "customer_id": "u1", "channel": "chat",
+         "queue": "billing", "schema_version": 1}
