@@ -26,7 +26,6 @@ from faust.types import TableT
 from sinks.annotation_outbox import offer_annotations
 from sinks.writer import ClickHouseWriter
 from streams.core.alerting import AlertConfig
-from streams.core.alerting.partition import PartitionAlerts
 from streams.core.stages.alerts import AlertStage, PreparedAlerts
 from streams.core.stages.settle import settle
 from streams.engine.faust.record_batches import RecordBatches
@@ -59,9 +58,6 @@ class AlertAgent:
         self.event_clock = event_clock
         self.grace_ms = int(grace_s * 1000)
         self._lock = asyncio.Lock()
-
-    def _partition(self, p: int) -> PartitionAlerts:
-        return self.stage.partition(p)
 
     async def handle(self, events: Sequence[faust.EventT], ack: Ack | None = None) -> None:
         inputs: dict[int, list[bytes]] = defaultdict(list)
