@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertMonitor, parse_config
 from streams.core.alerting.defaults import DEFAULT_RULE_DATA
 from streams.core.alerting.partition import AlertStateStore, PartitionAlerts, legacy_key, parse_key
+from streams.core.partitions import KeyedBytesStore
 from streams.core.rollup import ANSWERED, IN_SLA, MINUTE_MS, N_COUNTERS, OFFERED, WAIT_MS
 
 SHARDS = 4
@@ -136,7 +137,7 @@ def main() -> None:
         kinds[parsed[1][0] if parsed else "old"] += sent[-1]
 
     data: dict[bytes, Any] = {}
-    states = AlertStateStore(data, {}, send, cfg)
+    states = AlertStateStore(KeyedBytesStore(data, {}, send), cfg)
     states.flush(0, part)  # the first full write of the parts
     full = sum(sent)
     sent.clear()

@@ -35,6 +35,7 @@ from streams.core import rows
 from streams.core.alerting import DEFAULT_CONFIG
 from streams.core.alerting.changes import change_columns
 from streams.core.alerting.partition import AlertStateStore
+from streams.core.partitions import KeyedBytesStore
 from streams.core.records import EventRecord
 from streams.core.shard import Shard, ShardConfig
 from streams.core.state import DictStore
@@ -94,7 +95,8 @@ def main() -> None:
     messages = [(i, decoded[j:j + MESSAGE_EVENTS], 0)
                 for i, j in enumerate(range(0, len(decoded), MESSAGE_EVENTS))]
     now_ms = rows.epoch_ms(datetime.now(UTC))
-    alert_store = AlertStateStore({}, {}, lambda _p, _k, _v: None, DEFAULT_CONFIG)
+    alert_store = AlertStateStore(KeyedBytesStore({}, {}, lambda _p, _k, _v: None),
+                                  DEFAULT_CONFIG)
     for step in ("shard process", "rows", "chDB insert", "changelog encode", "alert inputs",
                  "alert stage"):
         cost[step] = 0.0

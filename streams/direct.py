@@ -5,10 +5,13 @@ workers, offsets, changelogs to survive a crash), and paid for all of it: broker
 joins (~12 s for a 4-event file) and every event crossing Kafka twice. Here the same
 engine-free stages run in order on the file's lines:
 - ingest: `route_batch` validates and routes a chunk of lines to the shards (in a child process
-  for large files, so the next chunk is validated while this one is processed);
-- customers: one `Shard` per partition of `SQM_PARTITIONS`, on an in-memory store without a
-  changelog, with the same ClickHouse archive for evicted long-lived contacts;
-- alerts: one `PartitionAlerts` per partition, on the event clock.
+  for large files, so the next chunk is validated while this one is processed), and the
+  worker's `IngestStage` names the rejected lines' dead letters;
+- customers and alerts: the worker's own stages (`streams/core/stages/`: a `Shard` per
+  partition of `SQM_PARTITIONS`, then a `PartitionAlerts` per partition on the event clock),
+  on in-memory state without a changelog (`MemoryPartitions`), with the same ClickHouse
+  archive for evicted long-lived contacts, settled by `settle` through an outbox that only
+  writes rows (`_RowsOutbox`).
 The file is one ordered input (one source partition, offsets = line numbers): the event clock
 is the latest event time read, and closes at the end of the file. Each chunk's rows are
 written (in a thread) while the next chunk is processed, one write at a time, in order.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,19 +34,19 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.annotation_outbox import offer_annotations
 from sinks.archive import ClickHouseArchive
-from sinks.writer import Batch, ClickHouseWriter
+from sinks.writer import ClickHouseWriter
 from streams.config import Settings
-from streams.core import rows
-from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
-from streams.core.alerting.changes import change_columns
-from streams.core.alerting.partition import PartitionAlerts
-from streams.core.derive import ContactView
+from streams.core.alerting import AlertChange, AlertConfig
 from streams.core.ingest_batch import RoutedBatch
+from streams.core.partitions import MemoryPartitions
+from streams.core.ports import ChangelogRecord, OutRecord, Rows
 from streams.core.records import EventRecord
-from streams.core.rollup import WindowKey
-from streams.core.shard import Shard
-from streams.core.state import MemoryStore, Progress
-from streams.core.wire import alert_inputs
+from streams.core.shard import Message
+from streams.core.stages.alerts import AlertStage
+from streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
+from streams.core.stages.ingest import IngestBatch, IngestStage
+from streams.core.stages.settle import Prepared, settle
+from streams.core.state import Progress
 from streams.ingest_pool import IngestRouter
 from streams.replay_summary import ReplaySummary, numbered_lines, read_lines
 from streams.stats import PipelineStats
@@ -63,7 +66,7 @@ class _Chunk:
 
 @dataclass
 class _Prepared:
-    batch: Batch
+    work: Prepared
     alerts: list[AlertChange] = field(default_factory=list)
     settled: int = 0
 
@@ -77,9 +80,11 @@ class DirectReplay:
         config = settings.shard_config()
         archive = ClickHouseArchive(client)
         n = settings.partitions
-        self.shards = [Shard(p, MemoryStore(), config, archive) for p in range(n)]
-        self.alerts = [PartitionAlerts(AlertMonitor(alert_config)) for _ in range(n)]
-        self.lateness_ms = settings.lateness_s * 1000
+        # The stages the worker runs, on in-memory state without a changelog.
+        self.ingest = IngestStage(n)  # no topics: its output is handed over in process
+        self.customers = CustomerStage(config, n, MemoryPartitions(), archive)
+        self.alerts = AlertStage(alert_config, MemoryPartitions(),
+                                 lateness_ms=settings.lateness_s * 1000)
         self._offsets = [0] * n  # per shard: the offset of its next message (window stamps)
         self._mark = 0  # latest event time read (the one input partition's progress)
         self.now = datetime.now(UTC)
@@ -116,78 +121,35 @@ class DirectReplay:
                              horizon_ms, self.settings.max_future_s, self.settings.max_past_days)
 
     def _apply(self, path: Path, chunk: _Chunk, routed: RoutedBatch, *, last: bool) -> _Prepared:
-        """Ingest's output through the shards and the alert partitions: the rows to write."""
+        """Ingest's output through the customer and alert stages: the rows to write."""
         n = self.settings.partitions
         name = path.name
-        dead: list[dict[str, Any]] = [
-            rows.dead_letter_row(
-                dl_id=f"{name}:{chunk.lines[i]}", stage="ingest", reason=r.reason,
-                topic=name, partition=0, offset=chunk.lines[i], raw=chunk.values[i],
-                now=self.now, event_id=r.event_id, tenant_id=r.tenant_id)
-            for i, r in routed.rejections
-        ]
+        ingest = self.ingest.prepare(IngestBatch(
+            routed, chunk.values, name, [0] * len(chunk.values), chunk.lines, self.now,
+            numbered=True))
+        dead: list[dict[str, Any]] = list(ingest.rows.get("dead_letters", ()))
         self._mark = max(self._mark, routed.marks.get(0, 0))
         progress = Progress(1, {0: self._mark}, frozenset({0}) if last else frozenset())
-        messages: list[list[tuple[int, list[EventRecord], int, Progress | None]]] = [
-            [] for _ in range(n)]
+        messages: dict[int, list[Message]] = {p: [] for p in range(n)}
         lines: dict[tuple[int, int], list[int]] = {}  # (shard, message offset) -> line numbers
         for (target, _source, value), at in zip(routed.chunks, routed.positions, strict=True):
             events = [EventRecord.from_wire_list(w) for w in orjson.loads(value)["events"]]
             offset = self._next_offset(target)
             messages[target].append((offset, events, 0, None))
             lines[(target, offset)] = [chunk.lines[i] for i in at]
-        accepted: list[EventRecord] = []
-        contacts: list[tuple[ContactView, int]] = []
-        windows: list[tuple[int, WindowKey, list[int], int]] = []
-        dropped: list[dict[str, Any]] = []
-        inputs: list[list[bytes]] = [[] for _ in range(n)]
-        s = self.stats
-        for target, shard in enumerate(self.shards):
-            msgs = messages[target]
-            msgs.append((self._next_offset(target), [], -1, progress))
-            res = shard.process(msgs)
-            shard.commit()
-            accepted += res.accepted
-            contacts += res.contacts
-            windows += [(target, *w) for w in res.windows]
-            dropped += [rows.dropped_correction_row(target, key, d, offset, self.now)
-                        for key, d, offset in res.dropped]
-            for late in res.late:
-                line = lines[(target, late.offset)][late.index]
-                dead.append(rows.dead_letter_row(
-                    dl_id=f"{name}:{line}", stage="late", reason=late.reason, topic=name,
-                    partition=0, offset=line, raw=late.event.raw, now=self.now,
-                    event_id=late.event.event_id, tenant_id=late.event.tenant_id))
-            for p, values in alert_inputs(target, shard.meta.low_watermark, res.windows,
-                                         res.contacts, n, res.before, closed=shard.meta.closed,
-                                         shards=n).items():
-                inputs[p].extend(values)
-            s.accepted += len(res.accepted)
-            s.duplicates += res.duplicates
-            s.late += len(res.late)
-            s.dropped_corrections += res.dropped_corrections
-            s.restored_contacts += res.restored_contacts
-            s.restored_windows += res.restored_windows
-        changes: list[AlertChange] = []
-        for p, part in enumerate(self.alerts):
-            for value in inputs[p]:
-                changes += part.apply(value)
-            changes += part.evaluate_event_clock(self.lateness_ms)
-            _forget_changed(part.monitor)
-        s.read += len(chunk.values)
-        s.dead_lettered += len(dead)
-        s.processed += routed.forwarded
-        now_ms = rows.epoch_ms(self.now)
-        batch: Batch = {
-            "events": rows.event_columns(accepted, now_ms),
-            "contacts": rows.contact_columns(contacts, now_ms),
-            "sla_1m": rows.sla_columns(windows, now_ms, self.shards[0].config.policy.version),
-            "dead_letters": dead,
-            "dropped_corrections": dropped,
-        }
-        if changes:
-            batch = {**batch, "alerts": change_columns(changes)}
-        return _Prepared(batch, changes, len(chunk.values))
+        for target in range(n):
+            messages[target].append((self._next_offset(target), [], -1, progress))
+        customers = self.customers.prepare(
+            CustomerBatch(messages, Origin(name, lines=lines), self.now))
+        customers.count(self.stats)
+        alerts = self.alerts.prepare({p: customers.alert_inputs.get(p, []) for p in range(n)},
+                                     event_clock=True)
+        self.stats.read += len(chunk.values)
+        self.stats.dead_lettered += len(dead)
+        batch = dict(customers.rows)
+        batch["dead_letters"] = dead + batch["dead_letters"]
+        batch.update(alerts.rows)
+        return _Prepared(Prepared(batch), alerts.changes, len(chunk.values))
 
     def _next_offset(self, target: int) -> int:
         offset = self._offsets[target]
@@ -195,13 +157,36 @@ class DirectReplay:
         return offset
 
     async def _write(self, prepared: _Prepared, progressed: Progressed | None) -> None:
-        await self.writer.write_async(prepared.batch)
+        def acknowledge() -> None:
+            if progressed is not None:
+                progressed(prepared.settled)
+
+        await settle(_RowsOutbox(self.writer, acknowledge), prepared.work)
         self.stats.alert_changes += len(prepared.alerts)
         if prepared.alerts:
             offer_annotations(prepared.alerts)
         self.stats.batches += 1
-        if progressed is not None:
-            progressed(prepared.settled)
+
+
+class _RowsOutbox:
+    """The direct runner's outbox: rows only (nothing to produce, no changelog: a replay that
+    fails is run again from the file); acknowledging a chunk advances the progress bar."""
+
+    def __init__(self, writer: ClickHouseWriter, acknowledged: Callable[[], None]) -> None:
+        self.writer = writer
+        self.acknowledged = acknowledged
+
+    async def write_rows(self, rows: Rows) -> None:
+        await self.writer.write_async(rows)
+
+    async def produce(self, records: Sequence[OutRecord]) -> None:
+        assert not records, "the direct runner has no topics"
+
+    async def write_changelog(self, records: Sequence[ChangelogRecord]) -> None:
+        assert not records, "the direct runner keeps no changelog"
+
+    async def acknowledge(self) -> None:
+        self.acknowledged()
 
 
 def _chunks(path: Path) -> Iterator[_Chunk]:
@@ -216,15 +201,6 @@ def _chunks(path: Path) -> Iterator[_Chunk]:
             values, numbers = [], []
     if values:
         yield _Chunk(numbers, values)
-
-
-def _forget_changed(monitor: AlertMonitor) -> None:
-    """Nothing is written to a changelog here: drop the parts' change marks as they come."""
-    monitor.rolling.take_changed()
-    monitor.waiting.take_changed()
-    monitor.waits.take_changed()
-
-
 
 
 async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from streams.core.facts import ContactFacts
+from streams.core.ports import PartitionState
 from streams.core.rollup import N_COUNTERS, WindowKey, pad
 
 SEP = "\x1f"  # cannot appear in JSON-decoded ids by accident the way "|" or "/" can
@@ -188,27 +189,8 @@ class ShardMeta:
         return meta
 
 
-class ShardStore(Protocol):
-    """Where a shard's state lives: live objects, or encoded bytes after a recovery."""
-
-    # False: nothing is ever recovered from this store (a one-shot replay), so values are not
-    # encoded for a changelog (`put` gets b"").
-    durable: bool
-
-    def get(self, key: str) -> Any | None: ...
-
-    def keep(self, key: str, value: Any) -> None:
-        """Cache a decoded object (no changelog record)."""
-
-    def put(self, key: str, value: Any, encoded: bytes) -> None:
-        """Store and write a changelog record, in call order."""
-
-    def delete(self, key: str) -> None:
-        """Remove and write a tombstone."""
-
-    def keys(self, prefixes: tuple[str, ...]) -> Iterable[str]:
-        """The keys that start with one of `prefixes`, as a list (safe to change the store
-        while iterating)."""
+# Where a shard's state lives: one partition of a `PartitionedStateStore` (core/ports.py).
+ShardStore = PartitionState
 
 
 class MemoryStore:

@@ -26,7 +26,7 @@ import sys
 from streams.engine.faust.ingest import IngestStage
 from streams.cli import main
 
-async def fail(self, records):
+async def fail(self, *args):
     raise RuntimeError("injected failure")
 
 IngestStage.handle = fail
@@ -36,8 +36,8 @@ main()
 
 FAILING_CUSTOMER_STAGE = FAILING_WORKER.replace(
     "from streams.engine.faust.ingest import IngestStage",
-    "from streams.engine.faust.customers import CustomerStage",
-).replace("IngestStage.handle", "CustomerStage.finish")  # its writes fail
+    "from streams.engine.faust.customers import CustomerAgent",
+).replace("IngestStage.handle", "CustomerAgent.finish")  # its writes fail
 
 
 @pytest.fixture()

@@ -16,17 +16,22 @@ import orjson
 import pytest
 
 from streams.core.alerting import AlertChange, AlertMonitor, WaitingContact, parse_config
+from streams.core.alerting import partition as layout
 from streams.core.alerting.monitor import META, PartKey
-from streams.core.alerting.partition import (
-    AlertStateStore,
-    PartitionAlerts,
-    legacy_key,
-    parse_key,
-    table_key,
-)
+from streams.core.alerting.partition import AlertStateStore, PartitionAlerts, parse_key
+from streams.core.partitions import KeyedBytesStore
 from streams.core.rollup import ANSWERED, IN_SLA, N_COUNTERS, OFFERED
 from streams.core.wire import ack_message
 from tests.events import ms
+
+
+def table_key(partition: int, part: PartKey) -> bytes:
+    """A part's key as the table and its changelog hold it."""
+    return layout.table_key(partition, part).encode()
+
+
+def legacy_key(partition: int) -> bytes:
+    return layout.legacy_key(partition).encode()
 
 T0 = ms("2026-03-02T01:00:00+00:00")
 MIN, SEC = 60_000, 1000
@@ -129,7 +134,7 @@ class Changelog:
 
 
 def store(data: dict[bytes, Any], log: Changelog) -> AlertStateStore:
-    return AlertStateStore(data, {}, log.send, CONFIG)
+    return AlertStateStore(KeyedBytesStore(data, {}, log.send), CONFIG)
 
 
 def roundtrip(parts: dict[PartKey, Any]) -> dict[PartKey, Any]:

@@ -1,8 +1,8 @@
 """The alert stage's state and its changelog: per partition, one record per part of the state.
 
 A partition's state is its `AlertMonitor` and the latest watermark of every customer shard. It
-is kept in the Faust table in parts (`AlertMonitor.parts`), each under its own key, JSON
-`[partition, *part key]`:
+is kept in the stage's `PartitionedStateStore` (a Faust table in a worker) in parts
+(`AlertMonitor.parts`), each under its own key, JSON `[partition, *part key]`:
 
     [p, "minute", m]                one minute's window rows
     [p, "waiting", tenant, contact] one waiting contact
@@ -19,14 +19,13 @@ after every batch and tick): such a record is still read, written out as parts a
 flush, and deleted after their meta. (Going back to an older sqm is not supported: it would not
 read the parts.)
 
-The table's data holds what its changelog holds (bytes per part), except under the meta key,
+The state holds what its changelog holds (bytes per part), except under the meta key,
 where the live `PartitionAlerts` replaces the bytes once built. A recovery that writes the meta
 key again (a rebalance re-reads the changelog) makes the next `get` rebuild from the parts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
 from typing import Any, cast
 
 import orjson
@@ -34,9 +33,8 @@ import orjson
 from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
 from streams.core.alerting.at_risk import LEGACY, WaitingContact
 from streams.core.alerting.monitor import META, PartKey
+from streams.core.ports import PartitionedStateStore, PartitionState
 from streams.core.rollup import WindowKey
-
-Send = Callable[[int, bytes, bytes | None], object]  # partition, key, value (None: delete)
 
 
 class PartitionAlerts:
@@ -127,15 +125,21 @@ class PartitionAlerts:
         return cls(AlertMonitor.from_state(state["monitor"], config), marks)
 
 
-def table_key(partition: int, part: PartKey) -> bytes:
-    return orjson.dumps([partition, *part])
+def table_key(partition: int, part: PartKey) -> str:
+    return orjson.dumps([partition, *part]).decode()
 
 
-def legacy_key(partition: int) -> bytes:
-    return str(partition).encode()
+def legacy_key(partition: int) -> str:
+    return str(partition)
 
 
-def parse_key(key: bytes) -> tuple[int, PartKey] | None:
+def partition_prefix(partition: int) -> str:
+    """What every parts-layout key of `partition` starts with (`[3,` is not a prefix of
+    `[30,...]`), and no legacy key does."""
+    return f"[{partition},"
+
+
+def parse_key(key: bytes | str) -> tuple[int, PartKey] | None:
     """(partition, part key) of a parts-layout key; None for anything else (a legacy key)."""
     try:
         parsed = orjson.loads(key)
@@ -147,26 +151,21 @@ def parse_key(key: bytes) -> tuple[int, PartKey] | None:
 
 
 class AlertStateStore:
-    """The alert stage's partitions over a table's data, written through its changelog.
+    """The alert stage's partitions over a `PartitionedStateStore` (keys as above; values the
+    bytes of each part, and the live `PartitionAlerts` under the meta key once built)."""
 
-    `data` and `key_partition` are the Faust memory store's dicts (key → value, key →
-    partition); `send(partition, key, value)` writes one changelog record.
-    """
-
-    def __init__(self, data: MutableMapping[bytes, Any], key_partition: MutableMapping[bytes, int],
-                 send: Send, config: AlertConfig) -> None:
-        self.data = data
-        self.key_partition = key_partition
-        self.send = send
+    def __init__(self, store: PartitionedStateStore, config: AlertConfig) -> None:
+        self.store = store
         self.config = config
 
     def get(self, p: int) -> PartitionAlerts:
+        state = self.store.partition(p)
         meta_key = table_key(p, META)
-        value = self.data.get(meta_key)
+        value = state.get(meta_key)
         if isinstance(value, PartitionAlerts):
             return value
-        parts = self._stored(p)
-        legacy = self.data.get(legacy_key(p))
+        parts = self._stored(state, p)
+        legacy = state.get(legacy_key(p))
         if isinstance(value, bytes):
             meta = orjson.loads(value)
             monitor = AlertMonitor.from_parts({**parts, META: meta["monitor"]}, self.config)
@@ -184,15 +183,15 @@ class AlertStateStore:
             # Parts without a meta record: the first flush of this partition never finished.
             part = PartitionAlerts(AlertMonitor(self.config))
             part.rewrite = bool(parts)
-        self.data[meta_key] = part
-        self.key_partition[meta_key] = p
+        state.keep(meta_key, part)
         return part
 
-    def _stored(self, p: int) -> dict[PartKey, Any]:
+    def _stored(self, state: PartitionState, p: int) -> dict[PartKey, Any]:
         out: dict[PartKey, Any] = {}
-        for key, value in list(self.data.items()):
+        for key in state.keys((partition_prefix(p),)):
             parsed = parse_key(key)
-            if parsed is not None and parsed[0] == p and parsed[1] != META and value:
+            value = state.get(key)
+            if parsed is not None and parsed[1] != META and value:
                 out[parsed[1]] = orjson.loads(value)
         return out
 
@@ -204,46 +203,41 @@ class AlertStateStore:
         deletes the partition's other keys first, writes every part, and deletes the old
         single record only after the meta: a crash before that leaves the old record to read.
         """
+        state = self.store.partition(p)
         monitor = part.monitor
         changed: dict[PartKey, Any] = monitor.parts() if part.rewrite else monitor.changed_parts()
         monitor_meta = changed.pop(META)
         meta_key, old_key = table_key(p, META), legacy_key(p)
         n = 0
         if part.rewrite:
-            keep = {table_key(p, k) for k in changed} | {meta_key, old_key}
-            for key in [k for k in self.data if k not in keep and self._belongs(k, p)]:
-                n += self._put(p, key, None)
+            keep = {table_key(p, k) for k in changed} | {meta_key}
+            for key in [k for k in state.keys((partition_prefix(p),)) if k not in keep]:
+                n += _put(state, key, None)
         for k, value in changed.items():
-            n += self._put(p, table_key(p, k), None if value is None else orjson.dumps(value))
+            n += _put(state, table_key(p, k), None if value is None else orjson.dumps(value))
         meta = part.meta(monitor_meta)
         content = orjson.dumps(meta)
         if n or content != part.meta_written:
             part.writes += 1
             part.meta_written = content
-            self.send(p, meta_key, orjson.dumps({"seq": part.writes, **meta}))
+            state.put(meta_key, part, orjson.dumps({"seq": part.writes, **meta}))
             n += 1
+        else:
+            state.keep(meta_key, part)
         if part.rewrite:
-            n += self._put(p, old_key, None)
+            n += _put(state, old_key, None)
             part.rewrite = False
-        self.data[meta_key] = part
-        self.key_partition[meta_key] = p
         return n
 
-    def _belongs(self, key: bytes, p: int) -> bool:
-        parsed = parse_key(key)
-        return parsed is not None and parsed[0] == p
 
-    def _put(self, p: int, key: bytes, value: bytes | None) -> int:
-        """Store and write one part if it differs from what is stored; 1 if written."""
-        if value is None:
-            if key not in self.data:
-                return 0  # never written (added and gone between two flushes)
-            del self.data[key]
-            self.key_partition.pop(key, None)
-        else:
-            if self.data.get(key) == value:
-                return 0
-            self.data[key] = value
-            self.key_partition[key] = p
-        self.send(p, key, value)
-        return 1
+def _put(state: PartitionState, key: str, value: bytes | None) -> int:
+    """Store and write one part if it differs from what is stored; 1 if written."""
+    if value is None:
+        if state.get(key) is None:
+            return 0  # never written (added and gone between two flushes)
+        state.delete(key)
+    else:
+        if state.get(key) == value:
+            return 0
+        state.put(key, value, value)
+    return 1

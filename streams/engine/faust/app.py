@@ -20,9 +20,10 @@ from sinks.archive import ClickHouseArchive
 from sinks.writer import ClickHouseWriter
 from streams.app_config import load_alert_config
 from streams.config import Settings
-from streams.engine.faust.alerts import AlertStage
+from streams.core.stages.customers import PreparedCustomers
+from streams.engine.faust.alerts import AlertAgent
 from streams.engine.faust.broker import EMBEDDED_FAUST_SETTINGS
-from streams.engine.faust.customers import CustomerStage, PreparedBatch
+from streams.engine.faust.customers import CustomerAgent
 from streams.engine.faust.ingest import IngestStage
 from streams.engine.faust.ingest_consumer import IngestConsumer, consumer_config
 from streams.engine.faust.paced_take import acknowledge, take_paced
@@ -45,8 +46,8 @@ class Pipeline:
     stats: PipelineStats
     ingest: IngestStage
     ingest_consumer: IngestConsumer
-    customers: CustomerStage
-    alerts: AlertStage
+    customers: CustomerAgent
+    alerts: AlertAgent
     gc: GcPolicy
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -73,10 +74,10 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     ingest = IngestStage(settings, writer, stats, topics.by_customer, topics.dead_letters, router)
     # One gatherer per stage: a stage's send() must not deliver another's half-built records.
     producer = faust_producer(app)
-    customers = CustomerStage(settings, writer, stats, topics.state, topics.dead_letters,
+    customers = CustomerAgent(settings, writer, stats, topics.state, topics.dead_letters,
                               topics.alert_inputs, RecordBatches(producer, stats.produced),
                               ClickHouseArchive(writer.client))
-    alerting = AlertStage(
+    alerting = AlertAgent(
         load_alert_config(settings), writer, stats, topics.alert_state, topics.alerts,
         RecordBatches(producer, stats.produced),
         event_clock=settings.alert_clock == "event", grace_s=settings.alert_grace_s,
@@ -175,13 +176,12 @@ def _ingest_consumer(app: faust.App, settings: Settings, bootstrap: str, ingest:
 
 
 def _customer_agent(app: faust.App, settings: Settings, topic: faust.TopicT,
-                    customers: CustomerStage, guarded: Guarded) -> None:
-    async def prepare(events: Any) -> PreparedBatch:
+                    customers: CustomerAgent, guarded: Guarded) -> None:
+    async def prepare(events: Any) -> PreparedCustomers:
         return customers.prepare(events)
 
-    async def finish(stream: Any, prepared: PreparedBatch, events: Any) -> None:
-        await customers.finish(prepared)
-        await acknowledge(stream, events)
+    async def finish(stream: Any, prepared: PreparedCustomers, events: Any) -> None:
+        await customers.finish(prepared, partial(acknowledge, stream, events))
 
     @app.agent(topic, name="sqm.customers")
     async def customers_agent(stream: Any) -> None:  # a faust.Stream
@@ -205,12 +205,14 @@ def _customer_agent(app: faust.App, settings: Settings, topic: faust.TopicT,
                 finishing.cancel()
 
 
-def _alert_agent(app: faust.App, settings: Settings, topic: faust.TopicT, alerting: AlertStage,
+def _alert_agent(app: faust.App, settings: Settings, topic: faust.TopicT, alerting: AlertAgent,
                  guarded: Guarded) -> None:
     @app.agent(topic, name="sqm.alerts")
     async def alerts_agent(stream: Any) -> None:  # a faust.Stream
-        async for events in take_paced(stream, 256, settings.alert_batch_within_s):
-            await guarded("alert", alerting.handle, events)
+        # Acknowledged by the stage, after its changelog (streams/core/stages/settle.py).
+        async for events in take_paced(stream, 256, settings.alert_batch_within_s, ack=False):
+            await guarded("alert", partial(alerting.handle, ack=partial(acknowledge, stream,
+                                                                          events)), events)
 
     @app.timer(interval=settings.alert_tick_s)
     async def alert_clock() -> None:

@@ -15,16 +15,17 @@ import logging
 import time
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import faust
 
 from sinks.writer import ClickHouseWriter
 from streams.config import Settings
 from streams.core.input_progress import InputProgress
-from streams.core.rows import dead_letter_row
-from streams.core.state import Progress
-from streams.core.wire import dead_letter_message, encode_progress
+from streams.core.ports import ChangelogRecord, OutRecord, Rows
+from streams.core.stages.ingest import IngestBatch
+from streams.core.stages.ingest import IngestStage as CoreIngestStage
+from streams.core.stages.settle import settle
 from streams.ingest_pool import IngestRouter, Routing
 from streams.stats import PipelineStats
 
@@ -58,6 +59,33 @@ class InputRecord(Protocol):
     def value(self) -> bytes | None: ...
 
 
+class TopicOutbox:
+    """The ingest stage's outbox: its few large messages through Faust's topics (in order,
+    each awaited into the producer, then all awaited delivered), dead-letter rows through the
+    writer. Nothing to acknowledge here: the ingest consumer commits the batch's offsets once
+    `IngestStage.handle`'s delivery returned, i.e. after `settle`."""
+
+    def __init__(self, writer: ClickHouseWriter, topics: dict[str, faust.TopicT]) -> None:
+        self.writer = writer
+        self.topics = topics
+
+    async def write_rows(self, rows: Rows) -> None:
+        if rows:
+            await self.writer.write_async(rows)
+
+    async def produce(self, records: Sequence[OutRecord]) -> None:
+        sends = [await self.topics[r.topic].send(key=r.key, value=r.value, partition=r.partition)
+                 for r in records]
+        if sends:
+            await asyncio.gather(*sends)  # delivered before these events are acknowledged
+
+    async def write_changelog(self, records: Sequence[ChangelogRecord]) -> None:
+        assert not records, "the ingest stage keeps no state"
+
+    async def acknowledge(self) -> None:
+        pass
+
+
 class IngestStage:
     def __init__(
         self,
@@ -70,10 +98,12 @@ class IngestStage:
     ) -> None:
         self.settings = settings
         self.router = router or IngestRouter(0)  # 0: validate in the event loop
-        self.writer = writer
         self.stats = stats
-        self.by_customer = by_customer
-        self.dead_letters = dead_letters
+        names = (settings.by_customer_topic, settings.dead_letter_topic)
+        self.outbox = TopicOutbox(writer, dict(zip(names, (by_customer, dead_letters),
+                                                   strict=True)))
+        self.stage = CoreIngestStage(settings.partitions, by_customer_topic=names[0],
+                                     dead_letter_topic=names[1])
         # What every shard is told of the input partitions after each batch (the event clock).
         self.progress = InputProgress(settings.idle_partition_s or None)
 
@@ -93,21 +123,6 @@ class IngestStage:
 
     async def _deliver(self, records: Sequence[InputRecord], routing: Routing) -> None:
         routed = await IngestRouter.result(routing)
-        dead: list[dict[str, Any]] = []
-        for i, rejection in routed.rejections:
-            msg = records[i]
-            dead.append(dead_letter_row(
-                dl_id=f"{msg.topic}:{msg.partition}:{msg.offset}", stage="ingest",
-                reason=rejection.reason, topic=msg.topic, partition=msg.partition,
-                offset=msg.offset, raw=msg.value or b"", now=kafka_time(msg.timestamp),
-                event_id=rejection.event_id, tenant_id=rejection.tenant_id,
-            ))
-        if dead:
-            await self.writer.write_async({"dead_letters": dead})
-        sends = [
-            await self.by_customer.send(key=str(target).encode(), value=value, partition=target)
-            for target, _source, value in routed.chunks
-        ]
         # Delivered in order, so this report covers exactly what was delivered so far; sent
         # after the batch's events on each partition, so no shard hears of it before them.
         next_offsets: dict[int, int] = {}
@@ -115,34 +130,23 @@ class IngestStage:
             if msg.offset >= next_offsets.get(msg.partition, 0):
                 next_offsets[msg.partition] = msg.offset + 1
         self.progress.deliver(next_offsets, routed.marks)
-        sends += await self._send_progress(self.progress.report(time.monotonic()))
-        sends += [
-            await self.dead_letters.send(key=row["dl_id"].encode(), value=dead_letter_message(row))
-            for row in dead
-        ]
-        if sends:
-            await asyncio.gather(*sends)  # delivered before these events are acknowledged
+        prepared = self.stage.prepare(IngestBatch(
+            routed, [msg.value for msg in records], records[0].topic if records else "",
+            [msg.partition for msg in records], [msg.offset for msg in records],
+            datetime.now(UTC), [msg.timestamp for msg in records],
+            progress=self.progress.report(time.monotonic())))
+        await settle(self.outbox, prepared)
         self.stats.read += len(records)
-        self.stats.forwarded += routed.forwarded
-        self.stats.dead_lettered += len(dead)
-        if dead:
+        self.stats.forwarded += prepared.forwarded
+        self.stats.dead_lettered += prepared.dead
+        if prepared.dead:
             log.warning("dead-lettered %d of %d events; first reason: %s",
-                        len(dead), len(records), dead[0]["reason"])
-
+                        prepared.dead, len(records), prepared.first_reason)
 
     async def heartbeat(self) -> None:
         """Between batches: tell the shards when a partition turned idle or the input ended
         (a replay's last batch may be delivered before its producer is done)."""
         if self.progress.heartbeat_due(time.monotonic()):
-            sends = await self._send_progress(self.progress.report(time.monotonic()))
-            if sends:
-                await asyncio.gather(*sends)
-
-    async def _send_progress(self, progress: Progress | None) -> list[Awaitable[Any]]:
-        if progress is None:
-            return []
-        value = encode_progress(progress)
-        return [
-            await self.by_customer.send(key=str(target).encode(), value=value, partition=target)
-            for target in range(self.settings.partitions)
-        ]
+            progress = self.progress.report(time.monotonic())
+            if progress is not None:
+                await self.outbox.produce(self.stage.progress_records(progress))

@@ -14,10 +14,12 @@ Live, a stage still makes at most one batch (one ClickHouse insert per table) pe
 behind, the next batch starts as soon as the previous one is done.
 
 Built on the same stream hooks as `take_events` (a buffering processor, passive consumption,
-manual acks) of the pinned faust-streaming 0.15.3. Unlike it, a batch's events are acknowledged
-only when the consumer asks for the next batch (or, with `ack=False`, when the consumer says
-so): a batch whose processing raised or was cancelled is never acknowledged, so it is
-processed again after a restart.
+manual acks) of the pinned faust-streaming 0.15.3, two of them private (`Stream._enable_passive`,
+`Stream._processors`): Faust has no public way to buffer a stream with its acks held back.
+tests/unit/test_engine_internals.py checks that `take_events` still uses each hook. Unlike it,
+a batch's events are acknowledged only when the consumer asks for the next batch (or, with
+`ack=False`, when the consumer says so): a batch whose processing raised or was cancelled is
+never acknowledged, so it is processed again after a restart.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ async def take_paced(
     enable_acks = s.enable_acks
     s.enable_acks = False  # acknowledged below, once the consumer is done with the batch
     s.add_processor(add_to_buffer)
-    s._enable_passive(stream.channel.__aiter__())
+    s._enable_passive(stream.channel.__aiter__())  # private, as take_events does
     last_start = float("-inf")
     try:
         while not s.should_stop:
@@ -104,7 +106,7 @@ async def take_paced(
                 consumed.set()
     finally:
         s.enable_acks = enable_acks
-        s._processors.remove(add_to_buffer)
+        s._processors.remove(add_to_buffer)  # private, as take_events does (no remove API)
 
 
 async def acknowledge(stream: StreamT, events: list[EventT]) -> None:

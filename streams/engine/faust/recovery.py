@@ -9,7 +9,9 @@ faust-streaming 0.15.3 ends a rebalance like this (`Recovery.on_recovery_complet
 
 Whatever the fetcher delivered between 1 and 3 is dropped from the buffers, but the consumer's
 position has already moved past it, so those messages are never processed and never acked:
-the committed offset stops for good at the first of them. Measured on the embedded broker: a
+the committed offset stops for good at the first of them (upstream: faust-streaming/faust#596,
+"A race condition in recovery causes unrecoverable gaps in acked offsets", open; the earlier
+fix faust-streaming/faust#217 reordered only `_resume_streams`). Measured on the embedded broker: a
 worker restarted after SIGKILL skipped ~600 messages per partition in 1 run out of 2, which
 showed as a stalled worker, and after a further restart as events dead-lettered `late` (the
 skipped messages came back behind newer ones). The race is Faust's, so a real Kafka has it too.
@@ -18,6 +20,13 @@ skipped messages came back behind newer ones). The race is Faust's, so a real Ka
 the stream partitions (to the log start where nothing was committed, which Faust's seek skips)
 and only then resumes, so every message after the committed offset is delivered, in order.
 It is installed through Faust's own extension point, `App(TableManager=...)`.
+
+Internals relied on, each checked by tests/unit/test_engine_internals.py on the pinned
+faust-streaming: the bodies of `Recovery._resume_streams` and `on_recovery_completed` (copied
+here, so their upstream source is pinned by hash), `Recovery._is_changelog_tp`, `_wait`,
+`_set_recovery_ended`, `_build_highwaters(consumer, tps, destination, title)` keeping end offset
+- 1, `TableManager._recovery`, `App._fetcher`, and `Consumer._read_offset` /
+`_committed_offset` (Faust's own bookkeeping of what counts as new; no public setter).
 
 On Tansu (the embedded broker) `TansuRecovery` also corrects the changelogs' end offsets, which
 Tansu reports as the first offset of the newest batch + 1: Faust stops restoring a changelog at
@@ -57,6 +66,7 @@ class OrderedRecovery(Recovery):
         consumer.resume_partitions(streams)
         self.completed.set()
         consumer.resume_flow()
+        # As faust's on_recovery_completed does: make sure the fetcher runs (private, no API).
         await cast(Any, app)._fetcher.maybe_start()
 
     async def _rewind(self, streams: set[TP]) -> None:
@@ -71,7 +81,8 @@ class OrderedRecovery(Recovery):
         if fresh and self.app.conf.consumer_auto_offset_reset == "earliest":
             earliest = await consumer.earliest_offsets(*fresh)
             await consumer.seek_wait({tp: earliest[tp] for tp in fresh})
-        # Faust's own bookkeeping, set last: it decides which re-read messages count as new.
+        # Faust's own bookkeeping, set last: it decides which re-read messages count as new
+        # (private dicts of faust's Consumer; `perform_seek` sets them only where committed).
         for tp in streams:
             offset = committed.get(tp)
             consumer._read_offset[tp] = offset if offset else None

@@ -97,6 +97,8 @@ def _run_worker(pipeline: Pipeline, main: Main | None, guard: StopGuard | None =
                 raise
             finally:
                 # Same path as Ctrl-C: a clean worker stop (flushes producer, closes consumer).
+                # mode's Worker has no public stop-from-a-task that runs the signal path's
+                # cleanup; `_schedule_shutdown(signal)` is checked by test_engine_internals.
                 worker._schedule_shutdown(signal.SIGTERM)
 
     pipeline.gc.install()  # process-wide: undone below, whatever happens

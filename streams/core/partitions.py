@@ -1,0 +1,101 @@
+"""`PartitionedStateStore`s without an engine: plain dicts, with or without a changelog.
+
+- `MemoryPartitions`: one `MemoryStore` per partition, nothing owed (the direct runner: a
+  one-shot replay is never recovered);
+- `KeyedBytesStore`: every partition's state in one bytes-keyed mapping, as a changelogged
+  table keeps it (key -> live object or the bytes recovered, key -> partition), each write
+  owed as a changelog record. The Faust adapter runs it over its table's dicts; tests over
+  plain ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any
+
+from streams.core.ports import ChangelogRecord
+from streams.core.state import MemoryStore
+
+Send = Callable[[int, bytes, bytes | None], object]  # partition, key, value (None: delete)
+
+
+class MemoryPartitions:
+    durable = False
+
+    def __init__(self) -> None:
+        self.parts: dict[int, MemoryStore] = {}
+
+    def partition(self, p: int) -> MemoryStore:
+        state = self.parts.get(p)
+        if state is None:
+            state = self.parts[p] = MemoryStore()
+        return state
+
+    def owed(self) -> list[ChangelogRecord]:
+        return []
+
+
+class BytesPartition:
+    """One partition's view of a `KeyedBytesStore` (str keys, stored UTF-8 encoded)."""
+
+    durable = True
+
+    def __init__(self, data: MutableMapping[bytes, Any], key_partition: MutableMapping[bytes, int],
+                 partition: int, send: Send) -> None:
+        self.data = data
+        self.key_partition = key_partition
+        self.partition = partition
+        self.send = send
+
+    def get(self, key: str) -> Any | None:
+        return self.data.get(key.encode())
+
+    def keep(self, key: str, value: Any) -> None:
+        k = key.encode()
+        self.data[k] = value
+        # The table drops the keys of a partition assigned elsewhere by this map.
+        self.key_partition[k] = self.partition
+
+    def put(self, key: str, value: Any, encoded: bytes) -> None:
+        k = key.encode()
+        self.data[k] = value
+        self.key_partition[k] = self.partition
+        self.send(self.partition, k, encoded)
+
+    def delete(self, key: str) -> None:
+        k = key.encode()
+        self.data.pop(k, None)
+        self.key_partition.pop(k, None)
+        self.send(self.partition, k, None)
+
+    def keys(self, prefixes: tuple[str, ...]) -> Iterable[str]:
+        # The mapping holds every partition's keys: filter before decoding.
+        encoded = tuple(p.encode() for p in prefixes)
+        return [k.decode() for k in list(self.data) if k.startswith(encoded)]
+
+
+class KeyedBytesStore:
+    """Every partition's state in one mapping; writes owed (or, with `send`, sent at once)."""
+
+    durable = True
+
+    def __init__(self, data: MutableMapping[bytes, Any],
+                 key_partition: MutableMapping[bytes, int] | None = None,
+                 send: Send | None = None) -> None:
+        self.data = data
+        self.key_partition: MutableMapping[bytes, int] = (
+            {} if key_partition is None else key_partition)
+        self._owed: list[ChangelogRecord] = []
+        self._send: Send = send or self._owe
+
+    def _owe(self, p: int, key: bytes, value: bytes | None) -> None:
+        self._owed.append((p, key, value))
+
+    def partition(self, p: int) -> BytesPartition:
+        # Cheap, and holds nothing of its own: the mapping is the state, so nothing goes stale
+        # across rebalances.
+        return BytesPartition(self.data, self.key_partition, p, self._send)
+
+    def owed(self) -> list[ChangelogRecord]:
+        owed, self._owed = self._owed, []
+        return owed
