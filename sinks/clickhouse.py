@@ -126,7 +126,8 @@ def _connect_http(url: str) -> Client:
         if ex.code is None:  # transport failure: refused, reset, DNS, timeout
             cause = ex.__cause__
             reason = str(getattr(cause, "reason", None) or cause or ex).splitlines()[0][:300]
-            raise StoreError(f"ClickHouse at {shown} is unreachable ({reason})") from ex
+            raise StoreError(f"ClickHouse at {shown} is unreachable ({reason}): check "
+                             "SQM_CLICKHOUSE_URL") from ex
         raise StoreError(f"ClickHouse at {shown} refused the connection: {ex}", ex.code) from ex
     except ClickHouseDriverError as ex:
         first = str(ex).splitlines()[0][:300] if str(ex) else type(ex).__name__
