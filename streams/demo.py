@@ -71,6 +71,14 @@ async def feed(bootstrap: str, topic: str, rate: float, stop: asyncio.Event, *,
         await producer.stop()
 
 
+def start_feed(pipeline: Pipeline, stop: asyncio.Event) -> asyncio.Future[None]:
+    """The demo's traffic, produced to the pipeline's broker with its security settings."""
+    settings = pipeline.settings
+    return asyncio.ensure_future(feed(
+        pipeline.extras["bootstrap"], settings.input_topic, pipeline.extras["rate"], stop,
+        auth=client_auth(settings)))
+
+
 FIRING_SQL = """
 SELECT kind, count() FROM sqm.alerts FINAL WHERE state = 'firing' GROUP BY kind
 """
@@ -110,10 +118,7 @@ def render(rows: Sequence[Sequence[Any]], pipeline: Pipeline, started: float,
 async def live_view(pipeline: Pipeline, console: Console, seconds: float | None) -> int:
     settings = pipeline.settings
     stop = asyncio.Event()
-    feeder = asyncio.ensure_future(
-        feed(pipeline.extras["bootstrap"], settings.input_topic, pipeline.extras["rate"], stop,
-             auth=client_auth(settings))
-    )
+    feeder = start_feed(pipeline, stop)
     client = connect(store_url(settings))  # a second client: queries never wait on inserts
     started = time.monotonic()
     try:
