@@ -1,0 +1,48 @@
+"""A Kafka or ClickHouse that cannot be reached at start is one line on stderr naming it and
+the setting to check, within a bounded time, and a non-zero exit: never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+NO_KAFKA = {"SQM_KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+NO_CLICKHOUSE = {"SQM_CLICKHOUSE_URL": "https://127.0.0.1:1/"}
+KAFKA_LINE = ("Kafka at 127.0.0.1:1 is unreachable", "SQM_KAFKA_BOOTSTRAP")
+CLICKHOUSE_LINE = ("ClickHouse at https://127.0.0.1:1/ is unreachable", "SQM_CLICKHOUSE_URL")
+EVENTS = str(ROOT / "tests" / "data" / "messy.jsonl")
+
+
+@pytest.mark.parametrize(("args", "env", "expected"), [
+    (["worker"], NO_KAFKA, KAFKA_LINE),
+    (["replay", EVENTS, "--engine", "faust"], NO_KAFKA, KAFKA_LINE),
+    (["alerts", "ack", "a1"], NO_KAFKA, KAFKA_LINE),
+    (["worker"], NO_CLICKHOUSE, CLICKHOUSE_LINE),
+    (["replay", EVENTS, "--engine", "faust"], NO_CLICKHOUSE, CLICKHOUSE_LINE),
+    (["migrate"], NO_CLICKHOUSE, CLICKHOUSE_LINE),
+    (["sql", "SELECT 1"], NO_CLICKHOUSE, CLICKHOUSE_LINE),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_unreachable_at_start_is_one_line(args: list[str], env: dict[str, str],
+                                          expected: tuple[str, str], tmp_path: Path) -> None:
+    full_env = {"PATH": os.environ.get("PATH", ""), "TZ": "UTC", **env}
+    if "SQM_CLICKHOUSE_URL" not in env:
+        full_env["SQM_CLICKHOUSE_URL"] = f"chdb://{tmp_path / 'store'}"
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "streams.cli", *args], cwd=tmp_path,
+                         env={**full_env, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode != 0, run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("error: ") and all(part in lines[0] for part in expected), lines
+    assert elapsed < 30, f"{elapsed:.1f} s"
