@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -162,6 +162,15 @@ class Settings(BaseSettings):
                 "(an older contact can still make a newer one a repeat)"
             )
         return self
+
+    @field_validator("clickhouse_user", "clickhouse_password_file", "kafka_sasl_username",
+                     "kafka_sasl_password", "kafka_sasl_password_file", "kafka_ssl_cafile",
+                     "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_key_password_file",
+                     mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # docker compose passes `${VAR:-}` as an empty string: that means "not set".
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _ttls_outlive_the_state(self) -> Settings:
