@@ -26,12 +26,13 @@ def send_ack(settings: Settings, alert_id: str, timeout_s: float = 5.0) -> int:
     value = ack_message(alert_id, int(time.time() * 1000))
     # kafka-python logs every failed connection attempt; the one line below says it all.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    auth = client_auth(settings)
     try:
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
                                  request_timeout_ms=int(timeout_s * 1000),
                                  max_block_ms=int(timeout_s * 1000),
                                  bootstrap_timeout_ms=int(timeout_s * 1000),
-                                 **client_auth(settings))
+                                 **auth)
         try:
             for p in range(settings.partitions):
                 producer.send(settings.alert_inputs_topic, value=value, key=str(p).encode(),
@@ -40,5 +41,5 @@ def send_ack(settings: Settings, alert_id: str, timeout_s: float = 5.0) -> int:
             producer.close(timeout=1)
     except KafkaError as exc:
         raise BrokerError(f"could not send the acknowledgement: "
-                          f"{kafka_error(settings.kafka_bootstrap, exc)}") from None
+                          f"{kafka_error(settings.kafka_bootstrap, exc, auth)}") from None
     return settings.partitions

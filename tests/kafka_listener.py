@@ -1,8 +1,9 @@
 """A loopback TCP listener that records what a Kafka client sends first, for tests of the
 client's security settings where no TLS or SASL broker can run.
 
-It answers exactly one request, ApiVersions (api_key 18), the way a Kafka 3 broker does, so a
-SASL client goes on to its SaslHandshake (api_key 17), which is recorded and never answered.
+It answers ApiVersions (api_key 18) the way a Kafka 3 broker does, so a SASL client goes on to
+its SaslHandshake (api_key 17), which is recorded and never answered (or, with `refuse_sasl`,
+refused).
 A TLS client's first bytes are a ClientHello (0x16 0x03), recorded as is. Everything else is
 recorded and the connection closed.
 """
@@ -76,6 +77,9 @@ def _recv_exact(conn: socket.socket, n: int) -> bytes:
 class KafkaListener:
     """`with KafkaListener() as k:` point a client at `k.bootstrap`, then `k.wait(...)`."""
 
+    # Answer SaslHandshake with UNSUPPORTED_SASL_MECHANISM (33), offering PLAIN: a broker that
+    # refuses the client's mechanism.
+    refuse_sasl: bool = False
     tls_hellos: list[bytes] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
 
@@ -124,6 +128,10 @@ class KafkaListener:
                 key, version, correlation_id = struct.unpack(">hhi", frame[:8])
                 with self._lock:
                     self.requests.append(Request(key, version, frame))
+                if key == SASL_HANDSHAKE and self.refuse_sasl:
+                    body = struct.pack(">ihih", correlation_id, 33, 1, 5) + b"PLAIN"
+                    conn.sendall(struct.pack(">i", len(body)) + body)
+                    continue
                 if key != API_VERSIONS:
                     return
                 conn.sendall(api_versions_response(correlation_id, version))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.kafka_listener import KafkaListener
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,3 +48,25 @@ def test_unreachable_at_start_is_one_line(args: list[str], env: dict[str, str],
     assert len(lines) == 1, run.stderr
     assert lines[0].startswith("error: ") and all(part in lines[0] for part in expected), lines
     assert elapsed < 30, f"{elapsed:.1f} s"
+
+
+def test_refused_sasl_credentials_name_the_sasl_settings(tmp_path: Path) -> None:
+    """kafka-python retries a refused SaslHandshake until its timeout, as it does a broker that
+    does not answer: the line names the SASL settings as well as the address."""
+    secret = tmp_path / "kafka-password"
+    secret.write_text("wrong\n")
+    with KafkaListener(refuse_sasl=True) as listener:
+        env = {"PATH": os.environ.get("PATH", ""), "TZ": "UTC", "PYTHONPATH": str(ROOT),
+               "SQM_KAFKA_BOOTSTRAP": listener.bootstrap,
+               "SQM_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+               "SQM_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "SQM_KAFKA_SASL_USERNAME": "sqm",
+               "SQM_KAFKA_SASL_PASSWORD_FILE": str(secret),
+               "SQM_CLICKHOUSE_URL": f"chdb://{tmp_path / 'store'}"}
+        run = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert listener.handshakes(), "the worker never got to the SASL handshake"
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
+    assert lines == [f"error: Kafka at {listener.bootstrap} is unreachable or refused sqm's "
+                     "credentials (KafkaTimeoutError): check SQM_KAFKA_BOOTSTRAP, "
+                     "SQM_KAFKA_SECURITY_PROTOCOL and SQM_KAFKA_SASL_*"], lines

@@ -114,3 +114,13 @@ def test_clickhouse_password_file_goes_into_the_url(secret: Path) -> None:
     assert store_url(s).startswith("https://analyst:p%40ss")
     s = load_settings(clickhouse_url="http://ch:8123/sqm", clickhouse_password_file=secret)
     assert store_url(s).startswith("http://default:p%40ss")
+
+
+def test_an_empty_value_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # docker compose passes `${SQM_KAFKA_SASL_USERNAME:-}` as an empty string.
+    for name in ("SQM_KAFKA_SASL_USERNAME", "SQM_KAFKA_SASL_PASSWORD", "SQM_KAFKA_SSL_CAFILE",
+                 "SQM_CLICKHOUSE_USER", "SQM_CLICKHOUSE_PASSWORD_FILE"):
+        monkeypatch.setenv(name, "")
+    s = load_settings(kafka_bootstrap="k:9092", clickhouse_url="https://u:p@ch:8443/sqm")
+    assert s.kafka_sasl_username is None and s.kafka_ssl_cafile is None
+    assert client_auth(s) == {} and store_url(s) == "https://u:p@ch:8443/sqm"

@@ -212,7 +212,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, *,
                                  request_timeout_ms=int(timeout_s * 1000),
                                  bootstrap_timeout_ms=int(timeout_s * 1000), **(auth or {}))
     except KafkaError as exc:
-        raise kafka_error(bootstrap, exc) from None
+        raise kafka_error(bootstrap, exc, auth) from None
     try:
         existing = set(admin.list_topics())
         new = [NewTopic(t, num_partitions=partitions, replication_factor=replication,
@@ -222,19 +222,26 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, *,
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 admin.create_topics(new)
     except KafkaError as exc:
-        raise kafka_error(bootstrap, exc) from None
+        raise kafka_error(bootstrap, exc, auth) from None
     finally:
         admin.close()
 
 
-def kafka_error(bootstrap: str, exc: BaseException) -> BrokerError:
-    """One line for a Kafka that cannot be used, naming the settings to check."""
+def kafka_error(bootstrap: str, exc: BaseException,
+                auth: Mapping[str, Any] | None = None) -> BrokerError:
+    """One line for a Kafka that cannot be used, naming the settings to check. kafka-python
+    retries a refused SASL handshake until its timeout, like a broker that does not answer,
+    so with SASL on the credentials are among the suspects."""
     name = type(exc).__name__
     text = str(exc).splitlines()[0][:200] if str(exc) else name
     if "Authentication" in name or "Authorization" in name or "Sasl" in name:
         return BrokerError(f"Kafka at {bootstrap} refused sqm ({text}): check "
                            "SQM_KAFKA_SASL_MECHANISM, SQM_KAFKA_SASL_USERNAME and the password")
     if name in ("NoBrokersAvailable", "KafkaTimeoutError", "KafkaConnectionError"):
+        if (auth or {}).get("sasl_mechanism"):
+            return BrokerError(f"Kafka at {bootstrap} is unreachable or refused sqm's "
+                               f"credentials ({name}): check SQM_KAFKA_BOOTSTRAP, "
+                               "SQM_KAFKA_SECURITY_PROTOCOL and SQM_KAFKA_SASL_*")
         return BrokerError(f"Kafka at {bootstrap} is unreachable ({name}): check "
                            "SQM_KAFKA_BOOTSTRAP and SQM_KAFKA_SECURITY_PROTOCOL")
     return BrokerError(f"Kafka at {bootstrap}: {text}")
