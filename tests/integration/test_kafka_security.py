@@ -68,6 +68,11 @@ def drive_faust_app(settings: Settings, bootstrap: str, tmp: Path) -> Callable[[
     return _async(lambda: app.producer.start())
 
 
+def drive_faust_consumer(settings: Settings, bootstrap: str, tmp: Path) -> Callable[[], Any]:
+    app = _pipeline(settings, bootstrap).app
+    return _async(lambda: app.consumer.start())  # also the client Faust creates topics with
+
+
 def drive_ingest_consumer(settings: Settings, bootstrap: str, tmp: Path) -> Callable[[], Any]:
     consumer = _pipeline(settings, bootstrap).ingest_consumer
     return _async(consumer.on_start)
@@ -120,10 +125,12 @@ def drive_alerts_ack(settings: Settings, bootstrap: str, tmp: Path) -> Callable[
     return lambda: send_ack(settings, "a1", timeout_s=10)
 
 
-# The function in streams/ that makes each client -> how the test reaches it.
+# The function in streams/ that makes each client (a note after a space: another client of
+# the same function) -> how the test reaches it.
 DRIVERS: dict[str, Callable[[Settings, str, Path], Callable[[], Any]]] = {
     "streams.engine.faust.broker:ensure_topics": drive_topic_admin,
-    "streams.engine.faust.app:_faust_app": drive_faust_app,
+    "streams.engine.faust.app:_faust_app": drive_faust_app,  # its producer
+    "streams.engine.faust.app:_faust_app (consumer)": drive_faust_consumer,
     "streams.engine.faust.ingest_consumer:IngestConsumer.__init__": drive_ingest_consumer,
     "streams.engine.faust.ingest_consumer:committed_offsets": drive_previous_group_lookup,
     "streams.engine.faust.broker:tansu_end_offsets": drive_tansu_probe,
@@ -230,5 +237,6 @@ def _makes_client(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
 
 def test_every_function_that_makes_a_kafka_client_is_tested_above() -> None:
     makers = _client_makers()
-    assert makers == set(DRIVERS), (
-        f"untested: {sorted(makers - set(DRIVERS))}; gone: {sorted(set(DRIVERS) - makers)}")
+    tested = {name.split(" ")[0] for name in DRIVERS}
+    assert makers == tested, (
+        f"untested: {sorted(makers - tested)}; gone: {sorted(tested - makers)}")
