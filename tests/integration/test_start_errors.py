@@ -50,23 +50,29 @@ def test_unreachable_at_start_is_one_line(args: list[str], env: dict[str, str],
     assert elapsed < 30, f"{elapsed:.1f} s"
 
 
-def test_refused_sasl_credentials_name_the_sasl_settings(tmp_path: Path) -> None:
-    """kafka-python retries a refused SaslHandshake until its timeout, as it does a broker that
-    does not answer: the line names the SASL settings as well as the address."""
+@pytest.mark.parametrize(("protocol", "check"), [
+    ("SASL_PLAINTEXT", "SQM_KAFKA_SECURITY_PROTOCOL and SQM_KAFKA_SASL_*"),
+    ("SASL_SSL", "SQM_KAFKA_SECURITY_PROTOCOL, SQM_KAFKA_SSL_CAFILE and SQM_KAFKA_SASL_*"),
+])
+def test_failed_handshakes_name_the_security_settings(protocol: str, check: str,
+                                                      tmp_path: Path) -> None:
+    """kafka-python retries a refused SaslHandshake (or a TLS handshake the broker hangs up
+    on) until its timeout, as it does a broker that does not answer: the line names the SASL
+    and TLS settings as well as the address."""
     secret = tmp_path / "kafka-password"
     secret.write_text("wrong\n")
     with KafkaListener(refuse_sasl=True) as listener:
         env = {"PATH": os.environ.get("PATH", ""), "TZ": "UTC", "PYTHONPATH": str(ROOT),
                "SQM_KAFKA_BOOTSTRAP": listener.bootstrap,
-               "SQM_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+               "SQM_KAFKA_SECURITY_PROTOCOL": protocol,
                "SQM_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "SQM_KAFKA_SASL_USERNAME": "sqm",
                "SQM_KAFKA_SASL_PASSWORD_FILE": str(secret),
                "SQM_CLICKHOUSE_URL": f"chdb://{tmp_path / 'store'}"}
         run = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=120)
-        assert listener.handshakes(), "the worker never got to the SASL handshake"
+        reached = listener.handshakes() if protocol == "SASL_PLAINTEXT" else listener.tls_hellos
+        assert reached, "the worker never got to the handshake"
     lines = run.stderr.strip().splitlines()
     assert run.returncode != 0 and "Traceback" not in run.stderr, run.stderr
     assert lines == [f"error: Kafka at {listener.bootstrap} is unreachable or refused sqm's "
-                     "credentials (KafkaTimeoutError): check SQM_KAFKA_BOOTSTRAP, "
-                     "SQM_KAFKA_SECURITY_PROTOCOL and SQM_KAFKA_SASL_*"], lines
+                     f"credentials (KafkaTimeoutError): check SQM_KAFKA_BOOTSTRAP, {check}"], lines

@@ -238,10 +238,13 @@ def kafka_error(bootstrap: str, exc: BaseException,
         return BrokerError(f"Kafka at {bootstrap} refused sqm ({text}): check "
                            "SQM_KAFKA_SASL_MECHANISM, SQM_KAFKA_SASL_USERNAME and the password")
     if name in ("NoBrokersAvailable", "KafkaTimeoutError", "KafkaConnectionError"):
-        if (auth or {}).get("sasl_mechanism"):
-            return BrokerError(f"Kafka at {bootstrap} is unreachable or refused sqm's "
-                               f"credentials ({name}): check SQM_KAFKA_BOOTSTRAP, "
-                               "SQM_KAFKA_SECURITY_PROTOCOL and SQM_KAFKA_SASL_*")
-        return BrokerError(f"Kafka at {bootstrap} is unreachable ({name}): check "
-                           "SQM_KAFKA_BOOTSTRAP and SQM_KAFKA_SECURITY_PROTOCOL")
+        auth = auth or {}
+        # A failed TLS or SASL handshake looks the same as silence: name those settings too.
+        check = ["SQM_KAFKA_BOOTSTRAP", "SQM_KAFKA_SECURITY_PROTOCOL"]
+        check += ["SQM_KAFKA_SSL_CAFILE"] if auth.get("ssl_context") else []
+        check += ["SQM_KAFKA_SASL_*"] if auth.get("sasl_mechanism") else []
+        what = "is unreachable or refused sqm's credentials" if len(check) > 2 else \
+            "is unreachable"
+        return BrokerError(f"Kafka at {bootstrap} {what} ({name}): check "
+                           f"{', '.join(check[:-1])} and {check[-1]}")
     return BrokerError(f"Kafka at {bootstrap}: {text}")
