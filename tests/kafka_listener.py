@@ -11,10 +11,12 @@ recorded and the connection closed.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 API_VERSIONS, SASL_HANDSHAKE = 18, 17
 # api_key: max version of a Kafka 3.x broker (min 0): enough for clients to settle their
@@ -80,6 +82,11 @@ class KafkaListener:
     # Answer SaslHandshake with UNSUPPORTED_SASL_MECHANISM (33), offering PLAIN: a broker that
     # refuses the client's mechanism.
     refuse_sasl: bool = False
+    # Serve TLS with this context (a broker with SSL or SASL_SSL): requests are then read
+    # inside TLS, and the client's certificate, if it sent one, is kept in `peer_certs`.
+    tls: ssl.SSLContext | None = None
+    peer_certs: list[dict[str, Any]] = field(default_factory=list)
+    tls_errors: list[str] = field(default_factory=list)  # TLS handshakes that failed
     tls_hellos: list[bytes] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
 
@@ -117,9 +124,19 @@ class KafkaListener:
     def _talk(self, conn: socket.socket) -> None:
         conn.settimeout(5)
         try:
+            if self.tls is not None:
+                try:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                except ssl.SSLError as exc:
+                    with self._lock:
+                        self.tls_errors.append(str(exc))
+                    return
+                if cert := conn.getpeercert():
+                    with self._lock:
+                        self.peer_certs.append(dict(cert))
             while True:
                 head = _recv_exact(conn, 4)
-                if head[:2] == b"\x16\x03":
+                if head[:2] == b"\x16\x03" and self.tls is None:
                     with self._lock:
                         self.tls_hellos.append(head + conn.recv(4096))
                     return

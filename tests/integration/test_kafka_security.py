@@ -14,6 +14,9 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -240,3 +243,57 @@ def test_every_function_that_makes_a_kafka_client_is_tested_above() -> None:
     tested = {name.split(" ")[0] for name in DRIVERS}
     assert makers == tested, (
         f"untested: {sorted(makers - tested)}; gone: {sorted(tested - makers)}")
+
+
+def _make_cert(tmp: Path, name: str, key_password: str | None = None) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl), and its key (encrypted if asked)."""
+    cert, key = tmp / f"{name}.pem", tmp / f"{name}-key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-days", "1", "-subj", f"/CN={name}",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert),
+         *(["-passout", f"pass:{key_password}"] if key_password else ["-noenc"])],
+        check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+@pytest.mark.parametrize("client", ["streams.alert_ack:send_ack",
+                                    "streams.engine.faust.app:_faust_app"])
+def test_mutual_tls_then_sasl_inside_it(client: str, tmp_path: Path) -> None:
+    """A broker whose certificate the CA file vouches for, asking for a client certificate:
+    the client verifies it, presents its own (key decrypted with the key password file) and
+    sends its SASL handshake inside TLS."""
+    broker_cert, broker_key = _make_cert(tmp_path, "broker")
+    client_cert, client_key = _make_cert(tmp_path, "sqm-client", key_password="k3y pass")
+    key_password = tmp_path / "key-password"
+    key_password.write_text("k3y pass\n")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(broker_cert, broker_key)
+    tls.verify_mode = ssl.CERT_REQUIRED
+    tls.load_verify_locations(client_cert)
+    with KafkaListener(tls=tls) as listener:
+        settings = secure_settings(listener.bootstrap, "SASL_SSL", tmp_path).model_copy(update={
+            "kafka_ssl_cafile": broker_cert, "kafka_ssl_certfile": client_cert,
+            "kafka_ssl_keyfile": client_key, "kafka_ssl_key_password_file": key_password})
+        _in_thread(DRIVERS[client](settings, listener.bootstrap, tmp_path))
+        assert listener.wait("sasl"), f"{client}: no SaslHandshake inside TLS"
+        assert listener.handshakes()[0].frame.endswith(b"\x00\x0dSCRAM-SHA-512")
+        subject = dict(item[0] for item in listener.peer_certs[0]["subject"])
+        assert subject["commonName"] == "sqm-client"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_a_broker_certificate_the_ca_file_does_not_vouch_for_is_refused(tmp_path: Path) -> None:
+    broker_cert, broker_key = _make_cert(tmp_path, "broker")
+    other_ca, _ = _make_cert(tmp_path, "other-ca")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(broker_cert, broker_key)
+    with KafkaListener(tls=tls) as listener:
+        settings = secure_settings(listener.bootstrap, "SSL", tmp_path).model_copy(
+            update={"kafka_ssl_cafile": other_ca})
+        _in_thread(drive_alerts_ack(settings, listener.bootstrap, tmp_path))
+        deadline = time.monotonic() + 15
+        while not listener.tls_errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The client hung up in the handshake (the server sees its alert: unknown CA).
+        assert listener.tls_errors and listener.requests == [], listener.tls_errors
