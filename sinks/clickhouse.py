@@ -11,10 +11,13 @@ here as a one-line `StoreError` instead of the engine's unhelpful "Error initial
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -108,6 +111,21 @@ def _read_lines(path: Path) -> list[str]:
         return []
 
 
+@contextlib.contextmanager
+def _quiet_retries() -> Iterator[None]:
+    """While connecting, urllib3's retry and clickhouse-connect's driver warnings would print
+    before the StoreError that says the same in one line."""
+    loggers = [logging.getLogger(n) for n in ("urllib3.connectionpool", "clickhouse_connect")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def _connect_http(url: str) -> Client:
     parts = urlsplit(url)
     # Never echo the password: errors name the server as scheme://user@host:port/db.
@@ -118,15 +136,17 @@ def _connect_http(url: str) -> Client:
         # would make concurrent calls from worker threads fail with SESSION_IS_LOCKED.
         # The scheme decides TLS on any port: from a DSN alone clickhouse-connect infers it
         # from the port (443/8443), and sent the credentials of https://host:18443 in clear.
-        return clickhouse_connect.get_client(
-            dsn=url, interface=parts.scheme, secure=parts.scheme == "https", tz_mode="aware",
-            autogenerate_session_id=False,
-        )
+        with _quiet_retries():
+            return clickhouse_connect.get_client(
+                dsn=url, interface=parts.scheme, secure=parts.scheme == "https",
+                tz_mode="aware", autogenerate_session_id=False,
+            )
     except OperationalError as ex:
         if ex.code is None:  # transport failure: refused, reset, DNS, timeout
             cause = ex.__cause__
             reason = str(getattr(cause, "reason", None) or cause or ex).splitlines()[0][:300]
-            raise StoreError(f"ClickHouse at {shown} is unreachable ({reason})") from ex
+            raise StoreError(f"ClickHouse at {shown} is unreachable ({reason}): check "
+                             "SQM_CLICKHOUSE_URL") from ex
         raise StoreError(f"ClickHouse at {shown} refused the connection: {ex}", ex.code) from ex
     except ClickHouseDriverError as ex:
         first = str(ex).splitlines()[0][:300] if str(ex) else type(ex).__name__

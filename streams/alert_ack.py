@@ -12,7 +12,8 @@ import time
 
 from streams.config import ConfigError, Settings
 from streams.core.wire import ack_message
-from streams.engine.faust.broker import BrokerError
+from streams.engine.faust.broker import BrokerError, kafka_error
+from streams.kafka_auth import client_auth
 
 
 def send_ack(settings: Settings, alert_id: str, timeout_s: float = 5.0) -> int:
@@ -25,11 +26,13 @@ def send_ack(settings: Settings, alert_id: str, timeout_s: float = 5.0) -> int:
     value = ack_message(alert_id, int(time.time() * 1000))
     # kafka-python logs every failed connection attempt; the one line below says it all.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    auth = client_auth(settings)
     try:
         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap,
                                  request_timeout_ms=int(timeout_s * 1000),
                                  max_block_ms=int(timeout_s * 1000),
-                                 bootstrap_timeout_ms=int(timeout_s * 1000))
+                                 bootstrap_timeout_ms=int(timeout_s * 1000),
+                                 **auth)
         try:
             for p in range(settings.partitions):
                 producer.send(settings.alert_inputs_topic, value=value, key=str(p).encode(),
@@ -37,6 +40,6 @@ def send_ack(settings: Settings, alert_id: str, timeout_s: float = 5.0) -> int:
         finally:
             producer.close(timeout=1)
     except KafkaError as exc:
-        raise BrokerError(f"could not send the acknowledgement to "
-                          f"{settings.kafka_bootstrap}: {type(exc).__name__}") from None
+        raise BrokerError(f"could not send the acknowledgement: "
+                          f"{kafka_error(settings.kafka_bootstrap, exc, auth)}") from None
     return settings.partitions

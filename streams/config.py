@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from streams.core.policy_file import Policy, PolicyError, load_policy
 from streams.core.shard import HOUR_MS, ShardConfig
+from streams.security_checks import check_security
 
 # Table groups with a configurable TTL (sinks/retention.py); the archived ones are read back by
 # the pipeline and must outlive its state.
@@ -45,6 +46,32 @@ class Settings(BaseSettings):
     clickhouse_url: str = Field(
         "chdb://./sqm-data/store", description="chdb://DIR (in-process) or https://user:pass@host:8443/sqm"
     )
+    clickhouse_user: str | None = Field(
+        None, description="ClickHouse user, with clickhouse_password_file, instead of a user in "
+        "clickhouse_url")
+    clickhouse_password_file: Path | None = Field(
+        None, description="file holding the ClickHouse password (one trailing newline is "
+        "ignored); the URL must then carry no password")
+    # Kafka security: applied to every Kafka client sqm makes; the embedded broker stays
+    # PLAINTEXT (streams/kafka_auth.py). docs/deploy.md, "Security".
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password_file: Path | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA bundle (PEM) to verify the brokers; unset = the system's")
+    kafka_ssl_certfile: Path | None = Field(None, description="client certificate (PEM), mTLS")
+    kafka_ssl_keyfile: Path | None = Field(None, description="the certificate's key (PEM)")
+    kafka_ssl_key_password_file: Path | None = None
+    kafka_replication_factor: int = Field(
+        1, ge=1, le=32767, description="replicas of the topics and changelogs sqm creates "
+        "(1 with the embedded broker, whatever this says); 3 on a production cluster")
+    kafka_topic_config: dict[str, str | int] = Field(
+        default_factory=dict, description="topic configs (JSON mapping, e.g. "
+        "{\"min.insync.replicas\": \"2\"}) for the topics sqm creates, and for Faust's "
+        "changelogs except cleanup.policy")
     broker_profile: Literal["auto", "kafka", "tansu"] = Field(
         "auto", description="tansu applies the embedded broker's workarounds; auto = tansu "
         "when embedded"
@@ -136,6 +163,15 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("clickhouse_user", "clickhouse_password_file", "kafka_sasl_username",
+                     "kafka_sasl_password", "kafka_sasl_password_file", "kafka_ssl_cafile",
+                     "kafka_ssl_certfile", "kafka_ssl_keyfile", "kafka_ssl_key_password_file",
+                     mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # docker compose passes `${VAR:-}` as an empty string: that means "not set".
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _ttls_outlive_the_state(self) -> Settings:
         # The archive rebuilds an evicted contact from its stored events and row, and an
@@ -150,6 +186,11 @@ class Settings(BaseSettings):
                     f"{name} ({days}) must be 0 (forever) or at least state_ttl_days + "
                     f"lateness_s ({need_s / 86400:g} days): evicted contacts and windows are "
                     "read back from those rows")
+        return self
+
+    @model_validator(mode="after")
+    def _security_is_consistent(self) -> Settings:
+        check_security(self)
         return self
 
     @classmethod
@@ -246,4 +287,5 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "settings"
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ConfigError(f"config: {where}: {err['msg']}{more}") from None
+        msg = err["msg"].removeprefix("Value error, ")  # pydantic's prefix says nothing
+        raise ConfigError(f"config: {where}: {msg}{more}") from None

@@ -10,7 +10,7 @@ import heapq
 import itertools
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from sinks.clickhouse import connect
 from streams.config import Settings
 from streams.engine.faust.app import Pipeline
 from streams.engine.faust.runtime import run_pipeline
+from streams.kafka_auth import client_auth
 from streams.simulate import CHANNEL_MIX, SimConfig, contact_lifecycle
 from streams.store import store_url
 
@@ -43,9 +44,10 @@ GROUP BY channel
 """
 
 
-async def feed(bootstrap: str, topic: str, rate: float, stop: asyncio.Event) -> None:
+async def feed(bootstrap: str, topic: str, rate: float, stop: asyncio.Event, *,
+               auth: Mapping[str, Any] | None = None) -> None:
     """Start `rate` contacts a second, each emitting its events when their time comes."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, **(auth or {}))
     await producer.start()
     rnd = random.Random()
     cfg = SimConfig(seed=rnd.randrange(1 << 30))
@@ -67,6 +69,14 @@ async def feed(bootstrap: str, topic: str, rate: float, stop: asyncio.Event) -> 
             await asyncio.sleep(0.05)
     finally:
         await producer.stop()
+
+
+def start_feed(pipeline: Pipeline, stop: asyncio.Event) -> asyncio.Future[None]:
+    """The demo's traffic, produced to the pipeline's broker with its security settings."""
+    settings = pipeline.settings
+    return asyncio.ensure_future(feed(
+        pipeline.extras["bootstrap"], settings.input_topic, pipeline.extras["rate"], stop,
+        auth=client_auth(settings)))
 
 
 FIRING_SQL = """
@@ -108,9 +118,7 @@ def render(rows: Sequence[Sequence[Any]], pipeline: Pipeline, started: float,
 async def live_view(pipeline: Pipeline, console: Console, seconds: float | None) -> int:
     settings = pipeline.settings
     stop = asyncio.Event()
-    feeder = asyncio.ensure_future(
-        feed(pipeline.extras["bootstrap"], settings.input_topic, pipeline.extras["rate"], stop)
-    )
+    feeder = start_feed(pipeline, stop)
     client = connect(store_url(settings))  # a second client: queries never wait on inserts
     started = time.monotonic()
     try:

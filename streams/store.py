@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from clickhouse_connect.driver.client import Client
 
@@ -16,8 +17,25 @@ __all__ = ["check_store_dir", "open_store", "store_url"]
 
 
 def store_url(settings: Settings) -> str:
+    """The URL to connect with: the chDB directory made absolute, or the server's URL with the
+    user and the password file's content in it (SQM_CLICKHOUSE_USER, _PASSWORD_FILE)."""
     store = settings.store_dir()
-    return f"chdb://{store}" if store is not None else settings.clickhouse_url
+    if store is not None:
+        return f"chdb://{store}"
+    if settings.clickhouse_password_file is None and settings.clickhouse_user is None:
+        return settings.clickhouse_url
+    from streams.kafka_auth import read_secret
+
+    parts = urlsplit(settings.clickhouse_url)
+    user = settings.clickhouse_user or unquote(parts.username or "") or "default"
+    creds = quote(user, safe="")
+    if settings.clickhouse_password_file is not None:
+        password = read_secret(settings.clickhouse_password_file, "SQM_CLICKHOUSE_PASSWORD_FILE")
+        creds += ":" + quote(password, safe="")
+    elif parts.password is not None:
+        creds += ":" + parts.password  # already quoted in the URL
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{creds}@{host}"))
 
 
 def open_store(settings: Settings, *, reset: bool = False) -> Client:

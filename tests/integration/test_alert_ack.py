@@ -66,7 +66,9 @@ def test_ack_goes_to_every_alert_partition() -> None:
 def test_no_broker_is_one_line() -> None:
     run = ack(f"127.0.0.1:{free_port()}", "x")
     assert run.returncode == 1
-    assert run.stderr.strip().startswith("error: could not send the acknowledgement to 127.0.0.1")
+    line = run.stderr.strip()
+    assert line.startswith("error: could not send the acknowledgement: Kafka at 127.0.0.1"), line
+    assert "unreachable" in line and "SQM_KAFKA_BOOTSTRAP" in line, line
     assert "Traceback" not in run.stderr
 
 

@@ -32,6 +32,7 @@ from streams.engine.faust.recovery import OrderedTableManager, TansuTableManager
 from streams.engine.faust.router_service import RouterService
 from streams.gc_policy import GcPolicy
 from streams.ingest_pool import IngestRouter
+from streams.kafka_auth import changelog_config, faust_auth, replication_factor
 from streams.stats import PipelineStats
 
 STATE_TABLE = "sqm-state"
@@ -114,6 +115,8 @@ def _faust_app(settings: Settings, bootstrap: str) -> faust.App:
     if settings.tansu:
         conf.update(EMBEDDED_FAUST_SETTINGS)
         conf["TableManager"] = TansuTableManager  # also corrects Tansu's end offsets
+    # TLS/SASL for Faust's clients and the ingest consumer; replicas of the changelogs.
+    conf.update(faust_auth(settings), topic_replication_factor=replication_factor(settings))
     return faust.App(settings.app_id, **conf)
 
 
@@ -121,7 +124,8 @@ def _topics(app: faust.App, settings: Settings) -> _Topics:
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     # bytes key/value types make Faust use the raw codec: the stages encode their own values.
     tables: dict[str, Any] = {"partitions": settings.partitions, "key_type": bytes,
-                              "value_type": bytes, "default": None}
+                              "value_type": bytes, "default": None,
+                              "extra_topic_configs": changelog_config(settings)}
     return _Topics(
         by_customer=app.topic(settings.by_customer_topic, partitions=settings.partitions,
                               internal=False, **raw),

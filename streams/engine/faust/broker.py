@@ -155,7 +155,8 @@ class EmbeddedBroker:
 
 
 async def tansu_end_offsets(bootstrap: str, reported: Mapping[TopicPartition, int],
-                            timeout_s: float = 10.0) -> dict[TopicPartition, int]:
+                            timeout_s: float = 10.0, *, auth: Mapping[str, Any] | None = None,
+                            ) -> dict[TopicPartition, int]:
     """The true end offsets of partitions whose end offsets Tansu `reported`.
 
     Tansu answers ListOffsets(latest) with the first offset of the newest batch + 1 rather
@@ -170,7 +171,8 @@ async def tansu_end_offsets(bootstrap: str, reported: Mapping[TopicPartition, in
     if not todo:
         return out
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                **(auth or {}))
     await consumer.start()
     try:
         consumer.assign(list(todo))
@@ -193,19 +195,56 @@ async def tansu_end_offsets(bootstrap: str, reported: Mapping[TopicPartition, in
         await consumer.stop()
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
-    """Create the source topics with the partition count we want (Faust creates only its own)."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, *,
+                  replication: int = 1, config: Mapping[str, str] | None = None,
+                  auth: Mapping[str, Any] | None = None, timeout_s: float = 10.0) -> None:
+    """Create the source topics with the partition count we want (Faust creates only its own).
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="sqm-admin",
-                             request_timeout_ms=10_000)
+    `auth`: the client's security arguments (streams/kafka_auth.py). This is the first thing a
+    worker asks of Kafka, so a broker it cannot reach or that refuses it is one line here."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    # kafka-python logs every failed connection attempt; the BrokerError says it all.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="sqm-admin",
+                                 request_timeout_ms=int(timeout_s * 1000),
+                                 bootstrap_timeout_ms=int(timeout_s * 1000), **(auth or {}))
+    except KafkaError as exc:
+        raise kafka_error(bootstrap, exc, auth) from None
     try:
         existing = set(admin.list_topics())
-        new = [NewTopic(t, num_partitions=partitions, replication_factor=1)
+        new = [NewTopic(t, num_partitions=partitions, replication_factor=replication,
+                        topic_configs=dict(config or {}))
                for t in topics if t not in existing]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
                 admin.create_topics(new)
+    except KafkaError as exc:
+        raise kafka_error(bootstrap, exc, auth) from None
     finally:
         admin.close()
+
+
+def kafka_error(bootstrap: str, exc: BaseException,
+                auth: Mapping[str, Any] | None = None) -> BrokerError:
+    """One line for a Kafka that cannot be used, naming the settings to check. kafka-python
+    retries a refused SASL handshake until its timeout, like a broker that does not answer,
+    so with SASL on the credentials are among the suspects."""
+    name = type(exc).__name__
+    text = str(exc).splitlines()[0][:200] if str(exc) else name
+    if "Authentication" in name or "Authorization" in name or "Sasl" in name:
+        return BrokerError(f"Kafka at {bootstrap} refused sqm ({text}): check "
+                           "SQM_KAFKA_SASL_MECHANISM, SQM_KAFKA_SASL_USERNAME and the password")
+    if name in ("NoBrokersAvailable", "KafkaTimeoutError", "KafkaConnectionError"):
+        auth = auth or {}
+        # A failed TLS or SASL handshake looks the same as silence: name those settings too.
+        check = ["SQM_KAFKA_BOOTSTRAP", "SQM_KAFKA_SECURITY_PROTOCOL"]
+        check += ["SQM_KAFKA_SSL_CAFILE"] if auth.get("ssl_context") else []
+        check += ["SQM_KAFKA_SASL_*"] if auth.get("sasl_mechanism") else []
+        what = "is unreachable or refused sqm's credentials" if len(check) > 2 else \
+            "is unreachable"
+        return BrokerError(f"Kafka at {bootstrap} {what} ({name}): check "
+                           f"{', '.join(check[:-1])} and {check[-1]}")
+    return BrokerError(f"Kafka at {bootstrap}: {text}")

@@ -31,7 +31,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from mode import Service
 
 from streams.core.input_progress import InputProgress
 from streams.engine.faust.ingest import InputRecord
+from streams.kafka_auth import auth_of
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,8 @@ class IngestConsumer(Service):
             return
         try:
             theirs = await asyncio.to_thread(
-                committed_offsets, self.config["bootstrap_servers"], self.previous_group, fresh)
+                committed_offsets, self.config["bootstrap_servers"], self.previous_group, fresh,
+                auth_of(self.config))
         except Exception as exc:  # at-least-once still holds: they start at the log start
             log.warning("ingest: could not read group %s's offsets (%s); partitions %s start "
                         "at the log start", self.previous_group, exc,
@@ -307,6 +309,7 @@ class _Listener(ConsumerRebalanceListener):
 
 def committed_offsets(
     bootstrap: str, group: str, partitions: Sequence[TopicPartition],
+    auth: Mapping[str, Any] | None = None,
 ) -> dict[TopicPartition, int]:
     """Another group's committed offsets (blocking; kafka-python, as aiokafka's admin
     `list_consumer_group_offsets` cannot decode Tansu's answer)."""
@@ -314,7 +317,7 @@ def committed_offsets(
     from kafka import TopicPartition as KafkaTP
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                             enable_auto_commit=False)
+                             enable_auto_commit=False, **(auth or {}))
     try:
         found = {tp: consumer.committed(KafkaTP(tp.topic, tp.partition)) for tp in partitions}
     finally:

@@ -37,6 +37,7 @@ its end offset, so it used to drop the rest of that batch, the last writes befor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any, cast
 
 from aiokafka import TopicPartition
@@ -143,7 +144,8 @@ class TansuRecovery(OrderedRecovery):
         true: dict[TopicPartition, int] = {}
 
         async def probe() -> None:
-            true.update(await tansu_end_offsets(_bootstrap(self.app), reported))
+            true.update(await tansu_end_offsets(_bootstrap(self.app), reported,
+                                                auth=_auth(self.app)))
 
         # Like every wait in recovery, a new rebalance interrupts it (RebalanceAgain).
         await self._wait(probe(), timeout=self.app.conf.broker_request_timeout)
@@ -159,6 +161,14 @@ class TansuRecovery(OrderedRecovery):
 
 def _bootstrap(app: Any) -> str:
     return ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)
+
+
+def _auth(app: Any) -> Mapping[str, Any]:
+    """The security arguments the app's own clients use (a Tansu started by hand may be
+    behind SASL or TLS)."""
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    return credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context)
 
 
 class TansuTableManager(TableManager):

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from streams.kafka_auth import client_auth
 from streams.replay_summary import ReplayError, ReplaySummary, read_lines
 
 if TYPE_CHECKING:
@@ -33,12 +35,14 @@ def message_key(line: bytes) -> bytes | None:
     return cid.encode() if isinstance(cid, str) else None
 
 
-async def produce_file(bootstrap: str, topic: str, path: Path) -> tuple[int, dict[int, int]]:
+async def produce_file(bootstrap: str, topic: str, path: Path, *,
+                       auth: Mapping[str, Any] | None = None) -> tuple[int, dict[int, int]]:
     """Produce every line; the count and the end of input (next offset per partition)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024)
+                                max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
+                                **(auth or {}))
     await producer.start()
     n = 0
     end: dict[int, int] = {}
@@ -73,7 +77,7 @@ async def replay(pipeline: Pipeline, path: Path, *, show_progress: bool = True) 
     input_progress = pipeline.ingest.progress
     input_progress.idle_after_s = None
     producing = asyncio.ensure_future(
-        produce_file(bootstrap, settings.input_topic, path)
+        produce_file(bootstrap, settings.input_topic, path, auth=client_auth(settings))
     )
     ended = False
     # On the event clock the alert stage evaluates the last minutes once every shard's input

@@ -20,6 +20,7 @@ from streams.config import Settings
 from streams.engine.faust.app import Pipeline, build_app
 from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
 from streams.engine.faust.stop_guard import StopGuard
+from streams.kafka_auth import client_auth, replication_factor, topic_config
 from streams.store import open_store
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def run_pipeline(
             bootstrap,
             [settings.input_topic, settings.by_customer_topic, settings.dead_letter_topic,
              settings.alert_inputs_topic, settings.alerts_topic],
-            settings.partitions,
+            settings.partitions, replication=replication_factor(settings),
+            config=topic_config(settings), auth=client_auth(settings),
         )
         client = open_store(settings, reset=reset_store)
         stack.callback(client.close)
