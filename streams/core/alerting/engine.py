@@ -43,7 +43,7 @@ from streams.core.alerting.changes import (
 )
 from streams.core.alerting.grid import GridSamples, ceil_minute, change_points
 from streams.core.alerting.machine import PENDING, Machines
-from streams.core.alerting.rolling import Sample
+from streams.core.alerting.rolling import MetricReads, RollingStore, Sample
 from streams.core.alerting.rules import (
     GAUGE_METRICS,
     MINUTE_MS,
@@ -159,25 +159,30 @@ class Engine:
         rule (window rules, then the gauge and supplied ones).
 
         A long call (more than `jump_after` minutes) evaluates each rule only at the minutes
-        its own source can change at (`change_points` of its window, or of every rule reading
-        that instant source) and where one of its own pending breaches reaches its `for`: the
-        other rules' change points would show it the samples of the minute before (nothing
-        to do: see the module docstring). Rules are independent (each steps its own tracks),
-        so evaluating them one after the other, then ordering the changes by (minute, rule),
-        gives the changes of the minute-by-minute walk, in its order.
+        its own source can change at (`change_points` of its window and the counters its
+        metric reads, or of every rule reading that instant source) and where one of its own
+        pending breaches reaches its `for`: other minutes would show it the samples of the
+        minute before (nothing to do: see the module docstring). Rules are independent (each
+        steps its own tracks), so evaluating them one after the other, then ordering the
+        changes by (minute, rule), gives the changes of the minute-by-minute walk, in its
+        order.
         """
         jump = len(ends) > self.jump_after
         points: dict[Any, list[int] | None] = {}
         for r, src, _absent, window in reads:
-            key = (id(src), r.window) if window else id(src)
+            key = (id(src), r.window, r.metric) if window else id(src)
             if key not in points:
-                group = [(src, r.window)] if window else [
-                    (s, q.window) for q, s, _a, w in reads if not w and s is src]
+                if not window:
+                    group = [(s, q.window) for q, s, _a, w in reads if not w and s is src]
+                elif isinstance(src, RollingStore):
+                    group = [(MetricReads(src, r.metric), r.window)]  # its counters' minutes
+                else:
+                    group = [(src, r.window)]
                 points[key] = change_points(group, ends[0], ends[-1]) if jump else None
         shared: dict[Any, Any] = {}  # gauge passes shared by the rules of one scope
         found: list[tuple[int, int, list[AlertChange]]] = []
         for pos, (r, src, absent, window) in enumerate(reads):
-            own = points[(id(src), r.window) if window else id(src)]
+            own = points[(id(src), r.window, r.metric) if window else id(src)]
             minutes = ends if own is None else self._walk(own, ends[-1], r.id)
             if window:
                 metric, scope, width = r.metric, r.scope, r.window
@@ -238,9 +243,11 @@ class Engine:
     def _rule(self, rule: Rule, samples: Mapping[ScopeKey, Sample], at: int,
               absent: Sample) -> list[AlertChange]:
         out: list[AlertChange] = []
-        for key in sorted(samples.keys() | set(self.machines.keys(rule.id))):
+        tracks = self.machines.tracks.get(rule.id)
+        min_sample = rule.min_sample
+        for key in sorted(samples.keys() | tracks.keys()) if tracks else sorted(samples):
             value, n = samples.get(key, absent)
-            if value is None or n < rule.min_sample:
+            if value is None or n < min_sample:
                 continue  # no data or too little: state unchanged
             change = self.machines.step(rule, BREACH, key, at, value, rule.breaches(value),
                                         rule.recovers(value), partial(describe, rule, key))
