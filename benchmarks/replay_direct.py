@@ -1,7 +1,7 @@
 """`sqm replay` (direct runner) on a 30-day history beside a ClickHouse-only SQL computation.
 
     python benchmarks/replay_direct.py [--contacts 23500] [--days 30] [--history FILE]
-        [--runs 1] [--faust] [--profile OUT]
+        [--runs 1] [--against REV] [--faust] [--profile OUT]
 
 In one run, each as a user runs it (a subprocess, wall time from its start to its exit, a fresh
 store each time):
@@ -11,6 +11,9 @@ store each time):
 - optionally `sqm replay --engine faust` of the history (`--faust`: slow, minutes);
 - the SQL baseline: a fresh Python process loads the same JSON lines into chDB (in memory) and
   computes per-contact facts and one-minute windows with SQL only.
+
+`--against REV` also replays the history with the version REV (checked out in a temporary
+worktree), alternating with this tree's runs, so that both see the same machine.
 
 CPU seconds (user + system of the process and the children it waited for) are printed beside
 the wall times: on a machine shared with other work they vary less. `--profile OUT` runs the
@@ -114,12 +117,12 @@ class Timed:
         return self.events / self.wall if self.wall else 0.0
 
 
-def run(label: str, cmd: list[str], events: int) -> Timed:
+def run(label: str, cmd: list[str], events: int, root: Path = ROOT) -> Timed:
     """Wall and CPU time of one subprocess (with the children it waited for)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {**os.environ, "TZ": "UTC", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TZ": "UTC", "PYTHONPATH": str(root)}
     started = time.monotonic()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root, check=False)
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -141,15 +144,23 @@ def history(contacts: int, days: int) -> Path:
     return path
 
 
-def replay(label: str, path: Path, events: int, *extra: str, profile: str | None = None
-           ) -> Timed:
+def replay(label: str, path: Path, events: int, *extra: str, profile: str | None = None,
+           root: Path = ROOT) -> Timed:
     store = Path(tempfile.mkdtemp(prefix="sqm-bench-store-"))
     try:
         py = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
         return run(label, [*py, "-m", "streams.cli", "replay", str(path), "--store",
-                           str(store / "s"), "--no-progress", *extra], events)
+                           str(store / "s"), "--no-progress", *extra], events, root)
     finally:
         shutil.rmtree(store, ignore_errors=True)
+
+
+def checkout(rev: str) -> Path:
+    """REV in a temporary worktree (removed at the end)."""
+    where = Path(tempfile.mkdtemp(prefix="sqm-bench-rev-")) / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(where), rev], cwd=ROOT,
+                   check=True, capture_output=True)
+    return where
 
 
 def machine_speed() -> float:
@@ -167,6 +178,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--history", type=Path, help="an existing JSON Lines file instead")
     ap.add_argument("--runs", type=int, default=1, help="history replays (the best is shown)")
+    ap.add_argument("--against", metavar="REV", help="also replay with this git revision")
     ap.add_argument("--faust", action="store_true", help="also `--engine faust` (minutes)")
     ap.add_argument("--profile", help="cProfile output of the (first) history replay")
     args = ap.parse_args()
@@ -179,9 +191,22 @@ def main() -> None:
     print(f"history: {path} ({events:,} events); machine speed {machine_speed():.2f} M/s")
 
     results: list[Timed] = []
-    runs = [replay("sqm replay (direct)", path, events,
-                   profile=args.profile if i == 0 else None) for i in range(args.runs)]
+    other = checkout(args.against) if args.against else None
+    runs: list[Timed] = []
+    theirs: list[Timed] = []
+    try:
+        for i in range(args.runs):
+            if other is not None:
+                theirs.append(replay(f"  {args.against}", path, events, root=other))
+            runs.append(replay("sqm replay (direct)", path, events,
+                               profile=args.profile if i == 0 else None))
+    finally:
+        if other is not None:
+            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT,
+                           check=False, capture_output=True)
     results.append(min(runs, key=lambda t: t.wall))
+    if theirs:
+        results.append(min(theirs, key=lambda t: t.wall))
     results.append(replay("sqm replay, 4 events", four, 4))
     if args.faust:
         results.append(replay("sqm replay --engine faust", path, events, "--engine", "faust"))
@@ -193,8 +218,9 @@ def main() -> None:
     for t in results:
         print(f"{t.label:28} {t.events:>9,} {t.wall:>8.2f} {t.rate():>9,.0f} {t.cpu:>7.2f} "
               f"{t.cpu / t.events * 1e6:>13.1f}")
-    for t in runs if len(runs) > 1 else []:
-        print(f"  history run: {t.wall:.2f} s wall, {t.cpu:.2f} s CPU")
+    for t in (runs + theirs) if len(runs) > 1 else []:
+        print(f"  history run{t.label if t in theirs else ''}: {t.wall:.2f} s wall, "
+              f"{t.cpu:.2f} s CPU")
     direct = results[0]
     print(f"\nSQL / direct: {sql.rate() / direct.rate():.1f}x the events/s (wall), "
           f"{direct.cpu / sql.cpu:.1f}x less CPU")
