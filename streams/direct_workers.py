@@ -97,6 +97,8 @@ class AlertPartitions:
                 self._pools.append(ProcessPoolExecutor(
                     1, mp_context=context, initializer=_init,
                     initargs=(os.getpid(), config, lateness_ms, gc_every)))
+            for pool in self._pools:  # start and import now, beside the first chunk's work
+                pool.submit(_step_owned, {})
 
     def submit(self, inputs: list[list[bytes]]) -> Pending:
         """Start one chunk (inputs per partition); `result` gives its changes."""
