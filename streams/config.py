@@ -124,6 +124,10 @@ class Settings(BaseSettings):
         1, ge=0, le=64, description="child processes that validate the input (the ingest "
         "stage's CPU-heavy part) beside the worker's event loop; 0 = in the event loop"
     )
+    replay_alert_processes: int | None = Field(
+        None, ge=0, le=64, description="`sqm replay` (direct runner): worker processes for the "
+        "alert stage; 0 = in the replay's process; unset = 2 for files over 10 MB, else 0"
+    )
     web_port: int = Field(6066, ge=1, le=65535)
     progress_interval_s: float = Field(10, gt=0, description="how often a worker logs counters")
     stop_grace_s: float = Field(

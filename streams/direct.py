@@ -11,7 +11,11 @@ engine-free stages run in order on the file's lines:
   partition of `SQM_PARTITIONS`, then a `PartitionAlerts` per partition on the event clock),
   on in-memory state without a changelog (`MemoryPartitions`), with the same ClickHouse
   archive for evicted long-lived contacts, settled by `settle` through an outbox that only
-  writes rows (`_RowsOutbox`).
+  writes rows (`_RowsOutbox`). For large files the alert stage runs in worker processes
+  (`streams/direct_workers.py`, `SQM_REPLAY_ALERT_PROCESSES`): a chunk's alerts are computed
+  while the next chunk goes through the customer stage, and written after the chunk's other
+  rows. The live worker's garbage-collector policy (`streams/gc_policy.py`) keeps the
+  long-lived state out of the collector's scans.
 The file is one ordered input (one source partition, offsets = line numbers): the event clock
 is the latest event time read, and closes at the end of the file. Each chunk's rows are
 written (in a thread) while the next chunk is processed, one write at a time, in order.
@@ -36,17 +40,18 @@ from sinks.annotation_outbox import offer_annotations
 from sinks.archive import ClickHouseArchive
 from sinks.writer import ClickHouseWriter
 from streams.config import Settings
-from streams.core.alerting import AlertChange, AlertConfig
+from streams.core.alerting import AlertConfig
 from streams.core.ingest_batch import RoutedBatch
 from streams.core.partitions import MemoryPartitions
 from streams.core.ports import ChangelogRecord, OutRecord, Rows
 from streams.core.records import EventRecord
 from streams.core.shard import Message
-from streams.core.stages.alerts import AlertStage
 from streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
 from streams.core.stages.ingest import IngestBatch, IngestStage
 from streams.core.stages.settle import Prepared, settle
 from streams.core.state import Progress
+from streams.direct_workers import AlertPartitions, Pending
+from streams.gc_policy import GcPolicy
 from streams.ingest_pool import IngestRouter
 from streams.replay_summary import ReplaySummary, numbered_lines, read_lines
 from streams.stats import PipelineStats
@@ -55,6 +60,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_LINES = 20_000
 CHILD_FROM_LINES = 50_000  # below this, a child process costs more to start than it saves
+ALERT_PROCESSES = 2  # the alert stage's worker processes for large files, by default
 Progressed = Callable[[int], None]
 
 
@@ -67,7 +73,7 @@ class _Chunk:
 @dataclass
 class _Prepared:
     work: Prepared
-    alerts: list[AlertChange] = field(default_factory=list)
+    alerts: Pending = field(default_factory=list)  # the chunk's alert changes, maybe running
     settled: int = 0
 
 
@@ -83,8 +89,8 @@ class DirectReplay:
         # The stages the worker runs, on in-memory state without a changelog.
         self.ingest = IngestStage(n)  # no topics: its output is handed over in process
         self.customers = CustomerStage(config, n, MemoryPartitions(), archive)
-        self.alerts = AlertStage(alert_config, MemoryPartitions(),
-                                 lateness_ms=settings.lateness_s * 1000)
+        self.alert_config = alert_config
+        self.alerts: AlertPartitions | None = None  # started by `run`
         self._offsets = [0] * n  # per shard: the offset of its next message (window stamps)
         self._mark = 0  # latest event time read (the one input partition's progress)
         self.now = datetime.now(UTC)
@@ -95,6 +101,15 @@ class DirectReplay:
         router = IngestRouter(self.settings.ingest_processes if total_hint > 200 * CHILD_FROM_LINES
                               else 0)
         router.start()
+        processes = self.settings.replay_alert_processes
+        if processes is None:
+            processes = ALERT_PROCESSES if total_hint > 200 * CHILD_FROM_LINES else 0
+        gc_policy = GcPolicy(self.settings.gc_freeze_s, self.settings.gc_full_interval_s)
+        self.alerts = AlertPartitions(self.settings.partitions, self.alert_config,
+                                      self.settings.lateness_s * 1000, processes, gc_policy)
+        if processes:
+            log.info("alert partitions in %d worker processes", processes)
+        gc_policy.install()  # the state is long-lived: keep it out of the collector's scans
         try:
             writing: asyncio.Future[None] | None = None
             current = next(chunks, None)
@@ -104,6 +119,7 @@ class DirectReplay:
                 following = next(chunks, None)
                 routing = self._route(router, following)  # validated while this one is applied
                 prepared = self._apply(path, current, routed, last=following is None)
+                gc_policy.tick()
                 if writing is not None:
                     await writing
                 writing = asyncio.ensure_future(self._write(prepared, progressed))
@@ -112,6 +128,8 @@ class DirectReplay:
                 await writing
         finally:
             router.close()
+            self.alerts.close()
+            gc_policy.uninstall()
 
     def _route(self, router: IngestRouter, chunk: _Chunk | None) -> Any:
         if chunk is None:
@@ -142,14 +160,13 @@ class DirectReplay:
         customers = self.customers.prepare(
             CustomerBatch(messages, Origin(name, lines=lines), self.now))
         customers.count(self.stats)
-        alerts = self.alerts.prepare({p: customers.alert_inputs.get(p, []) for p in range(n)},
-                                     event_clock=True)
+        assert self.alerts is not None  # runs while this process goes on (workers)
+        alerts = self.alerts.submit([customers.alert_inputs.get(p, []) for p in range(n)])
         self.stats.read += len(chunk.values)
         self.stats.dead_lettered += len(dead)
         batch = dict(customers.rows)
         batch["dead_letters"] = dead + batch["dead_letters"]
-        batch.update(alerts.rows)
-        return _Prepared(Prepared(batch), alerts.changes, len(chunk.values))
+        return _Prepared(Prepared(batch), alerts, len(chunk.values))
 
     def _next_offset(self, target: int) -> int:
         offset = self._offsets[target]
@@ -161,10 +178,13 @@ class DirectReplay:
             if progressed is not None:
                 progressed(prepared.settled)
 
-        await settle(_RowsOutbox(self.writer, acknowledge), prepared.work)
-        self.stats.alert_changes += len(prepared.alerts)
-        if prepared.alerts:
-            offer_annotations(prepared.alerts)
+        await settle(_RowsOutbox(self.writer, lambda: None), prepared.work)
+        assert self.alerts is not None
+        changes = await self.alerts.result(prepared.alerts)
+        await settle(_RowsOutbox(self.writer, acknowledge), Prepared(self.alerts.rows(changes)))
+        self.stats.alert_changes += len(changes)
+        if changes:
+            offer_annotations(changes)
         self.stats.batches += 1
 
 

@@ -29,6 +29,7 @@ from streams.core.alerting import engine as engine_module
 from streams.core.alerting.anomaly import AnomalyDetector
 from streams.core.alerting.changes import AlertChange
 from streams.core.alerting.engine import Engine, boundaries
+from streams.core.alerting.rolling import MetricReads
 from streams.core.records import EventRecord
 from streams.core.shard import Shard, ShardConfig
 from streams.core.state import DictStore
@@ -253,6 +254,30 @@ def test_samples_change_only_at_change_minutes() -> None:
                 assert b in points, (r.id, b)
                 changed += 1
     assert changed > 500
+
+
+def test_a_window_metric_changes_only_at_the_minutes_of_its_counters() -> None:
+    """Each window rule is evaluated only where the counters its metric reads move
+    (`MetricReads`): between two of those minutes its defined samples stay the same, and they are
+    fewer than the minutes where any counter moves (csat and repeat rate read few)."""
+    mon = AlertMonitor(parse_config({"rules": RULES, "anomalies": ANOMALIES}))
+    feed(mon, inputs(3))
+    first, last = T0 - 5 * MIN, T0 + 3 * DAY
+    ends = range(first, last + 1, MIN)
+    changed, fewer = 0, set()
+    for r in [r for r in mon.engine.rules if r.from_windows]:
+        # A key whose value is undefined is not evaluated, as if absent (`Engine._rule`).
+        each = [{k: v for k, v in mon.rolling.samples(r.metric, r.scope, r.window, b).items()
+                 if v.value is not None} for b in ends]
+        points = MetricReads(mon.rolling, r.metric).change_minutes(r.window, first, last)
+        if len(points) < len(mon.rolling.change_minutes(r.window, first, last)):
+            fewer.add(r.metric)
+        for b, before, now in zip(ends[1:], each, each[1:], strict=False):
+            if now != before:
+                assert b in points, (r.id, b)
+                changed += 1
+    assert changed > 300
+    assert fewer >= {"csat"}, fewer
 
 
 def test_a_baseline_stuck_in_a_quiet_stretch_is_counted_not_walked() -> None:

@@ -43,7 +43,7 @@ from streams.core.alerting.changes import (
 )
 from streams.core.alerting.grid import GridSamples, ceil_minute, change_points
 from streams.core.alerting.machine import PENDING, Machines
-from streams.core.alerting.rolling import Sample
+from streams.core.alerting.rolling import MetricReads, RollingStore, Sample
 from streams.core.alerting.rules import (
     GAUGE_METRICS,
     MINUTE_MS,
@@ -141,39 +141,72 @@ class Engine:
                    for r in self.rules if (src := self._source(r, gauges, supplied)) is not None]
         if rolling is not None or on_grid:
             ends = boundaries(self.last_boundary, upto, self.catch_up_ms, not on_grid, since)
-            points = None
-            if len(ends) > self.jump_after:
-                reads = [(rolling, r.window) for r in window_rules]
-                if on_grid:
-                    reads += [(src, r.window) for r, src, _ in instant]
-                points = change_points(reads, ends[0], ends[-1])
-            shared: dict[Any, Any] = {}  # gauge passes shared by the rules of one scope
-            grid = [(r, GridSamples(src, r, ends if points is None else points, shared), absent)
-                    for r, src, absent in instant] if on_grid else []
-            for b in ends if points is None else self._walk(points, ends[-1]):
-                for r in window_rules:
-                    assert rolling is not None  # window_rules is empty without it
-                    out += self._rule(r, rolling.samples(r.metric, r.scope, r.window, b), b,
-                                      Sample(None, 0))
-                for r, samples, absent in grid:
-                    out += self._rule(r, samples.as_of(b), b, absent)
-                self.last_boundary = b
+            reads: list[tuple[Rule, Any, Sample, bool]] = [
+                (r, rolling, Sample(None, 0), True) for r in window_rules]
+            if on_grid:
+                reads += [(r, src, absent, False) for r, src, absent in instant]
             if ends:
+                out += self._walk_rules(reads, ends)
                 self.last_boundary = ends[-1]
         if not on_grid:
             for r, src, absent in instant:
                 out += self._rule(r, src.samples(r.metric, r.scope, r.window, now), now, absent)
         return out
 
-    def _walk(self, points: Sequence[int], last: int) -> Iterator[int]:
-        """The change points, and the minutes between them at which a pending breach reaches
-        its `for` (asked after the minute before was evaluated: a breach may start there)."""
+    def _walk_rules(self, reads: Sequence[tuple[Rule, Any, Sample, bool]],
+                    ends: range) -> list[AlertChange]:
+        """Each rule at the minutes `ends` of this call, in the order of every minute, rule by
+        rule (window rules, then the gauge and supplied ones).
+
+        A long call (more than `jump_after` minutes) evaluates each rule only at the minutes
+        its own source can change at (`change_points` of its window and the counters its
+        metric reads, or of every rule reading that instant source) and where one of its own
+        pending breaches reaches its `for`: other minutes would show it the samples of the
+        minute before (nothing to do: see the module docstring). Rules are independent (each
+        steps its own tracks), so evaluating them one after the other, then ordering the
+        changes by (minute, rule), gives the changes of the minute-by-minute walk, in its
+        order.
+        """
+        jump = len(ends) > self.jump_after
+        points: dict[Any, list[int] | None] = {}
+        for r, src, _absent, window in reads:
+            key = (id(src), r.window, r.metric) if window else id(src)
+            if key not in points:
+                if not window:
+                    group = [(s, q.window) for q, s, _a, w in reads if not w and s is src]
+                elif isinstance(src, RollingStore):
+                    group = [(MetricReads(src, r.metric), r.window)]  # its counters' minutes
+                else:
+                    group = [(src, r.window)]
+                points[key] = change_points(group, ends[0], ends[-1]) if jump else None
+        shared: dict[Any, Any] = {}  # gauge passes shared by the rules of one scope
+        found: list[tuple[int, int, list[AlertChange]]] = []
+        for pos, (r, src, absent, window) in enumerate(reads):
+            own = points[(id(src), r.window, r.metric) if window else id(src)]
+            minutes = ends if own is None else self._walk(own, ends[-1], r.id)
+            if window:
+                metric, scope, width = r.metric, r.scope, r.window
+                for b in minutes:
+                    if changes := self._rule(r, src.samples(metric, scope, width, b), b, absent):
+                        found.append((b, pos, changes))
+            else:
+                grid = GridSamples(src, r, ends if own is None else own, shared)
+                for b in minutes:
+                    if changes := self._rule(r, grid.as_of(b), b, absent):
+                        found.append((b, pos, changes))
+        found.sort(key=lambda f: (f[0], f[1]))  # stable: one rule's changes keep their order
+        return [c for _b, _pos, changes in found for c in changes]
+
+    def _walk(self, points: Sequence[int], last: int, rule_id: str) -> Iterator[int]:
+        """The change points, and the minutes between them at which a pending breach of
+        `rule_id` reaches its `for` (asked after the minute before was evaluated: a breach may
+        start there)."""
         i, b = 0, points[0]
         while True:
             yield b
             nxt = points[i + 1] if i + 1 < len(points) else None
             if nxt != b + MINUTE_MS:
-                wake = self._next_wake(b)
+                wake = self._next_wake(b, rule_id)
                 if wake is not None and wake <= last and (nxt is None or wake < nxt):
                     b = wake
                     continue
@@ -181,18 +214,18 @@ class Engine:
                 return
             i, b = i + 1, nxt
 
-    def _next_wake(self, after: int) -> int | None:
-        """The first minute after `after` at which a pending track has breached for `for`."""
+    def _next_wake(self, after: int, rule_id: str) -> int | None:
+        """The first minute after `after` at which a pending track of the rule has breached
+        for `for`."""
+        for_ = self._for.get(rule_id)
+        if for_ is None:
+            return None
         best: int | None = None
-        for rule_id, tracks in self.machines.tracks.items():
-            for_ = self._for.get(rule_id)
-            if for_ is None:
-                continue
-            for t in tracks.values():
-                if t.state == PENDING:
-                    wake = ceil_minute(t.since + for_)
-                    if wake > after and (best is None or wake < best):
-                        best = wake
+        for t in self.machines.tracks.get(rule_id, {}).values():
+            if t.state == PENDING:
+                wake = ceil_minute(t.since + for_)
+                if wake > after and (best is None or wake < best):
+                    best = wake
         return best
 
     @staticmethod
@@ -210,9 +243,11 @@ class Engine:
     def _rule(self, rule: Rule, samples: Mapping[ScopeKey, Sample], at: int,
               absent: Sample) -> list[AlertChange]:
         out: list[AlertChange] = []
-        for key in sorted(samples.keys() | set(self.machines.keys(rule.id))):
+        tracks = self.machines.tracks.get(rule.id)
+        min_sample = rule.min_sample
+        for key in sorted(samples.keys() | tracks.keys()) if tracks else sorted(samples):
             value, n = samples.get(key, absent)
-            if value is None or n < rule.min_sample:
+            if value is None or n < min_sample:
                 continue  # no data or too little: state unchanged
             change = self.machines.step(rule, BREACH, key, at, value, rule.breaches(value),
                                         rule.recovers(value), partial(describe, rule, key))

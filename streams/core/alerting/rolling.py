@@ -22,6 +22,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import add, sub
 from typing import Any, NamedTuple
 
 from streams.core.alerting.changes import ScopeKey
@@ -128,6 +129,19 @@ def metric_sample(metric: str, c: Sequence[int]) -> Sample:
     raise ValueError(f"{metric} is not computed from the one-minute windows")
 
 
+# The counters each metric reads (`metric_sample`), as a bit mask: a metric's value over a
+# window depends on these alone, and is undefined (as if absent) when they are all 0.
+METRIC_COUNTERS = {
+    metric: sum(1 << i for i in counters) for metric, counters in {
+        "service_level": (SL_MET, SL_MISSED),
+        "abandonment_rate": (ANSWERED, ABANDONED, SHORT),
+        "csat": (CSAT_COUNT, CSAT_SUM),
+        "repeat_rate": (REPEAT, CREATED),
+        "avg_wait_s": (WAIT_MS, ANSWERED),
+        "volume": (OFFERED,),
+    }.items()}
+
+
 @dataclass(slots=True)
 class _Slide:
     end: int
@@ -158,6 +172,7 @@ class RollingStore:
         self._changed: set[int] = set()  # minutes changed or evicted since take_changed()
         self._ordered: list[int] = []  # sorted minutes, as of `_ordered_version`
         self._ordered_version = -1
+        self._masks: dict[int, int] = {}  # minute -> bit i set: counter i non-zero in some dims
 
     def __len__(self) -> int:
         return sum(len(parts) for parts in self._parts.values())
@@ -183,6 +198,12 @@ class RollingStore:
         before = old[1] if old is not None else [0] * N_COUNTERS
         for i in range(N_COUNTERS):
             total[i] += new[i] - before[i]
+        mask = 0
+        for counts_ in self._minutes[minute].values():
+            for i, x in enumerate(counts_):
+                if x:
+                    mask |= 1 << i
+        self._masks[minute] = mask
         self._rev[minute] = self._rev.get(minute, 0) + 1
         self._version += 1
         self._changed.add(minute)
@@ -207,6 +228,7 @@ class RollingStore:
             del self._minutes[m]
             self._parts.pop(m, None)
             self._rev.pop(m, None)
+            self._masks.pop(m, None)
             self._changed.add(m)
         if old_horizon is None or old_horizon // 3_600_000 != before_ms // 3_600_000:
             self._keys.clear()  # hourly: forget dims that may be gone for good
@@ -278,9 +300,9 @@ class RollingStore:
                 continue
             acc = out.get(key)
             if acc is None:
-                acc = out[key] = [0] * N_COUNTERS
-            for i, x in enumerate(counts):
-                acc[i] += sign * x
+                acc = out[key] = counts[:] if sign > 0 else [-x for x in counts]
+            else:
+                acc[:] = map(add if sign > 0 else sub, acc, counts)  # integers: exact
             if not any(acc):
                 del out[key]  # as if never added: a later add starts again from 0
 
@@ -293,17 +315,24 @@ class RollingStore:
     def minutes(self) -> list[int]:
         return sorted(self._parts)
 
-    def change_minutes(self, window_ms: int, first: int, last: int) -> set[int]:
+    def change_minutes(self, window_ms: int, first: int, last: int,
+                       counters: int | None = None) -> set[int]:
         """The minutes of [first, last] at which a sum over `window_ms` may differ from the
         minute before: a row's minute enters the window a minute after it, and leaves it a
-        window later (`grid.change_points`)."""
+        window later (`grid.change_points`). `counters` (a `METRIC_COUNTERS` mask): only the
+        minutes where one of those counters is non-zero, the only ones that move that metric."""
         span = -(-window_ms // MINUTE_MS) * MINUTE_MS
         out: set[int] = set()
-        for m in self._minutes:
+        if counters is None:
+            minutes: Any = self._minutes
+        else:
+            minutes = [m for m, mask in self._masks.items() if mask & counters]
+        for m in minutes:
             for b in (m + MINUTE_MS, m + span + MINUTE_MS):
                 if first <= b <= last:
                     out.add(b)
         return out
+
 
     def minute_rows(self, minute: int) -> list[list[Any]] | None:
         """One minute's rows `[tenant, channel, queue, priority, shard, version, *counts]`,
@@ -345,3 +374,15 @@ class RollingStore:
         store.horizon = horizon
         store._changed.clear()
         return store
+
+
+class MetricReads:
+    """A RollingStore's change minutes for one metric (`change_points` takes a source and a
+    window; this source names only the minutes that move the metric)."""
+
+    def __init__(self, store: RollingStore, metric: str) -> None:
+        self.store = store
+        self.counters = METRIC_COUNTERS[metric]
+
+    def change_minutes(self, window_ms: int, first: int, last: int) -> set[int]:
+        return self.store.change_minutes(window_ms, first, last, self.counters)

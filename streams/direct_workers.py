@@ -1,0 +1,134 @@
+"""The direct runner's alert stage, in worker processes or in the caller.
+
+On the event clock the alert stage evaluates the rules at every minute where a window or a
+waiting contact changes, for the whole history; it needs nothing from the customer stage but the
+alert-input messages, which are bytes already. So its partitions can run in other processes
+while the caller goes on with the next chunk's customers: partition p lives in worker
+`p % processes` for the whole replay (its state never moves; the same `AlertStage` on
+in-memory state as in the caller), each worker takes its chunks in order (one process per
+pool: first in, first out), and the changes are merged in `AlertStage.prepare`'s order: every
+partition's applied messages, then every partition's evaluation, each in partition order. The
+output is the same with any number of workers (tests/unit/test_direct_workers.py,
+tests/integration/test_direct_workers.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from streams.core.alerting import AlertChange, AlertConfig
+from streams.core.alerting.changes import change_columns
+from streams.core.partitions import MemoryPartitions
+from streams.core.ports import Rows
+from streams.core.stages.alerts import AlertStage
+from streams.gc_policy import GcPolicy
+from streams.ingest_pool import _child_init
+
+Inputs = dict[int, list[bytes]]  # partition -> its alert-input messages of one chunk
+Split = dict[int, tuple[list[AlertChange], list[AlertChange]]]  # p -> (applied, evaluated)
+Pending = list[AlertChange] | list[Future[Split]]
+
+_stage: AlertStage | None = None  # a worker's stage (its own partitions only)
+_gc = GcPolicy(0)
+
+
+def step_split(stage: AlertStage, inputs: Inputs) -> Split:
+    """`AlertStage.prepare(inputs, event_clock=True)` on in-memory state, with each
+    partition's changes kept apart, so that several workers' can be merged in its order."""
+    applied: dict[int, list[AlertChange]] = {}
+    for p, values in inputs.items():
+        part = stage.partition(p)
+        applied[p] = [c for value in values for c in part.apply(value)]
+    out: Split = {}
+    for p in inputs:
+        part = stage.partition(p)
+        out[p] = (applied[p], part.evaluate_event_clock(stage.lateness_ms))
+        monitor = part.monitor  # no changelog: drop the parts' change marks as they come
+        monitor.rolling.take_changed()
+        monitor.waiting.take_changed()
+        monitor.waits.take_changed()
+    return out
+
+
+def merge(split: Split, partitions: int) -> list[AlertChange]:
+    """The changes in `AlertStage.prepare`'s order."""
+    present = [p for p in range(partitions) if p in split]
+    return ([c for p in present for c in split[p][0]]
+            + [c for p in present for c in split[p][1]])
+
+
+def _init(parent: int, config: AlertConfig, lateness_ms: int,
+          gc_every: tuple[float, float]) -> None:
+    global _stage, _gc
+    _child_init(parent)
+    _stage = AlertStage(config, MemoryPartitions(), lateness_ms=lateness_ms)
+    _gc = GcPolicy(*gc_every)
+    _gc.install()
+
+
+def _step_owned(inputs: Inputs) -> Split:
+    assert _stage is not None
+    out = step_split(_stage, inputs)
+    _gc.tick()
+    return out
+
+
+class AlertPartitions:
+    """The alert stage's `n` partitions, in `processes` worker processes (0: in the caller,
+    at once, through `AlertStage.prepare` itself)."""
+
+    def __init__(self, n: int, config: AlertConfig, lateness_ms: int, processes: int,
+                 gc_policy: GcPolicy | None = None) -> None:
+        self.n = n
+        self.local = AlertStage(config, MemoryPartitions(), lateness_ms=lateness_ms) if (
+            processes <= 0) else None
+        self.owned: list[list[int]] = []
+        self._pools: list[ProcessPoolExecutor] = []
+        if processes > 0:
+            # spawn, not fork: the caller has threads (chDB's); see streams/ingest_pool.py.
+            context = multiprocessing.get_context("spawn")
+            gc_every = (gc_policy.freeze_every_s, gc_policy.full_every_s) if gc_policy else (
+                0.0, 600.0)
+            for i in range(min(processes, n)):
+                self.owned.append([p for p in range(n) if p % processes == i])
+                self._pools.append(ProcessPoolExecutor(
+                    1, mp_context=context, initializer=_init,
+                    initargs=(os.getpid(), config, lateness_ms, gc_every)))
+            for pool in self._pools:  # start and import now, beside the first chunk's work
+                pool.submit(_step_owned, {})
+
+    def submit(self, inputs: list[list[bytes]]) -> Pending:
+        """Start one chunk (inputs per partition); `result` gives its changes."""
+        if self.local is not None:
+            return self.local.prepare({p: inputs[p] for p in range(self.n)},
+                                      event_clock=True).changes
+        return [pool.submit(_step_owned, {p: inputs[p] for p in owned})
+                for pool, owned in zip(self._pools, self.owned, strict=True)]
+
+    async def result(self, pending: Pending) -> list[AlertChange]:
+        """The chunk's changes in `AlertStage.prepare`'s order."""
+        if self.local is not None:
+            return pending  # type: ignore[return-value]
+        split: Split = {}
+        for future in pending:
+            assert isinstance(future, Future)
+            done: Split = await asyncio.wrap_future(future)
+            split.update(done)
+        return merge(split, self.n)
+
+    @staticmethod
+    def rows(changes: list[AlertChange]) -> Rows:
+        """What the alert stage writes for these changes (`AlertStage`'s rows)."""
+        return {"alerts": change_columns(changes)} if changes else {}
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (for tests and measurements)."""
+        return [pid for pool in self._pools for pid in (getattr(pool, "_processes", None) or ())]
+
+    def close(self) -> None:
+        pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
