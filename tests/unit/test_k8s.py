@@ -80,7 +80,8 @@ def test_every_manifest_parses_with_its_required_fields() -> None:
 def test_kustomization_lists_every_manifest_but_the_secret_template() -> None:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     assert kustomization["namespace"] == of_kind("Namespace")["metadata"]["name"] == "sqm"
-    assert set(kustomization["resources"]) == set(manifests()) - {"secret.example.yaml"}
+    templates = {"secret.example.yaml", "kafka-secret.example.yaml"}
+    assert set(kustomization["resources"]) == set(manifests()) - templates
 
 
 def test_selectors_match_the_pod_labels() -> None:
@@ -105,13 +106,12 @@ def test_probes_use_the_health_endpoints() -> None:
 def test_env_names_are_settings_and_secrets_exist() -> None:
     # SQM_CONFIG is no field: Settings reads it to find the YAML file (streams/config.py).
     fields = {f"SQM_{name.upper()}" for name in Settings.model_fields} | {"SQM_CONFIG"}
-    secret = of_kind("Secret")
+    secrets = {m["metadata"]["name"]: m for m in manifests().values() if m["kind"] == "Secret"}
     for c in containers():
         for e in c["env"]:
             assert e["name"] in fields | NOT_YET_SETTINGS, e["name"]
             if ref := e.get("valueFrom", {}).get("secretKeyRef"):
-                assert ref["name"] == secret["metadata"]["name"]
-                assert ref["key"] in secret["stringData"], ref["key"]
+                assert ref["key"] in secrets[ref["name"]]["stringData"], ref["key"]
     assert {e["name"] for c in containers() for e in c["env"]} >= NOT_YET_SETTINGS
 
 
@@ -143,7 +143,7 @@ def test_the_job_migrates_as_the_migrator_and_workers_write_as_the_writer() -> N
         (url,) = [e for e in c["env"] if e["name"] == "SQM_CLICKHOUSE_URL"]
         return str(url["valueFrom"]["secretKeyRef"]["key"])
 
-    urls = of_kind("Secret")["stringData"]
+    urls = manifests()["secret.example.yaml"]["stringData"]
     assert urls[url_key("Job")].startswith("https://sqm_migrate:")
     assert urls[url_key("Deployment")].startswith("https://sqm:")
 
