@@ -141,6 +141,11 @@ class ClickHouseWriter:
         self._sleep = sleep
         self._types: dict[str, dict[str, ClickHouseType]] = {}  # table -> column -> type
         self._types_lock = threading.Lock()
+        # Read by the worker's metrics: retried calls, inserts failed for good, and a callback
+        # told each table insert's duration (table, seconds).
+        self.retries = 0
+        self.failures = 0
+        self.on_insert: Callable[[str, float], None] | None = None
         # clickhouse-connect imports pandas and numpy on the first insert, if installed (to
         # check whether the data is a DataFrame): ~0.4 s of the event loop's time mid-stream.
         # Done here, at start-up, instead.
@@ -153,11 +158,17 @@ class ClickHouseWriter:
     def write(self, batch: Batch) -> None:
         """Insert each table's rows in one insert. Raises SinkError once retrying cannot help."""
         for table, data in batch.items():
+            started = time.perf_counter()
             if isinstance(data, Mapping):
-                if any(data.values()):
-                    self._write_columns(table, data)
+                if not any(data.values()):
+                    continue
+                self._write_columns(table, data)
             elif data:
                 self._write_table(table, data)
+            else:
+                continue
+            if self.on_insert is not None:
+                self.on_insert(table, time.perf_counter() - started)
 
     async def write_async(self, batch: Batch) -> None:
         """`write` in a worker thread, so the event loop keeps running during the insert."""
@@ -234,12 +245,15 @@ class ClickHouseWriter:
                 reason = transient_reason(ex)
                 code = getattr(ex, "code", None)
                 err_name = getattr(ex, "name", None) or RETRYABLE_CODES.get(code or 0)
+                if reason is None or attempt == self._retry.attempts:
+                    self.failures += 1
                 if reason is None:
                     raise SinkError(name, _first_line(ex), code, err_name) from ex
                 if attempt == self._retry.attempts:
                     detail = f"gave up after {attempt} attempts ({reason}): {_first_line(ex)}"
                     raise SinkError(name, detail, code, err_name) from ex
                 delay = self._retry.delay(attempt)
+                self.retries += 1
                 log.warning(
                     "insert into %s failed (%s), retry %d/%d in %.2fs",
                     name,

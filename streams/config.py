@@ -129,6 +129,13 @@ class Settings(BaseSettings):
         "alert stage; 0 = in the replay's process; unset = 2 for files over 10 MB, else 0"
     )
     web_port: int = Field(6066, ge=1, le=65535)
+    metrics_port: int = Field(
+        9108, ge=0, le=65535, description="where sqm worker and sqm demo serve /metrics, "
+        "/healthz and /readyz (docs/deploy.md, Monitoring the workers); 0 = not served")
+    metrics_host: str = Field("0.0.0.0", description="the address the metrics port binds")
+    health_stall_s: float = Field(
+        30, gt=0, description="/healthz fails once the worker's event loop has not run for "
+        "this long")
     progress_interval_s: float = Field(10, gt=0, description="how often a worker logs counters")
     stop_grace_s: float = Field(
         30, gt=0, description="after SIGTERM or Ctrl-C, how long a clean stop may take before "

@@ -148,7 +148,7 @@ def run_demo(settings: Settings, *, rate: float, seconds: float | None, console:
         return await live_view(pipeline, console, seconds)
 
     # The embedded broker keeps no state between runs, so neither does the demo's store.
-    code = run_pipeline(settings, main, reset_store=True)
+    code = run_pipeline(settings, main, reset_store=True, serve_metrics=True)
     store = settings.store_dir()
     where = f"chDB store {store}" if store else settings.clickhouse_url
     console.print(f"\nThe data is in the {where}. Query it with, for example:")

@@ -16,6 +16,7 @@ class PipelineStats:
     duplicates: int = 0  # re-deliveries of an event already merged
     late: int = 0
     dropped_corrections: int = 0
+    dead_reasons: Counter[str] = field(default_factory=Counter)  # by reason_category
     batches: int = 0
     alert_changes: int = 0  # alert rows written (firing, resolved, at-risk, ...)
     alert_inputs_sent: int = 0  # messages from the customer stage to the alert stage
@@ -32,7 +33,8 @@ class PipelineStats:
         return self.alert_inputs_done >= self.alert_inputs_sent
 
     def as_dict(self) -> dict[str, int]:
-        return {**asdict(self), "produced": dict(self.produced), "settled": self.settled,
+        return {**asdict(self), "produced": dict(self.produced),
+                "dead_reasons": dict(self.dead_reasons), "settled": self.settled,
                 "alert_partitions_closed": len(self.alert_partitions_closed)}
 
     @property

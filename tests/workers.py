@@ -47,7 +47,10 @@ def worker_env(bootstrap: str, store: Path, **extra: str) -> dict[str, str]:
         "SQM_KAFKA_BOOTSTRAP": bootstrap, "SQM_BROKER_PROFILE": "tansu",
         "SQM_CLICKHOUSE_URL": f"chdb://{store}", "SQM_LOG_LEVEL": "INFO",
         "SQM_PROGRESS_INTERVAL_S": "0.5", "SQM_BATCH_MAX": "40", "SQM_BATCH_WITHIN_S": "0.05",
-        "SQM_WEB_PORT": str(free_port()), **extra,
+        "SQM_WEB_PORT": str(free_port()),
+        # Not served unless a test asks (SQM_METRICS_PORT in `extra`): workers of one test, or
+        # of tests run side by side, would all want the default port.
+        "SQM_METRICS_PORT": "0", **extra,
     }
 
 

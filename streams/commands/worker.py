@@ -31,7 +31,7 @@ def worker(config: ConfigOpt = None, store: StoreOpt = None, policy: PolicyOpt =
 
     settings = settings_for(config, store, policy=policy, interactive=False)
     check_store(settings, create=True)
-    raise typer.Exit(run_pipeline(settings))
+    raise typer.Exit(run_pipeline(settings, serve_metrics=True))
 
 
 @cli.command(cls=Command)

@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
@@ -54,8 +55,9 @@ SECRETS = frozenset(
 # Settings the compose environment sets for the workers; the YAML file must not set them too
 # (the environment would silently win).
 ENV_ONLY_SETTINGS = frozenset({"kafka_bootstrap", "clickhouse_url", "partitions"})
-SERVICES = {"kafka", "clickhouse", "migrate", "worker", "grafana"}
-LONG_RUNNING = {"kafka", "clickhouse", "worker", "grafana"}
+SERVICES = {"kafka", "clickhouse", "migrate", "worker", "grafana", "prometheus"}
+LONG_RUNNING = {"kafka", "clickhouse", "worker", "grafana", "prometheus"}
+PROMETHEUS_YML = DEPLOY / "prometheus" / "prometheus.yml"
 VERSION_TAG = re.compile(r":v?\d+(\.\d+)+")  # an exact version (not `latest`, not a bare major)
 _ASSIGN = re.compile(r"^(#\s?)?([A-Z][A-Z0-9_]*)=(.*)$")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -326,7 +328,7 @@ def test_migrate_runs_once_before_the_workers() -> None:
 def test_restart_policies_and_healthchecks() -> None:
     for name in LONG_RUNNING:
         assert service(name)["restart"] in ("unless-stopped", "always"), name
-    for name in ("kafka", "clickhouse", "grafana"):
+    for name in LONG_RUNNING:
         check = service(name)["healthcheck"]
         assert check["test"][0] in ("CMD", "CMD-SHELL") and len(check["test"]) > 1, name
         assert {"interval", "timeout", "retries"} <= set(check), name
@@ -338,6 +340,7 @@ def test_data_lives_in_named_volumes() -> None:
         "kafka": "/var/lib/kafka/data",
         "clickhouse": "/var/lib/clickhouse",
         "grafana": "/var/lib/grafana",
+        "prometheus": "/prometheus",
     }
     for name, target in wanted.items():
         mounts = {v.split(":")[1]: v.split(":")[0] for v in service(name)["volumes"]}
@@ -361,6 +364,50 @@ def test_kafka_is_a_single_kraft_node_reachable_by_the_workers() -> None:
     # Topics get sqm's partition count, never the broker default of 1.
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert env["KAFKA_NUM_PARTITIONS"] == service_env("worker", example_env())["SQM_PARTITIONS"]
+
+
+def test_worker_healthcheck_asks_the_liveness_endpoint(tmp_path: Path) -> None:
+    """The check's own command, run here against a real metrics server: exit 0 on 200, not 0 on
+    503 (no Docker: the image's `python` is this interpreter)."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.observe.health import Answer
+    from streams.observe.server import MetricsServer, wsgi_app
+
+    worker = service("worker")
+    check = worker["healthcheck"]
+    assert check["test"][:3] == ["CMD", "python", "-c"], "the image has python, not curl"
+    assert "/healthz" in check["test"][3]
+    assert {"interval", "timeout", "retries", "start_period"} <= set(check)
+    assert worker["expose"] == [str(Settings.model_fields["metrics_port"].default)]
+    alive = {"ok": True}
+    server = MetricsServer("127.0.0.1", 0, wsgi_app(
+        CollectorRegistry(), lambda: Answer(alive["ok"], "x"), lambda: Answer(True, "ready")))
+    try:
+        def run() -> int:
+            env = {"PATH": os.environ.get("PATH", ""), "SQM_METRICS_PORT": str(server.port)}
+            return subprocess.run([sys.executable, *check["test"][2:]], env=env,
+                                  capture_output=True, timeout=30, check=False).returncode
+        assert run() == 0
+        alive["ok"] = False
+        assert run() != 0
+    finally:
+        server.close()
+
+
+def test_prometheus_scrapes_every_worker_replica() -> None:
+    prometheus = service("prometheus")
+    assert prometheus["image"].startswith("prom/prometheus:")
+    assert "./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load(PROMETHEUS_YML.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    sd = jobs["sqm-worker"]["dns_sd_configs"]
+    # Compose's DNS: the service name resolves to every replica; the port is the workers'.
+    assert sd == [{"names": ["worker"], "type": "A", "port": 9108, "refresh_interval": "30s"}]
+    assert Settings.model_fields["metrics_port"].default == 9108
+    # Grafana (the other helper's data source) reads it at http://prometheus:9090.
+    assert prometheus["ports"] == ["${HOST_BIND_ADDRESS:-127.0.0.1}:${PROMETHEUS_PORT:-9090}:9090"]
 
 
 def test_grafana_gets_the_plugin_provisioning_and_datasource_env() -> None:

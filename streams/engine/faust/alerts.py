@@ -26,6 +26,7 @@ from faust.types import TableT
 from sinks.annotation_outbox import offer_annotations
 from sinks.writer import ClickHouseWriter
 from streams.core.alerting import AlertConfig
+from streams.core.alerting.changes import ACKNOWLEDGED, FIRING
 from streams.core.stages.alerts import AlertStage, PreparedAlerts
 from streams.core.stages.settle import settle
 from streams.engine.faust.record_batches import RecordBatches
@@ -33,6 +34,8 @@ from streams.engine.faust.tables import Ack, FaustOutbox, table_state
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
+# Acknowledged: still firing, someone is on it.
+FIRING_STATES = frozenset({FIRING, ACKNOWLEDGED})
 
 
 class AlertAgent:
@@ -58,6 +61,10 @@ class AlertAgent:
         self.event_clock = event_clock
         self.grace_ms = int(grace_s * 1000)
         self._lock = asyncio.Lock()
+        # For the metrics: partition evaluations, and the at-risk alerts firing now (id ->
+        # rule) as this worker saw them change (the others are read from the state).
+        self.evaluations = 0
+        self.firing: dict[str, str] = {}
 
     async def handle(self, events: Sequence[faust.EventT], ack: Ack | None = None) -> None:
         inputs: dict[int, list[bytes]] = defaultdict(list)
@@ -65,6 +72,8 @@ class AlertAgent:
             inputs[event.message.partition].append(event.value)
         async with self._lock:
             prepared = self.stage.prepare(inputs, event_clock=self.event_clock)
+            if self.event_clock:
+                self.evaluations += len(inputs)
             for p, closed in prepared.closed.items():
                 if closed:
                     self.stats.alert_partitions_closed.add(p)
@@ -77,8 +86,10 @@ class AlertAgent:
         if self.event_clock:
             return
         now = int(time.time() * 1000) - self.grace_ms
+        mine = list(partitions)
         async with self._lock:
-            await self._settle(self.stage.prepare_tick(list(partitions), now), None)
+            self.evaluations += len(mine)
+            await self._settle(self.stage.prepare_tick(mine, now), None)
 
     async def _settle(self, prepared: PreparedAlerts, ack: Ack | None) -> None:
         await settle(FaustOutbox(self.writer, self.out, self.changelog_topic, ack), prepared)
@@ -87,5 +98,9 @@ class AlertAgent:
             self.stats.alert_changes += len(flat)
             for c in flat:
                 log.info("alert %s %s: %s", c.state, c.alert_id, c.message)
+                if c.state in FIRING_STATES:
+                    self.firing[c.alert_id] = c.rule_id
+                else:
+                    self.firing.pop(c.alert_id, None)
             offer_annotations(flat)
         self.stats.alert_inputs_done += prepared.inputs

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import faust
@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 
 class CustomerAgent:
+    on_batch: Callable[[int], None] | None = None  # told each batch's size (the metrics)
+
     def __init__(
         self,
         settings: Settings,
@@ -78,6 +80,9 @@ class CustomerAgent:
         `ack`) and count it."""
         await settle(FaustOutbox(self.writer, self.out, self.changelog_topic, ack), prepared)
         prepared.count(self.stats)
+        self.stats.dead_reasons["late"] += sum(len(res.late) for res in prepared.results)
+        if self.on_batch is not None:
+            self.on_batch(prepared.n_events)
         self.stats.alert_inputs_sent += sum(len(v) for v in prepared.alert_inputs.values())
         self.stats.batches += 1
         if prepared.dropped_corrections:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -27,6 +27,7 @@ from streams.core.stages.ingest import IngestBatch
 from streams.core.stages.ingest import IngestStage as CoreIngestStage
 from streams.core.stages.settle import settle
 from streams.ingest_pool import IngestRouter, Routing
+from streams.observe.reasons import reason_category
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ class TopicOutbox:
 
 
 class IngestStage:
+    on_batch: Callable[[int], None] | None = None  # told each batch's size (the metrics)
+
     def __init__(
         self,
         settings: Settings,
@@ -139,6 +142,9 @@ class IngestStage:
         self.stats.read += len(records)
         self.stats.forwarded += prepared.forwarded
         self.stats.dead_lettered += prepared.dead
+        self.stats.dead_reasons.update(reason_category(r.reason) for _, r in routed.rejections)
+        if self.on_batch is not None:
+            self.on_batch(len(records))
         if prepared.dead:
             log.warning("dead-lettered %d of %d events; first reason: %s",
                         prepared.dead, len(records), prepared.first_reason)

@@ -119,6 +119,10 @@ class IngestConsumer(Service):
         self._forwarding.set()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
+        # For the metrics and readiness: the offsets last committed, and whether the group
+        # has assigned this consumer its partitions (maybe none) at least once.
+        self.committed: dict[TopicPartition, int] = {}
+        self.joined = False
 
     def begin(self) -> None:
         """Start reading (called once the worker is ready: producer up, tables recovered)."""
@@ -264,6 +268,7 @@ class IngestConsumer(Service):
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         try:
             await self.consumer.commit(offsets)
+            self.committed.update(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # The group moved on (a rebalance the revocation callback did not see first):
             # whoever owns these partitions now reads the batch again. Harmless duplicates.
@@ -305,6 +310,7 @@ class _Listener(ConsumerRebalanceListener):
         log.info("ingest: assigned %s", sorted(tp.partition for tp in assigned))
         await self.owner.resume_previous(assigned)
         await self.owner.track(assigned)
+        self.owner.joined = True
 
 
 def committed_offsets(

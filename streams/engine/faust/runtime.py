@@ -21,6 +21,7 @@ from streams.engine.faust.app import Pipeline, build_app
 from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
 from streams.engine.faust.stop_guard import StopGuard
 from streams.kafka_auth import client_auth, replication_factor, topic_config
+from streams.observe.serve import serve_observability
 from streams.store import open_store
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,12 @@ def run_pipeline(
     reset_store: bool = False,
     before_start: Callable[[Client, str], None] | None = None,
     broker_log: Path | None = None,
+    serve_metrics: bool = False,
 ) -> int:
     """Start everything, run the Faust worker until `main` returns (or forever), then stop.
 
-    Returns `main`'s exit code (0 when the worker is stopped by a signal).
+    Returns `main`'s exit code (0 when the worker is stopped by a signal). `serve_metrics`:
+    serve /metrics, /healthz and /readyz on SQM_METRICS_PORT (`sqm worker`, `sqm demo`).
     """
     with ExitStack() as stack:
         if settings.embedded:
@@ -62,6 +65,10 @@ def run_pipeline(
         pipeline.extras["client"] = client
         if settings.embedded:
             pipeline.extras["broker_pid"] = broker.pid
+        if serve_metrics:
+            server = serve_observability(pipeline)
+            if server is not None:
+                stack.callback(server.close)
         # A stop forced after the grace period skips the cleanup below: stop the broker then.
         guard = StopGuard(settings.stop_grace_s, broker.stop if settings.embedded else None)
         return _run_worker(pipeline, main, guard)
