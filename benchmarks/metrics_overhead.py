@@ -1,6 +1,6 @@
 """What serving the metrics costs a live worker's event loop: `sqm demo` (the real pipeline on
 the embedded broker and chDB) with the heartbeat that copies the loop's figures once a second
-(`streams/observe/health.py`, `LoopSampler.beat`) and the collector that exposes that copy
+(`streams/engine/faust/health.py`, `LoopSampler.beat`) and the collector that exposes that copy
 (`streams/observe/metrics.py`) timed, while a thread scrapes /metrics every second.
 
     python benchmarks/metrics_overhead.py [--seconds 40] [--rate 50] [--store /tmp/mbench]

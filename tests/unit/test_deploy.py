@@ -371,7 +371,7 @@ def test_worker_healthcheck_asks_the_liveness_endpoint(tmp_path: Path) -> None:
     503 (no Docker: the image's `python` is this interpreter)."""
     from prometheus_client import CollectorRegistry
 
-    from streams.observe.health import Answer
+    from streams.engine.faust.health import Answer
     from streams.observe.server import MetricsServer, wsgi_app
 
     worker = service("worker")

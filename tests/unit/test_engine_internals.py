@@ -157,7 +157,8 @@ def test_the_recovery_internals_ordered_recovery_uses_exist() -> None:
         "recovery.OrderedTableManager: TableManager.recovery / _recovery changed")
     init = inspect.getsource(Consumer.__init__)
     for attr in ("self._read_offset =", "self._committed_offset ="):
-        assert attr in init, f"recovery.OrderedRecovery._rewind writes Consumer.{attr[5:-2]}"
+        assert attr in init, (f"recovery.OrderedRecovery._rewind writes Consumer.{attr[5:-2]}; "
+                              "health.LoopSampler._lag reads _committed_offset")
     for name in ("seek_to_committed", "earliest_offsets", "seek_wait", "stop_flow",
                  "resume_flow", "resume_partitions"):
         assert callable(getattr(Consumer, name, None)), f"recovery: Consumer.{name} is gone"

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.config import ConfigError, load_settings
 from streams.core.ingest_batch import route_batch
-from streams.observe.health import LoopSampler
+from streams.engine.faust.health import LoopSampler
 from streams.observe.metrics import LoopSnapshot
 from streams.observe.reasons import CATEGORIES, reason_category
 from streams.observe.server import MetricsServer, wsgi_app

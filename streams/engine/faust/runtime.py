@@ -19,9 +19,9 @@ from sinks.writer import ClickHouseWriter
 from streams.config import Settings
 from streams.engine.faust.app import Pipeline, build_app
 from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
+from streams.engine.faust.observability import serve_observability
 from streams.engine.faust.stop_guard import StopGuard
 from streams.kafka_auth import client_auth, replication_factor, topic_config
-from streams.observe.serve import serve_observability
 from streams.store import open_store
 
 log = logging.getLogger(__name__)

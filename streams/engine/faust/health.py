@@ -87,6 +87,8 @@ class LoopSampler:
             assigned = [tp for tp in faust_consumer.assignment() if tp.topic in mine]
         except Exception:  # not started yet: nothing assigned
             return lag
+        # Private: Faust keeps its group's committed positions here and has no public getter
+        # (recovery.py writes the same dict; tests/unit/test_engine_internals.py checks it).
         committed = faust_consumer._committed_offset
         for tp in assigned:
             try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from streams.observe.health import LoopSampler
+from streams.engine.faust.health import LoopSampler
 from streams.observe.metrics import Metrics
 from streams.observe.server import MetricsServer, wsgi_app
 
