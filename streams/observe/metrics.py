@@ -4,11 +4,10 @@ Most are what the pipeline already counts (`PipelineStats`, the writer's retry c
 alert stage, the state table), so the hot loops pay nothing for them: the loop's heartbeat
 (`LoopSampler` in streams/engine/faust/health.py, once a second) copies them, with the
 consumer positions and the shards' clocks, into a `LoopSnapshot`, and one custom collector
-exposes that copy. The scrape thread reads no pipeline object itself: while it did, `sqm demo` scraped every second never
-finished its stop (5 runs of 5; Faust's table stop waited on a task that stayed cancelling;
-the cause is not understood). benchmarks/metrics_overhead.py, which scrapes in-process,
-exits 0 since. What cannot be read afterwards
-is observed where it happens, in a line: batch sizes and insert durations (histograms).
+exposes that copy. The scrape thread reads no pipeline object itself: while it did, `sqm
+demo` scraped every second never finished its stop (5 runs of 5; Faust's table stop waited on
+a task that stayed cancelling; the cause is not understood). benchmarks/metrics_overhead.py,
+which scrapes in-process, exits 0 since. What cannot be read afterwards is observed where it happens, in a line: batch sizes and insert durations (histograms).
 
 Names are a contract (docs/deploy.md lists them; alert rules and dashboards use them).
 """
