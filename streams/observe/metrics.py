@@ -7,7 +7,8 @@ consumer positions and the shards' clocks, into a `LoopSnapshot`, and one custom
 exposes that copy. The scrape thread reads no pipeline object itself: while it did, `sqm
 demo` scraped every second never finished its stop (5 runs of 5; Faust's table stop waited on
 a task that stayed cancelling; the cause is not understood). benchmarks/metrics_overhead.py,
-which scrapes in-process, exits 0 since. What cannot be read afterwards is observed where it happens, in a line: batch sizes and insert durations (histograms).
+which scrapes in-process, exits 0 since. What cannot be read afterwards is observed where it
+happens, in a line: batch sizes and insert durations (histograms).
 
 Names are a contract (docs/deploy.md lists them; alert rules and dashboards use them).
 """
