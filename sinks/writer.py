@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from clickhouse_connect.datatypes.base import ClickHouseType
@@ -36,6 +36,7 @@ __all__ = [
     "Columns",
     "RetryPolicy",
     "SinkError",
+    "SinkUnavailable",
     "transient_reason",
 ]
 
@@ -72,6 +73,11 @@ RETRYABLE_CODES: dict[int, str] = {
 # never reached (or never finished on) a healthy server.
 RETRYABLE_HTTP_STATUSES = frozenset({429, 502, 503, 504})
 _HTTP_STATUS_RE = re.compile(r"HTTP status (\d{3})")
+_TRANSPORT_REASONS = (
+    (("refused",), "connection refused"),
+    (("reset", "aborted", "closed"), "connection reset"),
+    (("timed out", "timeout"), "timeout"),
+)
 
 
 class SinkError(RuntimeError):
@@ -88,13 +94,23 @@ class SinkError(RuntimeError):
         self.name = name
 
 
+class SinkUnavailable(SinkError):
+    """ClickHouse stayed unreachable (transient errors only) for longer than the outage budget.
+
+    Distinct from a plain SinkError, which means the insert itself is wrong (syntax, type,
+    schema) and retrying cannot help."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Bounded exponential backoff with jitter (so many shards do not retry in lockstep)."""
+    """Capped exponential backoff with jitter (so many shards do not retry in lockstep), for as
+    long as the outage budget lasts: ClickHouse down for minutes (a restart, a failover) is
+    waited out, not a crash. `attempts`, if set, also bounds the number of tries."""
 
-    attempts: int = 5
+    outage_s: float = 300.0
     base_delay_s: float = 0.2
     max_delay_s: float = 5.0
+    attempts: int | None = None
 
     def delay(self, attempt: int) -> float:
         ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
@@ -116,6 +132,10 @@ def transient_reason(ex: BaseException) -> str | None:
     if isinstance(ex, OperationalError):
         # The HTTP transport raises a code-less OperationalError only when the request failed
         # on the wire: connection refused or reset, or a connect/read timeout.
+        text = f"{ex} {ex.__cause__}".lower()
+        for words, reason in _TRANSPORT_REASONS:
+            if any(w in text for w in words):
+                return reason
         return "transport"
     return None
 
@@ -134,8 +154,11 @@ class ClickHouseWriter:
         database: str = "sqm",
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        stats: RetryCounters | None = None,
     ) -> None:
         self._client = client
+        self.stats = stats  # retries and outage seconds are counted here, if given
+        self._health = _Health()
         self._database = database
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -169,6 +192,10 @@ class ClickHouseWriter:
                 continue
             if self.on_insert is not None:
                 self.on_insert(table, time.perf_counter() - started)
+
+    def retrying(self, call: Callable[[], T]) -> T:
+        """`call` (a read) under the same outage policy as the inserts."""
+        return self._with_retry("(read)", call)
 
     async def write_async(self, batch: Batch) -> None:
         """`write` in a worker thread, so the event loop keeps running during the insert."""
@@ -236,9 +263,13 @@ class ClickHouseWriter:
 
     def _with_retry(self, table: str, call: Callable[[], T]) -> T:
         name = f"{self._database}.{table}"
-        for attempt in range(1, self._retry.attempts + 1):
+        policy = self._retry
+        first_failure: float | None = None
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                return call()
+                result = call()
             except SinkError:
                 raise
             except (ClickHouseDriverError, ConnectionError, TimeoutError) as ex:
@@ -249,24 +280,71 @@ class ClickHouseWriter:
                     self.failures += 1
                 if reason is None:
                     raise SinkError(name, _first_line(ex), code, err_name) from ex
-                if attempt == self._retry.attempts:
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                waited = now - first_failure
+                if policy.attempts is not None and attempt >= policy.attempts:
                     detail = f"gave up after {attempt} attempts ({reason}): {_first_line(ex)}"
-                    raise SinkError(name, detail, code, err_name) from ex
-                delay = self._retry.delay(attempt)
-                self.retries += 1
-                log.warning(
-                    "insert into %s failed (%s), retry %d/%d in %.2fs",
-                    name,
-                    reason,
-                    attempt,
-                    self._retry.attempts - 1,
-                    delay,
-                )
+                    raise SinkUnavailable(name, detail, code, err_name) from ex
+                if waited >= policy.outage_s:
+                    detail = (f"unavailable for {waited:.0f} s, over the outage budget "
+                              f"(SQM_CLICKHOUSE_OUTAGE_S={policy.outage_s:g}) ({reason}): "
+                              f"{_first_line(ex)}")
+                    raise SinkUnavailable(name, detail, code, err_name) from ex
+                self._health.failed(reason, policy.outage_s)
+                self.retries += 1  # the worker's metrics read it
+                if self.stats is not None:
+                    self.stats.write_retries += 1
+                delay = min(policy.delay(attempt), max(0.0, policy.outage_s - waited))
+                log.debug("insert into %s failed (%s), retry %d in %.2fs", name, reason,
+                          attempt, delay)
                 self._sleep(delay)
             except (TypeError, ValueError, OverflowError, KeyError) as ex:
                 # Raised while encoding rows client-side: bad data, retrying cannot help.
                 raise SinkError(name, f"cannot encode rows: {ex!r}") from ex
-        raise ValueError("RetryPolicy.attempts must be >= 1")
+            else:
+                down_s = self._health.succeeded()
+                if down_s is not None and self.stats is not None:
+                    self.stats.outage_s += down_s
+                return result
+
+
+class RetryCounters(Protocol):
+    """Where the writer counts its retries (PipelineStats)."""
+
+    write_retries: int
+    outage_s: float
+
+
+class _Health:
+    """Whether ClickHouse is up, shared by the writer's threads: one warning line per change of
+    state (down, then back after N s), not one per retry."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._down_since: float | None = None
+        self._retries = 0
+
+    def failed(self, reason: str, budget_s: float) -> None:
+        with self._lock:
+            self._retries += 1
+            if self._down_since is not None:
+                return
+            self._down_since = time.monotonic()
+        log.warning("ClickHouse unavailable (%s): retrying for up to %g s, input paused until "
+                    "it is back", reason, budget_s)
+
+    def succeeded(self) -> float | None:
+        """Seconds it was down, if this success ends an outage."""
+        if self._down_since is None:  # the common case: no lock
+            return None
+        with self._lock:
+            if self._down_since is None:
+                return None
+            down_s = time.monotonic() - self._down_since
+            retries, self._down_since, self._retries = self._retries, None, 0
+        log.warning("ClickHouse back after %.1f s (%d retries)", down_s, retries)
+        return down_s
 
 
 def _to_columns(table: str, columns: list[str], rows: Sequence[Row]) -> list[list[Any]]:

@@ -38,7 +38,7 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.annotation_outbox import offer_annotations
 from sinks.archive import ClickHouseArchive
-from sinks.writer import ClickHouseWriter
+from sinks.writer import ClickHouseWriter, RetryPolicy
 from streams.config import Settings
 from streams.core.alerting import AlertConfig
 from streams.core.ingest_batch import RoutedBatch
@@ -81,10 +81,11 @@ class DirectReplay:
     def __init__(self, settings: Settings, client: Client, alert_config: AlertConfig,
                  stats: PipelineStats | None = None) -> None:
         self.settings = settings
-        self.writer = ClickHouseWriter(client)
         self.stats = stats or PipelineStats()
+        self.writer = ClickHouseWriter(
+            client, retry=RetryPolicy(outage_s=settings.clickhouse_outage_s), stats=self.stats)
         config = settings.shard_config()
-        archive = ClickHouseArchive(client)
+        archive = ClickHouseArchive(client, self.writer.retrying)
         n = settings.partitions
         # The stages the worker runs, on in-memory state without a changelog.
         self.ingest = IngestStage(n)  # no topics: its output is handed over in process

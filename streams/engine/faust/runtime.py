@@ -15,7 +15,7 @@ from pathlib import Path
 import faust
 from clickhouse_connect.driver.client import Client
 
-from sinks.writer import ClickHouseWriter
+from sinks.writer import ClickHouseWriter, RetryPolicy
 from streams.config import Settings
 from streams.engine.faust.app import Pipeline, build_app
 from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
@@ -60,7 +60,9 @@ def run_pipeline(
         stack.callback(client.close)
         if before_start is not None:
             before_start(client, bootstrap)
-        pipeline = build_app(settings, bootstrap, ClickHouseWriter(client))
+        writer = ClickHouseWriter(client, retry=RetryPolicy(outage_s=settings.clickhouse_outage_s))
+        pipeline = build_app(settings, bootstrap, writer)
+        writer.stats = pipeline.stats
         pipeline.extras["bootstrap"] = bootstrap
         pipeline.extras["client"] = client
         if settings.embedded:
