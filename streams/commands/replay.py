@@ -25,6 +25,7 @@ from streams.config import Settings
 from streams.words import plural
 
 if TYPE_CHECKING:
+    from streams.engine.faust.app import Pipeline
     from streams.replay_summary import ReplaySummary
 
 
@@ -66,14 +67,29 @@ def replay(
     if engine is Engine.direct:
         code = _replay_direct(settings, events, reset, progress, refuse_non_empty, summary)
     else:
+        import asyncio
+        import signal
+
         from streams.engine.faust.replay import replay as run_replay
         from streams.engine.faust.runtime import run_pipeline
 
-        async def main(pipeline: object) -> int:
-            summary.append(await run_replay(pipeline, events, show_progress=progress))  # type: ignore[arg-type]
+        stopped: list[int] = []
+
+        async def main(pipeline: Pipeline) -> int:
+            try:
+                summary.append(await run_replay(pipeline, events, show_progress=progress))
+            except asyncio.CancelledError:  # the worker stops on a signal: the run is partial
+                guard = pipeline.extras.get("stop_guard")
+                stopped.append(getattr(guard, "signum", None) or signal.SIGINT)
+                raise
             return 0
 
-        code = run_pipeline(settings, main, reset_store=reset, before_start=refuse_non_empty)
+        code = run_pipeline(settings, main, reset_store=reset,  # type: ignore[arg-type]
+                            before_start=refuse_non_empty)
+        if stopped and not summary:
+            raise fail(f"interrupted: the store {settings.store_dir() or ''} holds part of the "
+                       "file; replay it again with --reset (--resume continues only a replay "
+                       "of the direct runner)", 128 + stopped[0])
     if summary:
         out.print(summary[0].line(), highlight=False, soft_wrap=True)
         store_dir = settings.store_dir()

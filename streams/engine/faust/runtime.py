@@ -73,6 +73,7 @@ def run_pipeline(
                 stack.callback(server.close)
         # A stop forced after the grace period skips the cleanup below: stop the broker then.
         guard = StopGuard(settings.stop_grace_s, broker.stop if settings.embedded else None)
+        pipeline.extras["stop_guard"] = guard
         return _run_worker(pipeline, main, guard)
     return 1  # pragma: no cover  (mypy: ExitStack may swallow exceptions)
 
