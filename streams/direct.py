@@ -40,6 +40,7 @@ from sinks.annotation_outbox import offer_annotations
 from sinks.archive import ClickHouseArchive
 from sinks.writer import ClickHouseWriter, RetryPolicy
 from streams.config import Settings
+from streams.core import rows
 from streams.core.alerting import AlertConfig
 from streams.core.ingest_batch import RoutedBatch
 from streams.core.partitions import MemoryPartitions
@@ -53,7 +54,13 @@ from streams.core.state import Progress
 from streams.direct_workers import AlertPartitions, Pending
 from streams.gc_policy import GcPolicy
 from streams.ingest_pool import IngestRouter
-from streams.replay_summary import ReplaySummary, numbered_lines, read_lines
+from streams.replay_summary import (
+    MAX_LINE_BYTES,
+    ReplaySummary,
+    numbered_lines,
+    oversize_reason,
+    read_lines,
+)
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
@@ -68,6 +75,7 @@ Progressed = Callable[[int], None]
 class _Chunk:
     lines: list[int]  # 1-based line number of each value
     values: list[bytes]
+    oversize: list[tuple[int, bytes]] = field(default_factory=list)  # (line number, line)
 
 
 @dataclass
@@ -146,7 +154,12 @@ class DirectReplay:
         ingest = self.ingest.prepare(IngestBatch(
             routed, chunk.values, name, [0] * len(chunk.values), chunk.lines, self.now,
             numbered=True))
-        dead: list[dict[str, Any]] = list(ingest.rows.get("dead_letters", ()))
+        dead: list[dict[str, Any]] = list(ingest.rows.get("dead_letters", ())) + [
+            rows.dead_letter_row(
+                dl_id=f"{name}:{number}", stage="ingest", reason=oversize_reason(len(line)),
+                topic=name, partition=0, offset=number, raw=line, now=self.now)
+            for number, line in chunk.oversize
+        ]
         self._mark = max(self._mark, routed.marks.get(0, 0))
         progress = Progress(1, {0: self._mark}, frozenset({0}) if last else frozenset())
         messages: dict[int, list[Message]] = {p: [] for p in range(n)}
@@ -163,11 +176,11 @@ class DirectReplay:
         customers.count(self.stats)
         assert self.alerts is not None  # runs while this process goes on (workers)
         alerts = self.alerts.submit([customers.alert_inputs.get(p, []) for p in range(n)])
-        self.stats.read += len(chunk.values)
+        self.stats.read += len(chunk.values) + len(chunk.oversize)
         self.stats.dead_lettered += len(dead)
         batch = dict(customers.rows)
         batch["dead_letters"] = dead + batch["dead_letters"]
-        return _Prepared(Prepared(batch), alerts, len(chunk.values))
+        return _Prepared(Prepared(batch), alerts, len(chunk.values) + len(chunk.oversize))
 
     def _next_offset(self, target: int) -> int:
         offset = self._offsets[target]
@@ -211,17 +224,21 @@ class _RowsOutbox:
 
 
 def _chunks(path: Path) -> Iterator[_Chunk]:
-    """The file's non-empty lines in chunks, with their line numbers."""
+    """The file's non-empty lines in chunks, with their line numbers (too long ones apart)."""
     values: list[bytes] = []
     numbers: list[int] = []
+    oversize: list[tuple[int, bytes]] = []
     for number, line in numbered_lines(path):
+        if len(line) > MAX_LINE_BYTES:
+            oversize.append((number, line))
+            continue
         values.append(line)
         numbers.append(number)
         if len(values) >= CHUNK_LINES:
-            yield _Chunk(numbers, values)
-            values, numbers = [], []
-    if values:
-        yield _Chunk(numbers, values)
+            yield _Chunk(numbers, values, oversize)
+            values, numbers, oversize = [], [], []
+    if values or oversize:
+        yield _Chunk(numbers, values, oversize)
 
 
 async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,

@@ -63,6 +63,7 @@ def run_pipeline(
         writer = ClickHouseWriter(client, retry=RetryPolicy(outage_s=settings.clickhouse_outage_s))
         pipeline = build_app(settings, bootstrap, writer)
         writer.stats = pipeline.stats
+        pipeline.extras["writer"] = writer
         pipeline.extras["bootstrap"] = bootstrap
         pipeline.extras["client"] = client
         if settings.embedded:
