@@ -28,7 +28,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from streams.core.ingest_batch import RoutedBatch
 from streams.core.partitions import MemoryPartitions
 from streams.core.ports import ChangelogRecord, OutRecord, Rows
 from streams.core.records import EventRecord
-from streams.core.shard import Message
+from streams.core.shard import GENERATION_EPOCH_S, Message
 from streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
 from streams.core.stages.ingest import IngestBatch, IngestStage
 from streams.core.stages.settle import Prepared, settle
@@ -54,6 +54,7 @@ from streams.core.state import Progress
 from streams.direct_workers import AlertPartitions, Pending
 from streams.gc_policy import GcPolicy
 from streams.ingest_pool import IngestRouter
+from streams.replay_progress import ReplayRun, file_key, save_run
 from streams.replay_summary import (
     MAX_LINE_BYTES,
     ReplaySummary,
@@ -83,11 +84,12 @@ class _Prepared:
     work: Prepared
     alerts: Pending = field(default_factory=list)  # the chunk's alert changes, maybe running
     settled: int = 0
+    last_line: int = 0  # the chunk's last line number
 
 
 class DirectReplay:
     def __init__(self, settings: Settings, client: Client, alert_config: AlertConfig,
-                 stats: PipelineStats | None = None) -> None:
+                 stats: PipelineStats | None = None, resume: ReplayRun | None = None) -> None:
         self.settings = settings
         self.stats = stats or PipelineStats()
         self.writer = ClickHouseWriter(
@@ -103,8 +105,22 @@ class DirectReplay:
         self._offsets = [0] * n  # per shard: the offset of its next message (window stamps)
         self._mark = 0  # latest event time read (the one input partition's progress)
         self.now = datetime.now(UTC)
+        # Progress in the store (streams/replay_progress.py). A resumed run keeps the clock of
+        # the run it continues; its fresh state takes a new generation (the wall clock, in the
+        # high bits of row versions), so what it writes replaces whatever the interrupted run
+        # wrote past its last record.
+        if resume is not None:
+            self.now = resume.started_at
+        self.generation = int(time.time()) - GENERATION_EPOCH_S
+        self.resume = resume
+        self._run: ReplayRun | None = None
 
     async def run(self, path: Path, progressed: Progressed | None = None) -> None:
+        resume = self.resume
+        self._run = ReplayRun(file_key(path), path.name, resume.lines_done if resume else 0,
+                              False, self.generation, self.now)
+        if resume is None:
+            await asyncio.to_thread(save_run, self.writer, self._run)
         chunks = _chunks(path)
         total_hint = path.stat().st_size
         router = IngestRouter(self.settings.ingest_processes if total_hint > 200 * CHILD_FROM_LINES
@@ -139,6 +155,8 @@ class DirectReplay:
             router.close()
             self.alerts.close()
             gc_policy.uninstall()
+        self._run = replace(self._run, finished=True)
+        await asyncio.to_thread(save_run, self.writer, self._run)
 
     def _route(self, router: IngestRouter, chunk: _Chunk | None) -> Any:
         if chunk is None:
@@ -180,7 +198,9 @@ class DirectReplay:
         self.stats.dead_lettered += len(dead)
         batch = dict(customers.rows)
         batch["dead_letters"] = dead + batch["dead_letters"]
-        return _Prepared(Prepared(batch), alerts, len(chunk.values) + len(chunk.oversize))
+        last_line = max(chunk.lines[-1:] + [n for n, _ in chunk.oversize[-1:]])
+        return _Prepared(Prepared(batch), alerts, len(chunk.values) + len(chunk.oversize),
+                         last_line)
 
     def _next_offset(self, target: int) -> int:
         offset = self._offsets[target]
@@ -192,10 +212,18 @@ class DirectReplay:
             if progressed is not None:
                 progressed(prepared.settled)
 
+        run = self._run
+        assert run is not None and self.alerts is not None
+        if prepared.last_line <= run.lines_done:  # written before the run was interrupted
+            await self.alerts.result(prepared.alerts)  # the alert state moves on all the same
+            acknowledge()
+            self.stats.batches += 1
+            return
         await settle(_RowsOutbox(self.writer, lambda: None), prepared.work)
-        assert self.alerts is not None
         changes = await self.alerts.result(prepared.alerts)
         await settle(_RowsOutbox(self.writer, acknowledge), Prepared(self.alerts.rows(changes)))
+        self._run = run = replace(run, lines_done=prepared.last_line)
+        await asyncio.to_thread(save_run, self.writer, run)
         self.stats.alert_changes += len(changes)
         if changes:
             offer_annotations(changes)
@@ -242,7 +270,8 @@ def _chunks(path: Path) -> Iterator[_Chunk]:
 
 
 async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,
-                        path: Path, *, show_progress: bool = True) -> ReplaySummary:
+                        path: Path, *, show_progress: bool = True,
+                        resume: ReplayRun | None = None) -> ReplaySummary:
     """`sqm replay` on the direct runner: progress bar, then the same summary as the streaming
     path's."""
     from rich.progress import (
@@ -255,7 +284,7 @@ async def replay_direct(settings: Settings, client: Client, alert_config: AlertC
 
     started = time.monotonic()
     total = sum(1 for _ in read_lines(path))
-    runner = DirectReplay(settings, client, alert_config)
+    runner = DirectReplay(settings, client, alert_config, resume=resume)
     bar = Bar(TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(),
               TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress)
     with bar:

@@ -26,6 +26,7 @@ from streams.words import plural
 
 if TYPE_CHECKING:
     from streams.engine.faust.app import Pipeline
+    from streams.replay_progress import ReplayRun
     from streams.replay_summary import ReplaySummary
 
 
@@ -46,17 +47,40 @@ def replay(
         help="direct: the pipeline's stages in this process, straight from the file (fast); "
              "faust: through the embedded broker and the Faust agents, as a live worker.",
     )] = Engine.direct,
+    resume: Annotated[bool, typer.Option(
+        help="Continue an interrupted replay of EVENTS into the store (direct engine): lines "
+             "already written are read again, not written again.")] = False,
 ) -> None:
     """Replay a file of events through the pipeline into a ClickHouse store."""
 
     if not events.is_file():
         raise fail(f"no such file: {events}")
+    if resume and reset:
+        raise fail("--resume continues the store's replay; --reset empties it: pass one")
+    if resume and engine is not Engine.direct:
+        raise fail("--resume continues a replay of the direct engine; drop --engine faust")
     # History replays on the event clock: the same alerts at the same event times as live.
     settings = settings_for(config, store, policy=policy, alert_clock="event")
     check_store(settings, create=True)
     summary: list[ReplaySummary] = []
+    resumed: list[ReplayRun] = []
+    where = f"the store {settings.store_dir() or settings.clickhouse_url}"
 
     def refuse_non_empty(client: object, _bootstrap: str) -> None:
+        from streams.replay_progress import file_key, load_run
+
+        run = load_run(client, file_key(events))  # type: ignore[arg-type]
+        if resume:
+            if run is None or run.finished:
+                state = "a finished" if run else "no"
+                raise fail(f"nothing to resume: {where} holds {state} replay of {events.name}")
+            resumed.append(run)
+            return
+        if not reset and run is not None and not run.finished:
+            raise fail(
+                f"{where} holds an unfinished replay of {events.name} (lines 1-{run.lines_done:,} "
+                f"written); continue it with: {_resume_command(settings, events)}, or start "
+                "over with --reset")
         n = int(client.command("SELECT count() FROM sqm.events"))  # type: ignore[attr-defined]
         if n and not reset:
             raise fail(
@@ -65,7 +89,8 @@ def replay(
             )
 
     if engine is Engine.direct:
-        code = _replay_direct(settings, events, reset, progress, refuse_non_empty, summary)
+        code = _replay_direct(settings, events, reset, progress, refuse_non_empty, summary,
+                              resumed)
     else:
         import asyncio
         import signal
@@ -99,8 +124,14 @@ def replay(
     raise typer.Exit(code)
 
 
+def _resume_command(settings: Settings, events: Path) -> str:
+    store = settings.store_dir()
+    return f"sqm replay --resume {events}" + (f" --store {store}" if store else "")
+
+
 def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool,
-                   before: Callable[[object, str], None], summary: list[ReplaySummary]) -> int:
+                   before: Callable[[object, str], None], summary: list[ReplaySummary],
+                   resumed: list[ReplayRun]) -> int:
     import asyncio
 
     from streams.app_config import load_alert_config
@@ -111,10 +142,11 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
     try:
         before(client, "")
         summary.append(asyncio.run(replay_direct(
-            settings, client, load_alert_config(settings), events, show_progress=progress)))
+            settings, client, load_alert_config(settings), events, show_progress=progress,
+            resume=resumed[0] if resumed else None)))
     except KeyboardInterrupt:
         raise fail(f"interrupted: the store {settings.store_dir() or ''} holds part of the file; "
-                   "replay it again with --reset", 130) from None
+                   f"continue it with: {_resume_command(settings, events)}", 130) from None
     finally:
         client.close()
     return 0
