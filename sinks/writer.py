@@ -287,7 +287,7 @@ class ClickHouseWriter:
                     detail = f"gave up after {attempt} attempts ({reason}): {_first_line(ex)}"
                     raise SinkUnavailable(name, detail, code, err_name) from ex
                 if waited >= policy.outage_s:
-                    detail = (f"unavailable for {waited:.0f} s, over the outage budget "
+                    detail = (f"unavailable for {waited:.1f} s, over the outage budget "
                               f"(SQM_CLICKHOUSE_OUTAGE_S={policy.outage_s:g}) ({reason}): "
                               f"{_first_line(ex)}")
                     raise SinkUnavailable(name, detail, code, err_name) from ex
