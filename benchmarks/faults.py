@@ -10,6 +10,9 @@
 3. A 5 MiB line among the file's first 2,000 lines, on both engines: dead-lettered, the rest
    stored.
 
+Peak RSS is the sqm process's own (VmHWM), sampled every 50 ms: not the embedded broker's or
+the ingest children's.
+
 Usage: python benchmarks/faults.py [--events 200000] [--outage-s 60] [--kills 5] [--seed 1]
 """
 
@@ -34,22 +37,34 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sinks.clickhouse import connect  # noqa: E402
+from sinks.faults import peak_rss_mb  # noqa: E402
 from tests.store_tables import differences, store_tables  # noqa: E402
 
 ENV = {**os.environ, "TZ": "UTC", "SQM_LOG_LEVEL": "WARNING", "SQM_LOG_FORMAT": "text",
        "PYTHONPATH": str(ROOT)}
 
 
+def _watch(proc: subprocess.Popen[Any], until: float | None = None) -> float:
+    """Sample the process's peak RSS (VmHWM, MB) until it exits or `until` (monotonic)."""
+    peak = 0.0
+    while proc.poll() is None and (until is None or time.monotonic() < until):
+        with contextlib.suppress(OSError, ValueError):
+            peak = max(peak, peak_rss_mb(proc.pid))
+        time.sleep(0.05)
+    return peak
+
+
 def run(args: list[str], faults: tuple[int, float, str] | None = None) -> tuple[int, str, float]:
-    """(exit code, stderr, peak RSS MB) of `sqm ARGS`, optionally with an injected outage."""
+    """(exit code, stderr, peak RSS MB of the sqm process) of `sqm ARGS`, optionally with an
+    injected outage."""
     prefix = ["-m", "streams.cli"] if faults is None else ["-m", "sinks.faults",
                                                             *map(str, faults)]
-    proc = subprocess.Popen([sys.executable, *prefix, *args], cwd=ROOT, env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    err = proc.stderr.read() if proc.stderr else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err, usage.ru_maxrss / 1024
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([sys.executable, *prefix, *args], cwd=ROOT, env=ENV,
+                                stdout=subprocess.DEVNULL, stderr=err, text=True)
+        peak = _watch(proc)
+        err.seek(0)
+        return proc.wait(), err.read(), peak
 
 
 def killed_at(args: list[str], after_s: float) -> tuple[int, float]:
@@ -57,17 +72,14 @@ def killed_at(args: list[str], after_s: float) -> tuple[int, float]:
     proc = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], cwd=ROOT, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    deadline = time.monotonic() + after_s
-    while time.monotonic() < deadline:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = _watch(proc, time.monotonic() + after_s)
+    if proc.poll() is not None:
+        return proc.returncode, peak
+    proc.send_signal(signal.SIGKILL)
+    code = proc.wait()
     with contextlib.suppress(ProcessLookupError):  # ingest children
         os.killpg(proc.pid, signal.SIGKILL)
-    return os.waitstatus_to_exitcode(status), usage.ru_maxrss / 1024
+    return code, peak
 
 
 def compared(store: Path, clean: Path, engine: str = "direct") -> str:
@@ -94,8 +106,8 @@ def recorded(store: Path) -> int | None:
 def outage(events: Path, work: Path, engine: str, seconds: float, after: int) -> None:
     clean, out = work / f"clean-{engine}", work / f"outage-{engine}"
     started = time.monotonic()
-    code, err, _ = run(["replay", str(events), "--store", str(clean), "--no-progress",
-                        "--engine", engine])
+    code, err, clean_rss = run(["replay", str(events), "--store", str(clean), "--no-progress",
+                                "--engine", engine])
     assert code == 0, err[-2000:]
     clean_s = time.monotonic() - started
     started = time.monotonic()
@@ -111,7 +123,7 @@ def outage(events: Path, work: Path, engine: str, seconds: float, after: int) ->
           f"({report['refused']} calls refused; writer: back after "
           f"{back.group(1) if back else '?'} s, {back.group(2) if back else '?'} retries), no "
           f"crash; replay {took:.1f} s against {clean_s:.1f} s uninterrupted; peak RSS "
-          f"{rss:.0f} MB; {compared(out, clean, engine)}")
+          f"{rss:.0f} MB against {clean_rss:.0f} MB; {compared(out, clean, engine)}")
 
 
 def kills(events: Path, work: Path, n: int, rng: random.Random) -> None:
