@@ -113,6 +113,7 @@ class DirectReplay:
             self.now = resume.started_at
         self.generation = int(time.time()) - GENERATION_EPOCH_S
         self.resume = resume
+        self._warned = False
         self._run: ReplayRun | None = None
 
     async def run(self, path: Path, progressed: Progressed | None = None) -> None:
@@ -198,9 +199,22 @@ class DirectReplay:
         self.stats.dead_lettered += len(dead)
         batch = dict(customers.rows)
         batch["dead_letters"] = dead + batch["dead_letters"]
+        if any(r.restored_contacts or r.restored_windows for r in customers.results):
+            self._warn_restored(chunk)
         last_line = max(chunk.lines[-1:] + [n for n, _ in chunk.oversize[-1:]])
         return _Prepared(Prepared(batch), alerts, len(chunk.values) + len(chunk.oversize),
                          last_line)
+
+    def _warn_restored(self, chunk: _Chunk) -> None:
+        """A resumed run reading again what the interrupted run did restores evicted state from
+        the store as it is now, which may hold that run's later rows (docs/replay.md)."""
+        if (self.resume is None or self._warned or not chunk.lines
+                or chunk.lines[0] > self.resume.lines_done + 1):
+            return
+        self._warned = True
+        log.warning("resumed replay: evicted contacts or windows were read back from the store "
+                    "while re-reading the done part; their totals may not be exact (replay "
+                    "with --reset for exact ones)")
 
     def _next_offset(self, target: int) -> int:
         offset = self._offsets[target]
