@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.datatypes.temporal import DateTime, DateTime64
 from clickhouse_connect.driver import Client, options
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
-from clickhouse_connect.driver.exceptions import OperationalError
+
+from sinks.retry import RETRYABLE_CODES, Health, RetryCounters, RetryPolicy, transient_reason
 
 __all__ = [
     "RETRYABLE_CODES",
@@ -52,33 +50,6 @@ Row = Mapping[str, Any]
 Columns = Mapping[str, Sequence[Any]]
 Batch = Mapping[str, Sequence[Row] | Columns]
 
-# ClickHouse server error codes worth retrying, and why. None of them means "this data is wrong":
-# each is load, a network fault or a cluster hiccup, and any insert that did land before the
-# failure is replaced by the identical replayed rows.
-RETRYABLE_CODES: dict[int, str] = {
-    159: "TIMEOUT_EXCEEDED",  # the server gave up waiting; the insert may or may not have landed
-    202: "TOO_MANY_SIMULTANEOUS_QUERIES",  # rejected before running: nothing was written
-    203: "NO_FREE_CONNECTION",  # rejected before running
-    209: "SOCKET_TIMEOUT",  # network between client, server or replicas
-    210: "NETWORK_ERROR",  # same
-    241: "MEMORY_LIMIT_EXCEEDED",  # server-wide pressure; our inserts are bounded batches
-    242: "TABLE_IS_READ_ONLY",  # a replica briefly lost its Keeper session
-    252: "TOO_MANY_PARTS",  # backpressure: the insert was refused until merges catch up
-    285: "TOO_FEW_LIVE_REPLICAS",  # quorum not reached; replicas are coming back
-    319: "UNKNOWN_STATUS_OF_INSERT",  # may have landed: exactly the replay-is-harmless case
-    439: "CANNOT_SCHEDULE_TASK",  # server thread pools are full
-    999: "KEEPER_EXCEPTION",  # coordination hiccup
-}
-# Gateway/overload statuses from a proxy or load balancer in front of the server: the request
-# never reached (or never finished on) a healthy server.
-RETRYABLE_HTTP_STATUSES = frozenset({429, 502, 503, 504})
-_HTTP_STATUS_RE = re.compile(r"HTTP status (\d{3})")
-_TRANSPORT_REASONS = (
-    (("refused",), "connection refused"),
-    (("reset", "aborted", "closed"), "connection reset"),
-    (("timed out", "timeout"), "timeout"),
-)
-
 
 class SinkError(RuntimeError):
     """An insert failed for good. `code`/`name` are the server's error code and name, if any."""
@@ -101,45 +72,6 @@ class SinkUnavailable(SinkError):
     schema) and retrying cannot help."""
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Capped exponential backoff with jitter (so many shards do not retry in lockstep), for as
-    long as the outage budget lasts: ClickHouse down for minutes (a restart, a failover) is
-    waited out, not a crash. `attempts`, if set, also bounds the number of tries."""
-
-    outage_s: float = 300.0
-    base_delay_s: float = 0.2
-    max_delay_s: float = 5.0
-    attempts: int | None = None
-
-    def delay(self, attempt: int) -> float:
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
-        return ceiling * (0.5 + random.random() / 2)  # jitter, not crypto
-
-
-def transient_reason(ex: BaseException) -> str | None:
-    """Why `ex` is worth retrying, or None if retrying cannot help."""
-    if isinstance(ex, ConnectionError | TimeoutError):
-        return type(ex).__name__
-    if not isinstance(ex, ClickHouseDriverError):
-        return None
-    if ex.code is not None:
-        return RETRYABLE_CODES.get(ex.code)
-    status = _HTTP_STATUS_RE.search(str(ex))
-    if status is not None:
-        code = int(status.group(1))
-        return f"HTTP {code}" if code in RETRYABLE_HTTP_STATUSES else None
-    if isinstance(ex, OperationalError):
-        # The HTTP transport raises a code-less OperationalError only when the request failed
-        # on the wire: connection refused or reset, or a connect/read timeout.
-        text = f"{ex} {ex.__cause__}".lower()
-        for words, reason in _TRANSPORT_REASONS:
-            if any(w in text for w in words):
-                return reason
-        return "transport"
-    return None
-
-
 class ClickHouseWriter:
     """Inserts batches into database `database`. Thread-safe.
 
@@ -158,7 +90,7 @@ class ClickHouseWriter:
     ) -> None:
         self._client = client
         self.stats = stats  # retries and outage seconds are counted here, if given
-        self._health = _Health()
+        self._health = Health()
         self._database = database
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -307,44 +239,6 @@ class ClickHouseWriter:
                 if down_s is not None and self.stats is not None:
                     self.stats.outage_s += down_s
                 return result
-
-
-class RetryCounters(Protocol):
-    """Where the writer counts its retries (PipelineStats)."""
-
-    write_retries: int
-    outage_s: float
-
-
-class _Health:
-    """Whether ClickHouse is up, shared by the writer's threads: one warning line per change of
-    state (down, then back after N s), not one per retry."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._down_since: float | None = None
-        self._retries = 0
-
-    def failed(self, reason: str, budget_s: float) -> None:
-        with self._lock:
-            self._retries += 1
-            if self._down_since is not None:
-                return
-            self._down_since = time.monotonic()
-        log.warning("ClickHouse unavailable (%s): retrying for up to %g s, input paused until "
-                    "it is back", reason, budget_s)
-
-    def succeeded(self) -> float | None:
-        """Seconds it was down, if this success ends an outage."""
-        if self._down_since is None:  # the common case: no lock
-            return None
-        with self._lock:
-            if self._down_since is None:
-                return None
-            down_s = time.monotonic() - self._down_since
-            retries, self._down_since, self._retries = self._retries, None, 0
-        log.warning("ClickHouse back after %.1f s (%d retries)", down_s, retries)
-        return down_s
 
 
 def _to_columns(table: str, columns: list[str], rows: Sequence[Row]) -> list[list[Any]]:
