@@ -222,6 +222,7 @@ class ClickHouseWriter:
                     detail = (f"unavailable for {waited:.1f} s, over the outage budget "
                               f"(SQM_CLICKHOUSE_OUTAGE_S={policy.outage_s:g}) ({reason}): "
                               f"{_first_line(ex)}")
+                    self.failures += 1
                     raise SinkUnavailable(name, detail, code, err_name) from ex
                 self._health.failed(reason, policy.outage_s)
                 self.retries += 1  # the worker's metrics read it
