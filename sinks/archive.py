@@ -8,9 +8,9 @@ contact that is simply new costs one primary-key lookup per batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver import Client
 
@@ -24,28 +24,39 @@ _SLA_COUNTERS = (
     "created", "repeat_contacts", "sl_met", "sl_missed", "csat_count", "csat_sum", "csat_good",
 )
 assert len(_SLA_COUNTERS) == N_COUNTERS
+T = TypeVar("T")
+
+
+def _once(call: Callable[[], T]) -> T:
+    return call()
 
 
 class ClickHouseArchive:
-    def __init__(self, client: Client) -> None:
+    """`retry` runs each read (the writer's `retrying`: reads wait out an outage as writes do)."""
+
+    def __init__(self, client: Client, retry: Callable[[Callable[[], Any]], Any] = _once) -> None:
         self.client = client
+        self._retry = retry
+
+    def _query(self, sql: str, parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
+        return self._retry(lambda: self.client.query(sql, parameters=parameters).result_rows)
 
     def contacts(self, keys: Sequence[ContactKey]) -> dict[ContactKey, ArchivedContact]:
         if not keys:
             return {}
-        stored = self.client.query(
+        stored = self._query(
             "SELECT tenant_id, contact_id, is_repeat FROM sqm.contacts FINAL "
             "WHERE (tenant_id, contact_id) IN {keys:Array(Tuple(String, String))}",
-            parameters={"keys": list(keys)},
-        ).result_rows
+            {"keys": list(keys)},
+        )
         if not stored:
             return {}
         repeat = {(t, c): bool(r) for t, c, r in stored}
-        rows = self.client.query(
+        rows = self._query(
             "SELECT tenant_id, contact_id, raw FROM sqm.events FINAL "
             "WHERE (tenant_id, contact_id) IN {keys:Array(Tuple(String, String))}",
-            parameters={"keys": list(repeat)},
-        ).result_rows
+            {"keys": list(repeat)},
+        )
         events: dict[ContactKey, list[EventRecord]] = {k: [] for k in repeat}
         for tenant, contact, raw in rows:
             wire = validate_wire(raw.encode() if isinstance(raw, str) else raw)
@@ -57,7 +68,7 @@ class ClickHouseArchive:
             WindowKey, tuple[list[int], int]]:
         if not keys:
             return {}
-        rows = self.client.query(
+        rows = self._query(
             "SELECT toInt64(toUnixTimestamp(window_start)) * 1000, tenant_id, channel, queue, "
             "priority, "
             f"{', '.join(_SLA_COUNTERS)}, version FROM sqm.sla_1m FINAL "
@@ -65,8 +76,8 @@ class ClickHouseArchive:
             "tenant_id, "
             "channel, queue, priority) IN {keys:Array(Tuple(Int64, String, String, String, "
             "String))}",
-            parameters={"shard": shard, "keys": [tuple(k) for k in keys]},
-        ).result_rows
+            {"shard": shard, "keys": [tuple(k) for k in keys]},
+        )
         out: dict[WindowKey, tuple[list[int], int]] = {}
         for row in rows:
             key: WindowKey = (int(row[0]), row[1], row[2], row[3], row[4])

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -27,7 +24,8 @@ from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.datatypes.temporal import DateTime, DateTime64
 from clickhouse_connect.driver import Client, options
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
-from clickhouse_connect.driver.exceptions import OperationalError
+
+from sinks.retry import RETRYABLE_CODES, Health, RetryCounters, RetryPolicy, transient_reason
 
 __all__ = [
     "RETRYABLE_CODES",
@@ -36,6 +34,7 @@ __all__ = [
     "Columns",
     "RetryPolicy",
     "SinkError",
+    "SinkUnavailable",
     "transient_reason",
 ]
 
@@ -50,28 +49,6 @@ Row = Mapping[str, Any]
 # times as int ms, and neither side then pays for a datetime object per value.
 Columns = Mapping[str, Sequence[Any]]
 Batch = Mapping[str, Sequence[Row] | Columns]
-
-# ClickHouse server error codes worth retrying, and why. None of them means "this data is wrong":
-# each is load, a network fault or a cluster hiccup, and any insert that did land before the
-# failure is replaced by the identical replayed rows.
-RETRYABLE_CODES: dict[int, str] = {
-    159: "TIMEOUT_EXCEEDED",  # the server gave up waiting; the insert may or may not have landed
-    202: "TOO_MANY_SIMULTANEOUS_QUERIES",  # rejected before running: nothing was written
-    203: "NO_FREE_CONNECTION",  # rejected before running
-    209: "SOCKET_TIMEOUT",  # network between client, server or replicas
-    210: "NETWORK_ERROR",  # same
-    241: "MEMORY_LIMIT_EXCEEDED",  # server-wide pressure; our inserts are bounded batches
-    242: "TABLE_IS_READ_ONLY",  # a replica briefly lost its Keeper session
-    252: "TOO_MANY_PARTS",  # backpressure: the insert was refused until merges catch up
-    285: "TOO_FEW_LIVE_REPLICAS",  # quorum not reached; replicas are coming back
-    319: "UNKNOWN_STATUS_OF_INSERT",  # may have landed: exactly the replay-is-harmless case
-    439: "CANNOT_SCHEDULE_TASK",  # server thread pools are full
-    999: "KEEPER_EXCEPTION",  # coordination hiccup
-}
-# Gateway/overload statuses from a proxy or load balancer in front of the server: the request
-# never reached (or never finished on) a healthy server.
-RETRYABLE_HTTP_STATUSES = frozenset({429, 502, 503, 504})
-_HTTP_STATUS_RE = re.compile(r"HTTP status (\d{3})")
 
 
 class SinkError(RuntimeError):
@@ -88,36 +65,11 @@ class SinkError(RuntimeError):
         self.name = name
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Bounded exponential backoff with jitter (so many shards do not retry in lockstep)."""
+class SinkUnavailable(SinkError):
+    """ClickHouse stayed unreachable (transient errors only) for longer than the outage budget.
 
-    attempts: int = 5
-    base_delay_s: float = 0.2
-    max_delay_s: float = 5.0
-
-    def delay(self, attempt: int) -> float:
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
-        return ceiling * (0.5 + random.random() / 2)  # jitter, not crypto
-
-
-def transient_reason(ex: BaseException) -> str | None:
-    """Why `ex` is worth retrying, or None if retrying cannot help."""
-    if isinstance(ex, ConnectionError | TimeoutError):
-        return type(ex).__name__
-    if not isinstance(ex, ClickHouseDriverError):
-        return None
-    if ex.code is not None:
-        return RETRYABLE_CODES.get(ex.code)
-    status = _HTTP_STATUS_RE.search(str(ex))
-    if status is not None:
-        code = int(status.group(1))
-        return f"HTTP {code}" if code in RETRYABLE_HTTP_STATUSES else None
-    if isinstance(ex, OperationalError):
-        # The HTTP transport raises a code-less OperationalError only when the request failed
-        # on the wire: connection refused or reset, or a connect/read timeout.
-        return "transport"
-    return None
+    Distinct from a plain SinkError, which means the insert itself is wrong (syntax, type,
+    schema) and retrying cannot help."""
 
 
 class ClickHouseWriter:
@@ -134,8 +86,11 @@ class ClickHouseWriter:
         database: str = "sqm",
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        stats: RetryCounters | None = None,
     ) -> None:
         self._client = client
+        self.stats = stats  # retries and outage seconds are counted here, if given
+        self._health = Health()
         self._database = database
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -169,6 +124,10 @@ class ClickHouseWriter:
                 continue
             if self.on_insert is not None:
                 self.on_insert(table, time.perf_counter() - started)
+
+    def retrying(self, call: Callable[[], T]) -> T:
+        """`call` (a read) under the same outage policy as the inserts."""
+        return self._with_retry("(read)", call)
 
     async def write_async(self, batch: Batch) -> None:
         """`write` in a worker thread, so the event loop keeps running during the insert."""
@@ -236,9 +195,13 @@ class ClickHouseWriter:
 
     def _with_retry(self, table: str, call: Callable[[], T]) -> T:
         name = f"{self._database}.{table}"
-        for attempt in range(1, self._retry.attempts + 1):
+        policy = self._retry
+        first_failure: float | None = None
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                return call()
+                result = call()
             except SinkError:
                 raise
             except (ClickHouseDriverError, ConnectionError, TimeoutError) as ex:
@@ -249,24 +212,34 @@ class ClickHouseWriter:
                     self.failures += 1
                 if reason is None:
                     raise SinkError(name, _first_line(ex), code, err_name) from ex
-                if attempt == self._retry.attempts:
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                waited = now - first_failure
+                if policy.attempts is not None and attempt >= policy.attempts:
                     detail = f"gave up after {attempt} attempts ({reason}): {_first_line(ex)}"
-                    raise SinkError(name, detail, code, err_name) from ex
-                delay = self._retry.delay(attempt)
-                self.retries += 1
-                log.warning(
-                    "insert into %s failed (%s), retry %d/%d in %.2fs",
-                    name,
-                    reason,
-                    attempt,
-                    self._retry.attempts - 1,
-                    delay,
-                )
+                    raise SinkUnavailable(name, detail, code, err_name) from ex
+                if waited >= policy.outage_s:
+                    detail = (f"unavailable for {waited:.1f} s, over the outage budget "
+                              f"(SQM_CLICKHOUSE_OUTAGE_S={policy.outage_s:g}) ({reason}): "
+                              f"{_first_line(ex)}")
+                    self.failures += 1
+                    raise SinkUnavailable(name, detail, code, err_name) from ex
+                self._health.failed(reason, policy.outage_s)
+                self.retries += 1  # the worker's metrics read it
+                if self.stats is not None:
+                    self.stats.write_retries += 1
+                delay = min(policy.delay(attempt), max(0.0, policy.outage_s - waited))
+                log.debug("insert into %s failed (%s), retry %d in %.2fs", name, reason,
+                          attempt, delay)
                 self._sleep(delay)
             except (TypeError, ValueError, OverflowError, KeyError) as ex:
                 # Raised while encoding rows client-side: bad data, retrying cannot help.
                 raise SinkError(name, f"cannot encode rows: {ex!r}") from ex
-        raise ValueError("RetryPolicy.attempts must be >= 1")
+            else:
+                down_s = self._health.succeeded()
+                if down_s is not None and self.stats is not None:
+                    self.stats.outage_s += down_s
+                return result
 
 
 def _to_columns(table: str, columns: list[str], rows: Sequence[Row]) -> list[list[Any]]:

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         default_factory=dict, description="topic configs (JSON mapping, e.g. "
         "{\"min.insync.replicas\": \"2\"}) for the topics sqm creates, and for Faust's "
         "changelogs except cleanup.policy")
+    clickhouse_outage_s: float = Field(
+        300, ge=1, description="how long writes wait out ClickHouse being unreachable (refused, "
+        "timeouts, 5xx), input paused, before the worker gives up"
+    )
     broker_profile: Literal["auto", "kafka", "tansu"] = Field(
         "auto", description="tansu applies the embedded broker's workarounds; auto = tansu "
         "when embedded"

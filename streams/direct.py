@@ -28,7 +28,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,14 +38,15 @@ from clickhouse_connect.driver.client import Client
 
 from sinks.annotation_outbox import offer_annotations
 from sinks.archive import ClickHouseArchive
-from sinks.writer import ClickHouseWriter
+from sinks.writer import ClickHouseWriter, RetryPolicy
 from streams.config import Settings
+from streams.core import rows
 from streams.core.alerting import AlertConfig
 from streams.core.ingest_batch import RoutedBatch
 from streams.core.partitions import MemoryPartitions
 from streams.core.ports import ChangelogRecord, OutRecord, Rows
 from streams.core.records import EventRecord
-from streams.core.shard import Message
+from streams.core.shard import GENERATION_EPOCH_S, Message
 from streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
 from streams.core.stages.ingest import IngestBatch, IngestStage
 from streams.core.stages.settle import Prepared, settle
@@ -53,7 +54,14 @@ from streams.core.state import Progress
 from streams.direct_workers import AlertPartitions, Pending
 from streams.gc_policy import GcPolicy
 from streams.ingest_pool import IngestRouter
-from streams.replay_summary import ReplaySummary, numbered_lines, read_lines
+from streams.replay_progress import ReplayRun, file_key, save_run
+from streams.replay_summary import (
+    MAX_LINE_BYTES,
+    ReplaySummary,
+    numbered_lines,
+    oversize_reason,
+    read_lines,
+)
 from streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
@@ -68,6 +76,7 @@ Progressed = Callable[[int], None]
 class _Chunk:
     lines: list[int]  # 1-based line number of each value
     values: list[bytes]
+    oversize: list[tuple[int, bytes]] = field(default_factory=list)  # (line number, line)
 
 
 @dataclass
@@ -75,16 +84,18 @@ class _Prepared:
     work: Prepared
     alerts: Pending = field(default_factory=list)  # the chunk's alert changes, maybe running
     settled: int = 0
+    last_line: int = 0  # the chunk's last line number
 
 
 class DirectReplay:
     def __init__(self, settings: Settings, client: Client, alert_config: AlertConfig,
-                 stats: PipelineStats | None = None) -> None:
+                 stats: PipelineStats | None = None, resume: ReplayRun | None = None) -> None:
         self.settings = settings
-        self.writer = ClickHouseWriter(client)
         self.stats = stats or PipelineStats()
+        self.writer = ClickHouseWriter(
+            client, retry=RetryPolicy(outage_s=settings.clickhouse_outage_s), stats=self.stats)
         config = settings.shard_config()
-        archive = ClickHouseArchive(client)
+        archive = ClickHouseArchive(client, self.writer.retrying)
         n = settings.partitions
         # The stages the worker runs, on in-memory state without a changelog.
         self.ingest = IngestStage(n)  # no topics: its output is handed over in process
@@ -94,8 +105,23 @@ class DirectReplay:
         self._offsets = [0] * n  # per shard: the offset of its next message (window stamps)
         self._mark = 0  # latest event time read (the one input partition's progress)
         self.now = datetime.now(UTC)
+        # Progress in the store (streams/replay_progress.py). A resumed run keeps the clock of
+        # the run it continues; its fresh state takes a new generation (the wall clock, in the
+        # high bits of row versions), so what it writes replaces whatever the interrupted run
+        # wrote past its last record.
+        if resume is not None:
+            self.now = resume.started_at
+        self.generation = int(time.time()) - GENERATION_EPOCH_S
+        self.resume = resume
+        self._warned = False
+        self._run: ReplayRun | None = None
 
     async def run(self, path: Path, progressed: Progressed | None = None) -> None:
+        resume = self.resume
+        self._run = ReplayRun(file_key(path), path.name, resume.lines_done if resume else 0,
+                              False, self.generation, self.now)
+        if resume is None:
+            await asyncio.to_thread(save_run, self.writer, self._run)
         chunks = _chunks(path)
         total_hint = path.stat().st_size
         router = IngestRouter(self.settings.ingest_processes if total_hint > 200 * CHILD_FROM_LINES
@@ -130,6 +156,8 @@ class DirectReplay:
             router.close()
             self.alerts.close()
             gc_policy.uninstall()
+        self._run = replace(self._run, finished=True)
+        await asyncio.to_thread(save_run, self.writer, self._run)
 
     def _route(self, router: IngestRouter, chunk: _Chunk | None) -> Any:
         if chunk is None:
@@ -145,7 +173,12 @@ class DirectReplay:
         ingest = self.ingest.prepare(IngestBatch(
             routed, chunk.values, name, [0] * len(chunk.values), chunk.lines, self.now,
             numbered=True))
-        dead: list[dict[str, Any]] = list(ingest.rows.get("dead_letters", ()))
+        dead: list[dict[str, Any]] = list(ingest.rows.get("dead_letters", ())) + [
+            rows.dead_letter_row(
+                dl_id=f"{name}:{number}", stage="ingest", reason=oversize_reason(len(line)),
+                topic=name, partition=0, offset=number, raw=line, now=self.now)
+            for number, line in chunk.oversize
+        ]
         self._mark = max(self._mark, routed.marks.get(0, 0))
         progress = Progress(1, {0: self._mark}, frozenset({0}) if last else frozenset())
         messages: dict[int, list[Message]] = {p: [] for p in range(n)}
@@ -162,11 +195,26 @@ class DirectReplay:
         customers.count(self.stats)
         assert self.alerts is not None  # runs while this process goes on (workers)
         alerts = self.alerts.submit([customers.alert_inputs.get(p, []) for p in range(n)])
-        self.stats.read += len(chunk.values)
+        self.stats.read += len(chunk.values) + len(chunk.oversize)
         self.stats.dead_lettered += len(dead)
         batch = dict(customers.rows)
         batch["dead_letters"] = dead + batch["dead_letters"]
-        return _Prepared(Prepared(batch), alerts, len(chunk.values))
+        if any(r.restored_contacts or r.restored_windows for r in customers.results):
+            self._warn_restored(chunk)
+        last_line = max(chunk.lines[-1:] + [n for n, _ in chunk.oversize[-1:]])
+        return _Prepared(Prepared(batch), alerts, len(chunk.values) + len(chunk.oversize),
+                         last_line)
+
+    def _warn_restored(self, chunk: _Chunk) -> None:
+        """A resumed run reading again what the interrupted run did restores evicted state from
+        the store as it is now, which may hold that run's later rows (docs/replay.md)."""
+        if (self.resume is None or self._warned or not chunk.lines
+                or chunk.lines[0] > self.resume.lines_done + 1):
+            return
+        self._warned = True
+        log.warning("resumed replay: evicted contacts or windows were read back from the store "
+                    "while re-reading the done part; their totals may not be exact (replay "
+                    "with --reset for exact ones)")
 
     def _next_offset(self, target: int) -> int:
         offset = self._offsets[target]
@@ -178,10 +226,18 @@ class DirectReplay:
             if progressed is not None:
                 progressed(prepared.settled)
 
+        run = self._run
+        assert run is not None and self.alerts is not None
+        if prepared.last_line <= run.lines_done:  # written before the run was interrupted
+            await self.alerts.result(prepared.alerts)  # the alert state moves on all the same
+            acknowledge()
+            self.stats.batches += 1
+            return
         await settle(_RowsOutbox(self.writer, lambda: None), prepared.work)
-        assert self.alerts is not None
         changes = await self.alerts.result(prepared.alerts)
         await settle(_RowsOutbox(self.writer, acknowledge), Prepared(self.alerts.rows(changes)))
+        self._run = run = replace(run, lines_done=prepared.last_line)
+        await asyncio.to_thread(save_run, self.writer, run)
         self.stats.alert_changes += len(changes)
         if changes:
             offer_annotations(changes)
@@ -210,21 +266,26 @@ class _RowsOutbox:
 
 
 def _chunks(path: Path) -> Iterator[_Chunk]:
-    """The file's non-empty lines in chunks, with their line numbers."""
+    """The file's non-empty lines in chunks, with their line numbers (too long ones apart)."""
     values: list[bytes] = []
     numbers: list[int] = []
+    oversize: list[tuple[int, bytes]] = []
     for number, line in numbered_lines(path):
+        if len(line) > MAX_LINE_BYTES:
+            oversize.append((number, line))
+            continue
         values.append(line)
         numbers.append(number)
         if len(values) >= CHUNK_LINES:
-            yield _Chunk(numbers, values)
-            values, numbers = [], []
-    if values:
-        yield _Chunk(numbers, values)
+            yield _Chunk(numbers, values, oversize)
+            values, numbers, oversize = [], [], []
+    if values or oversize:
+        yield _Chunk(numbers, values, oversize)
 
 
 async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,
-                        path: Path, *, show_progress: bool = True) -> ReplaySummary:
+                        path: Path, *, show_progress: bool = True,
+                        resume: ReplayRun | None = None) -> ReplaySummary:
     """`sqm replay` on the direct runner: progress bar, then the same summary as the streaming
     path's."""
     from rich.progress import (
@@ -237,7 +298,7 @@ async def replay_direct(settings: Settings, client: Client, alert_config: AlertC
 
     started = time.monotonic()
     total = sum(1 for _ in read_lines(path))
-    runner = DirectReplay(settings, client, alert_config)
+    runner = DirectReplay(settings, client, alert_config, resume=resume)
     bar = Bar(TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(),
               TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress)
     with bar:

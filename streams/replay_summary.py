@@ -37,6 +37,14 @@ class ReplaySummary:
 
 
 BOM = b"\xef\xbb\xbf"
+# The longest line either engine takes as an event: the Faust path's producer refuses a record
+# over 4 MiB (its max_request_size, key and framing included), so both engines dead-letter a
+# longer line (its first 64 KiB kept) instead of one storing it and the other aborting.
+MAX_LINE_BYTES = 4_000_000
+
+
+def oversize_reason(size: int) -> str:
+    return f"line of {size:,} bytes is over the limit of {MAX_LINE_BYTES:,} bytes"
 
 
 def read_lines(path: Path) -> Iterator[bytes]:

@@ -25,6 +25,8 @@ class PipelineStats:
     produced: Counter[str] = field(default_factory=Counter)
     restored_contacts: int = 0  # evicted long-lived contacts read back from ClickHouse
     restored_windows: int = 0
+    write_retries: int = 0  # inserts retried after a transient ClickHouse error
+    outage_s: float = 0.0  # seconds ClickHouse was unavailable and writes waited (summed)
     # Alert partitions whose every shard reported the end of input, evaluated to the end.
     alert_partitions_closed: set[int] = field(default_factory=set)
 

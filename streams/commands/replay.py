@@ -25,6 +25,8 @@ from streams.config import Settings
 from streams.words import plural
 
 if TYPE_CHECKING:
+    from streams.engine.faust.app import Pipeline
+    from streams.replay_progress import ReplayRun
     from streams.replay_summary import ReplaySummary
 
 
@@ -45,17 +47,40 @@ def replay(
         help="direct: the pipeline's stages in this process, straight from the file (fast); "
              "faust: through the embedded broker and the Faust agents, as a live worker.",
     )] = Engine.direct,
+    resume: Annotated[bool, typer.Option(
+        help="Continue an interrupted replay of EVENTS into the store (direct engine): lines "
+             "already written are read again, not written again.")] = False,
 ) -> None:
     """Replay a file of events through the pipeline into a ClickHouse store."""
 
     if not events.is_file():
         raise fail(f"no such file: {events}")
+    if resume and reset:
+        raise fail("--resume continues the store's replay; --reset empties it: pass one")
+    if resume and engine is not Engine.direct:
+        raise fail("--resume continues a replay of the direct engine; drop --engine faust")
     # History replays on the event clock: the same alerts at the same event times as live.
     settings = settings_for(config, store, policy=policy, alert_clock="event")
     check_store(settings, create=True)
     summary: list[ReplaySummary] = []
+    resumed: list[ReplayRun] = []
+    where = f"the store {settings.store_dir() or settings.clickhouse_url}"
 
     def refuse_non_empty(client: object, _bootstrap: str) -> None:
+        from streams.replay_progress import file_key, load_run
+
+        run = load_run(client, file_key(events))  # type: ignore[arg-type]
+        if resume:
+            if run is None or run.finished:
+                state = "a finished" if run else "no"
+                raise fail(f"nothing to resume: {where} holds {state} replay of {events.name}")
+            resumed.append(run)
+            return
+        if not reset and run is not None and not run.finished:
+            raise fail(
+                f"{where} holds an unfinished replay of {events.name} (lines 1-{run.lines_done:,} "
+                f"written); continue it with: {_resume_command(settings, events)}, or start "
+                "over with --reset")
         n = int(client.command("SELECT count() FROM sqm.events"))  # type: ignore[attr-defined]
         if n and not reset:
             raise fail(
@@ -64,16 +89,32 @@ def replay(
             )
 
     if engine is Engine.direct:
-        code = _replay_direct(settings, events, reset, progress, refuse_non_empty, summary)
+        code = _replay_direct(settings, events, reset, progress, refuse_non_empty, summary,
+                              resumed)
     else:
+        import asyncio
+        import signal
+
         from streams.engine.faust.replay import replay as run_replay
         from streams.engine.faust.runtime import run_pipeline
 
-        async def main(pipeline: object) -> int:
-            summary.append(await run_replay(pipeline, events, show_progress=progress))  # type: ignore[arg-type]
+        stopped: list[int] = []
+
+        async def main(pipeline: Pipeline) -> int:
+            try:
+                summary.append(await run_replay(pipeline, events, show_progress=progress))
+            except asyncio.CancelledError:  # the worker stops on a signal: the run is partial
+                guard = pipeline.extras.get("stop_guard")
+                stopped.append(getattr(guard, "signum", None) or signal.SIGINT)
+                raise
             return 0
 
-        code = run_pipeline(settings, main, reset_store=reset, before_start=refuse_non_empty)
+        code = run_pipeline(settings, main, reset_store=reset,  # type: ignore[arg-type]
+                            before_start=refuse_non_empty)
+        if stopped and not summary:
+            raise fail(f"interrupted: the store {settings.store_dir() or ''} holds part of the "
+                       "file; replay it again with --reset (--resume continues only a replay "
+                       "of the direct runner)", 128 + stopped[0])
     if summary:
         out.print(summary[0].line(), highlight=False, soft_wrap=True)
         store_dir = settings.store_dir()
@@ -83,8 +124,14 @@ def replay(
     raise typer.Exit(code)
 
 
+def _resume_command(settings: Settings, events: Path) -> str:
+    store = settings.store_dir()
+    return f"sqm replay --resume {events}" + (f" --store {store}" if store else "")
+
+
 def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool,
-                   before: Callable[[object, str], None], summary: list[ReplaySummary]) -> int:
+                   before: Callable[[object, str], None], summary: list[ReplaySummary],
+                   resumed: list[ReplayRun]) -> int:
     import asyncio
 
     from streams.app_config import load_alert_config
@@ -95,10 +142,11 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
     try:
         before(client, "")
         summary.append(asyncio.run(replay_direct(
-            settings, client, load_alert_config(settings), events, show_progress=progress)))
+            settings, client, load_alert_config(settings), events, show_progress=progress,
+            resume=resumed[0] if resumed else None)))
     except KeyboardInterrupt:
         raise fail(f"interrupted: the store {settings.store_dir() or ''} holds part of the file; "
-                   "replay it again with --reset", 130) from None
+                   f"continue it with: {_resume_command(settings, events)}", 130) from None
     finally:
         client.close()
     return 0

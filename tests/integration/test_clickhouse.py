@@ -218,7 +218,8 @@ def test_migrations_apply_once_then_nothing(store: Store) -> None:
              "0005_contact_ratings", "0006_quantiles",
              "0007_scorecard", "0008_sla_policy",
              "0009_agents_and_responses", "0010_scorecard_policy_clock",
-             "0011_scorecard_scores", "0012_dropped_corrections", "0013_staffing"]
+             "0011_scorecard_scores", "0012_dropped_corrections", "0013_staffing",
+             "0014_replay_runs"]
     assert store.first_migration == [m.name for m in load_migrations()] == names
     assert migrate(store.client) == []
     rows = store.client.query(
@@ -228,6 +229,9 @@ def test_migrations_apply_once_then_nothing(store: Store) -> None:
 
 
 EXPECTED_COLUMNS: dict[str, str] = {
+    "replay_runs": "file_key String, file String, lines_done UInt64, finished Bool, "
+    "generation UInt64, started_at DateTime64(3, 'UTC'), version UInt64, "
+    "updated_at DateTime64(3, 'UTC')",
     "dropped_corrections": "window_start DateTime('UTC'), tenant_id String, "
     "channel LowCardinality(String), queue String, priority LowCardinality(String), "
     "shard UInt16, source_offset UInt64, offered Int32, answered Int32, answered_in_sla Int32, "
@@ -329,6 +333,7 @@ def test_tables_are_replacing_merge_trees_with_the_documented_keys(store: Store)
         "goal, period_start, period_end, entity, indicator)",
         "dropped_corrections": "ReplacingMergeTree ORDER BY (shard, source_offset, tenant_id, "
         "channel, queue, priority, window_start)",
+        "replay_runs": "ReplacingMergeTree(version) ORDER BY file_key",
     }
 
 

@@ -93,7 +93,7 @@ def test_every_statement_of_the_cluster_form_parses_and_says_what_it_must(
             assert dist == (f"CREATE TABLE IF NOT EXISTS sqm.{table} ON CLUSTER {CLUSTER} AS "
                             f"sqm.{table}_local ENGINE = Distributed({CLUSTER}, sqm, "
                             f"{table}_local, cityHash64{key})")
-    assert tables == 8  # every table the migrations create has its pair
+    assert tables == 9  # every table the migrations create has its pair
 
 
 def test_contacts_are_sharded_by_tenant_and_contact(client: Client) -> None:

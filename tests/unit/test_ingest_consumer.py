@@ -289,6 +289,9 @@ def test_consumer_config_follows_the_broker_profile() -> None:
     class NoWriter:
         client = None
 
+        def retrying(self, call: Any) -> Any:
+            return call()
+
     tansu = build_app(load_settings(broker_profile="tansu"), "127.0.0.1:1", NoWriter())  # type: ignore[arg-type]
     kafka = build_app(load_settings(kafka_bootstrap="k:9092", broker_profile="kafka"),
                       "k:9092", NoWriter())  # type: ignore[arg-type]

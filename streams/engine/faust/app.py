@@ -77,7 +77,7 @@ def build_app(settings: Settings, bootstrap: str, writer: ClickHouseWriter) -> P
     producer = faust_producer(app)
     customers = CustomerAgent(settings, writer, stats, topics.state, topics.dead_letters,
                               topics.alert_inputs, RecordBatches(producer, stats.produced),
-                              ClickHouseArchive(writer.client))
+                              ClickHouseArchive(writer.client, writer.retrying))
     alerting = AlertAgent(
         load_alert_config(settings), writer, stats, topics.alert_state, topics.alerts,
         RecordBatches(producer, stats.produced),

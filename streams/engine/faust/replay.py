@@ -9,17 +9,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from streams.core import rows
 from streams.kafka_auth import client_auth
-from streams.replay_summary import ReplayError, ReplaySummary, read_lines
+from streams.replay_summary import (
+    MAX_LINE_BYTES,
+    ReplayError,
+    ReplaySummary,
+    numbered_lines,
+    oversize_reason,
+    read_lines,
+)
 
 if TYPE_CHECKING:
+    from sinks.writer import ClickHouseWriter
     from streams.engine.faust.app import Pipeline
 
 STALL_TIMEOUT_S = 120.0  # no progress at all for this long means something is broken
@@ -35,9 +45,14 @@ def message_key(line: bytes) -> bytes | None:
     return cid.encode() if isinstance(cid, str) else None
 
 
+Oversize = Callable[[int, bytes], Awaitable[None]]
+
+
 async def produce_file(bootstrap: str, topic: str, path: Path, *,
-                       auth: Mapping[str, Any] | None = None) -> tuple[int, dict[int, int]]:
-    """Produce every line; the count and the end of input (next offset per partition)."""
+                       auth: Mapping[str, Any] | None = None,
+                       oversize: Oversize | None = None) -> tuple[int, dict[int, int]]:
+    """Produce every line; the count and the end of input (next offset per partition). A line
+    too long for the producer goes to `oversize` (line number, line) instead."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
@@ -54,7 +69,12 @@ async def produce_file(bootstrap: str, topic: str, path: Path, *,
 
     try:
         pending = []
-        for line in read_lines(path):
+        for number, line in numbered_lines(path):
+            if len(line) > MAX_LINE_BYTES:
+                if oversize is not None:
+                    await oversize(number, line)
+                n += 1
+                continue
             pending.append(await producer.send(topic, value=line, key=message_key(line)))
             n += 1
             if len(pending) >= 10_000:
@@ -76,8 +96,20 @@ async def replay(pipeline: Pipeline, path: Path, *, show_progress: bool = True) 
     # after a silence, which production overlapping consumption could fake).
     input_progress = pipeline.ingest.progress
     input_progress.idle_after_s = None
+    writer: ClickHouseWriter = pipeline.extras["writer"]
+
+    async def dead_letter(number: int, line: bytes) -> None:
+        # Never in Kafka, so no topic offset: named by file and line, as the direct runner does.
+        row = rows.dead_letter_row(
+            dl_id=f"{path.name}:{number}", stage="ingest", reason=oversize_reason(len(line)),
+            topic=path.name, partition=0, offset=number, raw=line, now=datetime.now(UTC))
+        await writer.write_async({"dead_letters": [row]})
+        stats.read += 1
+        stats.dead_lettered += 1
+
     producing = asyncio.ensure_future(
-        produce_file(bootstrap, settings.input_topic, path, auth=client_auth(settings))
+        produce_file(bootstrap, settings.input_topic, path, auth=client_auth(settings),
+                     oversize=dead_letter)
     )
     ended = False
     # On the event clock the alert stage evaluates the last minutes once every shard's input

@@ -15,7 +15,7 @@ from pathlib import Path
 import faust
 from clickhouse_connect.driver.client import Client
 
-from sinks.writer import ClickHouseWriter
+from sinks.writer import ClickHouseWriter, RetryPolicy
 from streams.config import Settings
 from streams.engine.faust.app import Pipeline, build_app
 from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
@@ -60,7 +60,10 @@ def run_pipeline(
         stack.callback(client.close)
         if before_start is not None:
             before_start(client, bootstrap)
-        pipeline = build_app(settings, bootstrap, ClickHouseWriter(client))
+        writer = ClickHouseWriter(client, retry=RetryPolicy(outage_s=settings.clickhouse_outage_s))
+        pipeline = build_app(settings, bootstrap, writer)
+        writer.stats = pipeline.stats
+        pipeline.extras["writer"] = writer
         pipeline.extras["bootstrap"] = bootstrap
         pipeline.extras["client"] = client
         if settings.embedded:
@@ -71,6 +74,7 @@ def run_pipeline(
                 stack.callback(server.close)
         # A stop forced after the grace period skips the cleanup below: stop the broker then.
         guard = StopGuard(settings.stop_grace_s, broker.stop if settings.embedded else None)
+        pipeline.extras["stop_guard"] = guard
         return _run_worker(pipeline, main, guard)
     return 1  # pragma: no cover  (mypy: ExitStack may swallow exceptions)
 

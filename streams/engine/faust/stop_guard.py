@@ -36,6 +36,11 @@ class StopGuard:
         self._signalled = threading.Event()
         self._again = threading.Event()
 
+    @property
+    def signum(self) -> int | None:
+        """The first stop signal received, if any."""
+        return self._signum
+
     def arm(self) -> None:
         """Install the guard over the event loop's handlers (main thread only)."""
         threading.Thread(target=self._watch, name="stop-guard", daemon=True).start()

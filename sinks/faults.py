@@ -1,0 +1,149 @@
+"""Fault injection at the ClickHouse client boundary, for tests and benchmarks only (no setting
+turns it on: a test or a benchmark wraps the client itself).
+
+`FlakyClient` wraps a clickhouse-connect client; during an outage window every call raises what
+clickhouse-connect's HTTP client raises when the server refuses connections or a read times out
+(`OperationalError` without a server code, caused by urllib3's errors), so the writer's
+classification is exercised exactly as against an unreachable server. The window opens at the
+`after_inserts`-th insert (the middle of a replay, however slow the machine) and lasts
+`seconds` of wall time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Literal
+
+from clickhouse_connect.driver.exceptions import OperationalError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+
+Kind = Literal["refused", "timeout"]
+URL = "http://clickhouse:8123"
+_CALLS = frozenset({"insert", "raw_insert", "command", "query", "create_insert_context",
+                    "query_df", "query_arrow", "raw_query"})
+
+
+def refused_error(attempt: int = 1) -> OperationalError:
+    """What clickhouse-connect raises when nothing listens on the server's port."""
+    reason = NewConnectionError(None, "Failed to establish a new connection: "  # type: ignore[arg-type]
+                                "[Errno 111] Connection refused")
+    cause = MaxRetryError(None, "/", reason)  # type: ignore[arg-type]
+    ex = OperationalError(f"Error {cause} executing HTTP request attempt {attempt} ({URL})")
+    ex.__cause__ = cause
+    return ex
+
+
+def timeout_error(attempt: int = 1) -> OperationalError:
+    """What clickhouse-connect raises when the server does not answer within the read timeout."""
+    cause = ReadTimeoutError(None, "/", "Read timed out. (read timeout=300)")  # type: ignore[arg-type]
+    ex = OperationalError(f"Error {cause} executing HTTP request attempt {attempt} ({URL})")
+    ex.__cause__ = cause
+    return ex
+
+
+class FlakyClient:
+    """A client that is unreachable for `seconds` from its `after_inserts`-th insert on.
+
+    `kind="timeout"` lets every other call reach the server before raising (an insert that
+    landed but whose answer was lost: the case replaying must make harmless)."""
+
+    def __init__(self, client: Any, *, after_inserts: int, seconds: float,
+                 kind: Kind = "refused") -> None:
+        self._client = client
+        self._after = after_inserts
+        self._seconds = seconds
+        self._kind = kind
+        self._lock = threading.Lock()
+        self.inserts = 0
+        self.refused = 0  # calls that failed
+        self.started: float | None = None  # monotonic start of the outage
+        self.ended: float | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name not in _CALLS:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            fail, landed = self._decide(name)
+            if not fail:
+                return attr(*args, **kwargs)
+            if landed:
+                attr(*args, **kwargs)
+            raise timeout_error() if self._kind == "timeout" else refused_error()
+
+        return call
+
+    def _decide(self, name: str) -> tuple[bool, bool]:
+        """(fail this call, let it reach the server first)."""
+        with self._lock:
+            if name in ("insert", "raw_insert"):
+                self.inserts += 1
+            now = time.monotonic()
+            if self.started is None and self.inserts >= self._after:
+                self.started = now
+            if self.started is None or now - self.started >= self._seconds:
+                if self.started is not None and self.ended is None:
+                    self.ended = now
+                return False, False
+            self.refused += 1
+            return True, self._kind == "timeout" and self.refused % 2 == 0
+
+
+def peak_rss_mb(pid: int | str) -> float:
+    """A process's peak resident set since it exec'd (VmHWM). Not ru_maxrss: that includes the
+    RSS of the parent it was forked from (a test or benchmark holding a chDB engine)."""
+    from pathlib import Path
+
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main(argv: list[str]) -> None:
+    """`python -m sinks.faults AFTER_INSERTS SECONDS KIND sqm-args...`: run the CLI with its
+    store's client wrapped in a FlakyClient; at exit, one line `FAULTS {json}` on stderr (the
+    outage's measured length, calls refused, peak RSS)."""
+    import atexit
+    import sys
+
+    import orjson
+
+    import streams.engine.faust.runtime as runtime
+    import streams.store as store
+
+    after, seconds, kind, *args = argv
+    made: list[FlakyClient] = []
+    real_open = store.open_store
+
+    def open_store(*a: Any, **kw: Any) -> Any:
+        flaky = FlakyClient(real_open(*a, **kw), after_inserts=int(after),
+                            seconds=float(seconds), kind=kind)  # type: ignore[arg-type]
+        made.append(flaky)
+        return flaky
+
+    def report() -> None:
+        f = made[0] if made else None
+        out = {
+            "outage_s": (f.ended - f.started) if f and f.started and f.ended else None,
+            "refused": f.refused if f else 0,
+            "inserts": f.inserts if f else 0,
+            "peak_rss_mb": peak_rss_mb("self"),
+        }
+        print("FAULTS " + orjson.dumps(out).decode(), file=sys.stderr, flush=True)
+
+    store.open_store = open_store  # type: ignore[assignment]
+    runtime.open_store = open_store  # type: ignore[assignment]
+    atexit.register(report)
+    from streams.cli import main as cli
+
+    sys.argv = ["sqm", *args]
+    cli()
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
