@@ -83,11 +83,13 @@ def scorecard(
         if save:
             from datetime import UTC, datetime
 
-            from sinks.writer import ClickHouseWriter
+            from sinks.writer import ClickHouseWriter, RetryPolicy
             from streams.scorecard_report import score_rows
 
             rows = score_rows(scores, by.value, start, stop, rules.version, datetime.now(UTC))
-            ClickHouseWriter(client).write({"scorecard_scores": rows})
+            # A person is waiting: a short outage budget, not the pipeline's minutes.
+            writer = ClickHouseWriter(client, retry=RetryPolicy(outage_s=10))
+            writer.write({"scorecard_scores": rows})
     finally:
         client.close()
     if fmt is OutputFormat.table:
