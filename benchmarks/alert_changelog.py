@@ -28,11 +28,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertMonitor, parse_config
-from streams.core.alerting.defaults import DEFAULT_RULE_DATA
-from streams.core.alerting.partition import AlertStateStore, PartitionAlerts, legacy_key, parse_key
-from streams.core.partitions import KeyedBytesStore
-from streams.core.rollup import ANSWERED, IN_SLA, MINUTE_MS, N_COUNTERS, OFFERED, WAIT_MS
+from sqm.streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertMonitor, parse_config
+from sqm.streams.core.alerting.defaults import DEFAULT_RULE_DATA
+from sqm.streams.core.alerting.partition import AlertStateStore, PartitionAlerts, legacy_key, parse_key
+from sqm.streams.core.partitions import KeyedBytesStore
+from sqm.streams.core.rollup import ANSWERED, IN_SLA, MINUTE_MS, N_COUNTERS, OFFERED, WAIT_MS
 
 SHARDS = 4
 START = 1_772_413_200_000  # 2026-03-02T01:00:00Z, a whole minute

@@ -28,21 +28,21 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sinks.clickhouse import connect
-from sinks.migrations import migrate
-from sinks.writer import ClickHouseWriter
-from streams.core import rows
-from streams.core.alerting import DEFAULT_CONFIG
-from streams.core.alerting.changes import change_columns
-from streams.core.alerting.partition import AlertStateStore
-from streams.core.partitions import KeyedBytesStore
-from streams.core.records import EventRecord
-from streams.core.shard import Shard, ShardConfig
-from streams.core.state import DictStore
-from streams.core.validate import validate
-from streams.core.wire import alert_inputs
-from streams.gc_policy import THRESHOLDS
-from streams.simulate import SimConfig, history
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.migrations import migrate
+from sqm.sinks.writer import ClickHouseWriter
+from sqm.streams.core import rows
+from sqm.streams.core.alerting import DEFAULT_CONFIG
+from sqm.streams.core.alerting.changes import change_columns
+from sqm.streams.core.alerting.partition import AlertStateStore
+from sqm.streams.core.partitions import KeyedBytesStore
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.shard import Shard, ShardConfig
+from sqm.streams.core.state import DictStore
+from sqm.streams.core.validate import validate
+from sqm.streams.core.wire import alert_inputs
+from sqm.streams.gc_policy import THRESHOLDS
+from sqm.streams.simulate import SimConfig, history
 
 MESSAGE_EVENTS = 500  # events per sqm.by-customer message
 BATCH_MESSAGES = 10  # messages per processing batch

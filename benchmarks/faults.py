@@ -36,8 +36,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sinks.clickhouse import connect  # noqa: E402
-from sinks.faults import peak_rss_mb  # noqa: E402
+from sqm.sinks.clickhouse import connect  # noqa: E402
+from sqm.sinks.faults import peak_rss_mb  # noqa: E402
 from tests.store_tables import differences, store_tables  # noqa: E402
 
 ENV = {**os.environ, "TZ": "UTC", "SQM_LOG_LEVEL": "WARNING", "SQM_LOG_FORMAT": "text",
@@ -57,7 +57,7 @@ def _watch(proc: subprocess.Popen[Any], until: float | None = None) -> float:
 def run(args: list[str], faults: tuple[int, float, str] | None = None) -> tuple[int, str, float]:
     """(exit code, stderr, peak RSS MB of the sqm process) of `sqm ARGS`, optionally with an
     injected outage."""
-    prefix = ["-m", "streams.cli"] if faults is None else ["-m", "sinks.faults",
+    prefix = ["-m", "sqm.streams.cli"] if faults is None else ["-m", "sqm.sinks.faults",
                                                             *map(str, faults)]
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen([sys.executable, *prefix, *args], cwd=ROOT, env=ENV,
@@ -69,7 +69,7 @@ def run(args: list[str], faults: tuple[int, float, str] | None = None) -> tuple[
 
 def killed_at(args: list[str], after_s: float) -> tuple[int, float]:
     """Run `sqm ARGS`, SIGKILL it `after_s` seconds in (unless done first): (exit code, RSS)."""
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", *args], cwd=ROOT, env=ENV,
+    proc = subprocess.Popen([sys.executable, "-m", "sqm.streams.cli", *args], cwd=ROOT, env=ENV,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     peak = _watch(proc, time.monotonic() + after_s)

@@ -24,13 +24,13 @@ import faust
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.engine.faust.broker import (
+from sqm.streams.engine.faust.broker import (
     EMBEDDED_FAUST_SETTINGS,
     EmbeddedBroker,
     ensure_topics,
     free_port,
 )
-from streams.engine.faust.replay import produce_file
+from sqm.streams.engine.faust.replay import produce_file
 
 
 def main() -> int:

@@ -25,9 +25,9 @@ from clickhouse_connect.driver import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboards.pipeline import LOOKBACK_S, event_age_query, tenant_freshness_query
-from sinks.clickhouse import connect
-from sinks.migrations import migrate
+from sqm.dashboards.pipeline import LOOKBACK_S, event_age_query, tenant_freshness_query
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.migrations import migrate
 
 os.environ["TZ"] = "UTC"  # before the first chDB connection (../shared/notes/chdb.md)
 time.tzset()

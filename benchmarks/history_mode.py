@@ -44,8 +44,8 @@ from typing import Any, cast
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
-from streams.core.state import SEP, CustomerState, ShardMeta, meta_key
-from streams.engine.faust.app import Pipeline
+from sqm.streams.core.state import SEP, CustomerState, ShardMeta, meta_key
+from sqm.streams.engine.faust.app import Pipeline
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday, midnight UTC
 DAY = timedelta(days=1)
@@ -84,7 +84,7 @@ def write_history(path: Path, contacts: int, days: int, partitions: int) -> Inpu
     would otherwise count in this process's peak RSS (the worker's)."""
     root = Path(__file__).resolve().parents[1]
     subprocess.run(
-        [sys.executable, "-m", "streams.cli", "simulate", str(path), "--days", str(days),
+        [sys.executable, "-m", "sqm.streams.cli", "simulate", str(path), "--days", str(days),
          "--contacts", str(contacts), "--start", START.isoformat()],
         check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(root)},
     )

@@ -66,7 +66,7 @@ def measure(events: Path, store: Path, env: dict[str, str]) -> dict[str, object]
     """Run one `sqm replay` (in this process's child) and report its time and peak RSS."""
     started = time.monotonic()
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", str(events), "--store", str(store),
+        [sys.executable, "-m", "sqm.streams.cli", "replay", str(events), "--store", str(store),
          "--no-progress"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -76,7 +76,7 @@ def measure(events: Path, store: Path, env: dict[str, str]) -> dict[str, object]
     summary = found[0] if found else (run.stderr.strip().splitlines() or ["?"])[-1]
     earliest = "-"
     if run.returncode == 0:
-        from sinks.clickhouse import connect
+        from sqm.sinks.clickhouse import connect
 
         client = connect(f"chdb://{store}")
         try:

@@ -24,8 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.engine.faust.broker import free_port
-from streams.observe import health, metrics
+from sqm.streams.engine.faust.broker import free_port
+from sqm.streams.observe import health, metrics
 
 beats: list[tuple[float, float]] = []
 scrapes: list[float] = []
@@ -87,7 +87,7 @@ def main() -> None:
     instrument()
     threading.Thread(target=scrape_every_second, args=(port, args.seconds - 2),
                      daemon=True).start()
-    from streams.cli import main as sqm
+    from sqm.streams.cli import main as sqm
 
     sys.argv = ["sqm", "demo", "--seconds", str(args.seconds), "--rate", str(args.rate),
                 "--store", str(args.store)]

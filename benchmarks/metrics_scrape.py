@@ -25,12 +25,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.core.records import EventRecord
-from streams.core.shard import Shard, ShardConfig
-from streams.core.state import CustomerState, DictStore
-from streams.core.validate import validate
-from streams.observe.metrics import count_state
-from streams.simulate import SimConfig, history
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.shard import Shard, ShardConfig
+from sqm.streams.core.state import CustomerState, DictStore
+from sqm.streams.core.validate import validate
+from sqm.streams.observe.metrics import count_state
+from sqm.streams.simulate import SimConfig, history
 
 
 def shard_state(contacts: int) -> dict[str, Any]:

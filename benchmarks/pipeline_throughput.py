@@ -43,11 +43,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import history_mode  # benchmarks/, this script's directory
 
-from streams.config import load_settings
-from streams.engine.faust.app import Pipeline
-from streams.engine.faust.replay import produce_file
-from streams.engine.faust.runtime import run_pipeline
-from streams.simulate import SimConfig, history
+from sqm.streams.config import load_settings
+from sqm.streams.engine.faust.app import Pipeline
+from sqm.streams.engine.faust.replay import produce_file
+from sqm.streams.engine.faust.runtime import run_pipeline
+from sqm.streams.simulate import SimConfig, history
 
 HISTORY_CONTACTS = 100_000
 

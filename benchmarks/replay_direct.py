@@ -138,7 +138,7 @@ def history(contacts: int, days: int) -> Path:
     path = BENCH_DIR / f"history-{days}d-{contacts}.jsonl"
     if not path.exists():
         tmp = path.with_suffix(".tmp")
-        run("simulate", [sys.executable, "-m", "streams.cli", "simulate", str(tmp), "--days",
+        run("simulate", [sys.executable, "-m", "sqm.streams.cli", "simulate", str(tmp), "--days",
                          str(days), "--contacts", str(contacts)], 0)
         tmp.rename(path)
     return path
@@ -149,7 +149,7 @@ def replay(label: str, path: Path, events: int, *extra: str, profile: str | None
     store = Path(tempfile.mkdtemp(prefix="sqm-bench-store-"))
     try:
         py = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
-        return run(label, [*py, "-m", "streams.cli", "replay", str(path), "--store",
+        return run(label, [*py, "-m", "sqm.streams.cli", "replay", str(path), "--store",
                            str(store / "s"), "--no-progress", *extra], events, root)
     finally:
         shutil.rmtree(store, ignore_errors=True)

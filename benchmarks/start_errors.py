@@ -41,7 +41,7 @@ def main() -> None:
                 full = {"PATH": os.environ.get("PATH", ""), "TZ": "UTC", "PYTHONPATH": str(ROOT),
                         "SQM_CLICKHOUSE_URL": f"chdb://{tmp}/store", **env}
                 started = time.monotonic()
-                run = subprocess.run([sys.executable, "-m", "streams.cli", *argv], cwd=tmp,
+                run = subprocess.run([sys.executable, "-m", "sqm.streams.cli", *argv], cwd=tmp,
                                      env=full, capture_output=True, text=True, timeout=300)
                 times.append(time.monotonic() - started)
                 line = run.stderr.strip()

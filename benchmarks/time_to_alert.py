@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streams.config import load_settings
-from streams.engine.faust.app import Pipeline
-from streams.engine.faust.runtime import run_pipeline
+from sqm.streams.config import load_settings
+from sqm.streams.engine.faust.app import Pipeline
+from sqm.streams.engine.faust.runtime import run_pipeline
 
 RISK_S = 24.0  # 80 % of chat's 30 s target
 

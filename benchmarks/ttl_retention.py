@@ -24,9 +24,9 @@ from collections.abc import Callable
 os.environ["TZ"] = "UTC"
 time.tzset()
 
-from sinks.clickhouse import connect  # noqa: E402
-from sinks.migrations import migrate  # noqa: E402
-from sinks.retention import apply_ttls, plan  # noqa: E402
+from sqm.sinks.clickhouse import connect  # noqa: E402
+from sqm.sinks.migrations import migrate  # noqa: E402
+from sqm.sinks.retention import apply_ttls, plan  # noqa: E402
 
 
 def timed(label: str, fn: Callable[[], object]) -> object:

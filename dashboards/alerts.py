@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dashboards import ops, pipeline_rules
-from dashboards.query import DATASOURCE_UID, ClickHouseQuery, Format
-from dashboards.rule_spec import RuleSpec
-from dashboards.sdk import JSONEncoder, ab, am, cm, eb
-from dashboards.sql import ABANDON_RATE, ABANDON_RATE_LIMIT, SERVICE_LEVEL, SERVICE_LEVEL_TARGET
+from sqm.dashboards import ops, pipeline_rules
+from sqm.dashboards.query import DATASOURCE_UID, ClickHouseQuery, Format
+from sqm.dashboards.rule_spec import RuleSpec
+from sqm.dashboards.sdk import JSONEncoder, ab, am, cm, eb
+from sqm.dashboards.sql import ABANDON_RATE, ABANDON_RATE_LIMIT, SERVICE_LEVEL, SERVICE_LEVEL_TARGET
 
 __all__ = ["FOLDER", "FOLDER_UID", "GROUP", "ORG_ID", "SPECS", "provisioning_document", "rules"]
 

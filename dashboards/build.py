@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from dashboards import alerts, analyst, notifications, ops, scorecard
-from dashboards.paths import ALERTS_FILE, DASHBOARDS_DIR, NOTIFICATIONS_FILE, PROJECT_ROOT
-from dashboards.sdk import JSONEncoder, db
+from sqm.dashboards import alerts, analyst, notifications, ops, scorecard
+from sqm.dashboards.paths import ALERTS_FILE, DASHBOARDS_DIR, NOTIFICATIONS_FILE, PROJECT_ROOT
+from sqm.dashboards.sdk import JSONEncoder, db
 
 __all__ = [
     "ALERTS_FILE",

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from dashboards.paths import PROJECT_ROOT
+from sqm.dashboards.paths import PROJECT_ROOT
 
 __all__ = ["app"]
 
@@ -45,7 +45,7 @@ def build(
     """Regenerate deploy/grafana/ (board JSON, alert rules) from the code in dashboards/."""
     # Imported here, not at module level: `sqm` mounts this app and should not load the SDK
     # for unrelated commands.
-    from dashboards.build import stale_files, write_files
+    from sqm.dashboards.build import stale_files, write_files
 
     if not (root / "pyproject.toml").is_file():  # e.g. a non-editable install's site-packages
         raise _fail(f"{root} is not the sqm source tree (no pyproject.toml); pass --root")
@@ -77,9 +77,9 @@ def push(
     timeout: Annotated[float, typer.Option(help="Seconds per HTTP request.")] = 10.0,
 ) -> None:
     """Upload the boards to a running Grafana (folder SQM), overwriting earlier versions."""
-    from dashboards.build import BOARDS, dashboard_json
-    from dashboards.push import push_dashboards
-    from sinks.grafana import GrafanaError, GrafanaTarget
+    from sqm.dashboards.build import BOARDS, dashboard_json
+    from sqm.dashboards.push import push_dashboards
+    from sqm.sinks.grafana import GrafanaError, GrafanaTarget
 
     if not url or not token:
         raise _fail("set SQM_GRAFANA_URL and SQM_GRAFANA_TOKEN (or --url and --token)")

@@ -8,9 +8,9 @@ offer combinations that have traffic in the range.
 
 from __future__ import annotations
 
-from dashboards.query import datasource_ref
-from dashboards.sdk import cm, db, dm
-from dashboards.sql import in_filter
+from sqm.dashboards.query import datasource_ref
+from sqm.dashboards.sdk import cm, db, dm
+from sqm.dashboards.sql import in_filter
 
 __all__ = ["ALL", "DASHBOARD_TAGS", "bucket_variable", "new_dashboard", "scope_variables"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dashboards.alerts import ORG_ID
-from dashboards.sdk import JSONEncoder, ab
+from sqm.dashboards.alerts import ORG_ID
+from sqm.dashboards.sdk import JSONEncoder, ab
 
 __all__ = [
     "CONTACT_POINT",

@@ -9,9 +9,9 @@ state per alert). Every query is scoped by the tenant/channel/queue variables.
 
 from __future__ import annotations
 
-from dashboards.frame import new_dashboard
-from dashboards.ops_pipeline import pipeline_row
-from dashboards.panels import (
+from sqm.dashboards.frame import new_dashboard
+from sqm.dashboards.ops_pipeline import pipeline_row
+from sqm.dashboards.panels import (
     grid,
     limit_thresholds,
     stat_panel,
@@ -19,9 +19,9 @@ from dashboards.panels import (
     target_thresholds,
     timeseries_panel,
 )
-from dashboards.query import ClickHouseQuery, Format, datasource_ref
-from dashboards.sdk import db
-from dashboards.sql import (
+from sqm.dashboards.query import ClickHouseQuery, Format, datasource_ref
+from sqm.dashboards.sdk import db
+from sqm.dashboards.sql import (
     ABANDON_RATE,
     ABANDON_RATE_LIMIT,
     ALERT_SCOPE,

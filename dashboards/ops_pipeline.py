@@ -10,9 +10,9 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import prometheus as pb
 from grafana_foundation_sdk.cog import builder as cogbuilder
 
-from dashboards import prometheus as prom
-from dashboards.panels import grid, limit_thresholds, stat_panel, table_panel, timeseries_panel
-from dashboards.pipeline import (
+from sqm.dashboards import prometheus as prom
+from sqm.dashboards.panels import grid, limit_thresholds, stat_panel, table_panel, timeseries_panel
+from sqm.dashboards.pipeline import (
     CLOCK_DELAY_LIMIT_S,
     DEAD_LETTERS_PER_MINUTE,
     DROPPED_CORRECTIONS,
@@ -23,7 +23,7 @@ from dashboards.pipeline import (
     PANEL_IDS,
     TENANT_STALE_LIMIT_S,
 )
-from dashboards.sdk import cb, cm, db, dm, timeseries
+from sqm.dashboards.sdk import cb, cm, db, dm, timeseries
 
 __all__ = ["TOP", "pipeline_row"]
 

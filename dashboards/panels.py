@@ -8,8 +8,8 @@ Grafana JSON Schemas type override values as objects, so units live in the colum
 
 from __future__ import annotations
 
-from dashboards.query import ClickHouseQuery, Format, datasource_ref
-from dashboards.sdk import cb, cm, db, dm, stat, table, timeseries
+from sqm.dashboards.query import ClickHouseQuery, Format, datasource_ref
+from sqm.dashboards.sdk import cb, cm, db, dm, stat, table, timeseries
 
 __all__ = [
     "grid",

@@ -8,8 +8,8 @@ expansion), so a different limit is a code change and `sqm dashboards build`.
 
 from __future__ import annotations
 
-from dashboards.query import ClickHouseQuery, Format
-from dashboards.sql import SLA_SCOPE, in_filter
+from sqm.dashboards.query import ClickHouseQuery, Format
+from sqm.dashboards.sql import SLA_SCOPE, in_filter
 
 __all__ = [
     "CLOCK_DELAY_LIMIT_S",

@@ -6,8 +6,8 @@ an Error, so a dead pipeline, a dead Prometheus or a wrong data source never loo
 
 from __future__ import annotations
 
-from dashboards import prometheus as prom
-from dashboards.pipeline import (
+from sqm.dashboards import prometheus as prom
+from sqm.dashboards.pipeline import (
     CLOCK_DELAY_LIMIT_S,
     EVENT_AGE_LIMIT_S,
     EVENT_LOOKBACK_S,
@@ -18,8 +18,8 @@ from dashboards.pipeline import (
     event_age_query,
     tenant_freshness_query,
 )
-from dashboards.query import DATASOURCE_UID
-from dashboards.rule_spec import RuleSpec
+from sqm.dashboards.query import DATASOURCE_UID
+from sqm.dashboards.rule_spec import RuleSpec
 
 __all__ = ["SPECS"]
 

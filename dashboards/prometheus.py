@@ -11,7 +11,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import prometheus as pb
 from grafana_foundation_sdk.models import prometheus as pm
 
-from dashboards.sdk import cm
+from sqm.dashboards.sdk import cm
 
 __all__ = [
     "CLOCK_DELAY",

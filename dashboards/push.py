@@ -11,8 +11,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from dashboards.alerts import FOLDER, FOLDER_UID
-from sinks.grafana import GrafanaError, GrafanaTarget, call, connect
+from sqm.dashboards.alerts import FOLDER, FOLDER_UID
+from sqm.sinks.grafana import GrafanaError, GrafanaTarget, call, connect
 
 __all__ = ["push_dashboards"]
 

@@ -8,11 +8,11 @@ the service-attitude ratings. The weighted scores with targets and goals are `sq
 
 from __future__ import annotations
 
-from dashboards.frame import new_dashboard
-from dashboards.panels import grid, stat_panel, table_panel
-from dashboards.query import ClickHouseQuery
-from dashboards.sdk import db
-from dashboards.sql import CONTACT_SCOPE
+from sqm.dashboards.frame import new_dashboard
+from sqm.dashboards.panels import grid, stat_panel, table_panel
+from sqm.dashboards.query import ClickHouseQuery
+from sqm.dashboards.sdk import db
+from sqm.dashboards.sql import CONTACT_SCOPE
 
 __all__ = ["UID", "build"]
 

@@ -78,14 +78,14 @@ _lock = threading.Lock()
 def annotation_outbox() -> AnnotationOutbox | None:
     """The process's outbox when Grafana is configured (SQM_GRAFANA_URL and _TOKEN), else None."""
     global _outbox
-    from sinks.grafana import GrafanaTarget
+    from sqm.sinks.grafana import GrafanaTarget
 
     target = GrafanaTarget.from_env()
     if target is None:
         return None
     with _lock:
         if _outbox is None:
-            from sinks.grafana_annotations import push_alert_annotation
+            from sqm.sinks.grafana_annotations import push_alert_annotation
 
             _outbox = AnnotationOutbox(lambda row: push_alert_annotation(row, target=target))
         return _outbox

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 from clickhouse_connect.driver import Client
 
-from streams.core.archive import ArchivedContact, ContactKey
-from streams.core.records import EventRecord
-from streams.core.rollup import N_COUNTERS, WindowKey
-from streams.core.validate import Rejection, validate_wire
+from sqm.streams.core.archive import ArchivedContact, ContactKey
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import N_COUNTERS, WindowKey
+from sqm.streams.core.validate import Rejection, validate_wire
 
 _SLA_COUNTERS = (
     "offered", "answered", "answered_in_sla", "wait_s_sum", "abandoned", "short_abandoned",

@@ -103,7 +103,7 @@ def peak_rss_mb(pid: int | str) -> float:
 
 
 def main(argv: list[str]) -> None:
-    """`python -m sinks.faults AFTER_INSERTS SECONDS KIND sqm-args...`: run the CLI with its
+    """`python -m sqm.sinks.faults AFTER_INSERTS SECONDS KIND sqm-args...`: run the CLI with its
     store's client wrapped in a FlakyClient; at exit, one line `FAULTS {json}` on stderr (the
     outage's measured length, calls refused, peak RSS)."""
     import atexit
@@ -137,7 +137,7 @@ def main(argv: list[str]) -> None:
     store.open_store = open_store  # type: ignore[assignment]
     runtime.open_store = open_store  # type: ignore[assignment]
     atexit.register(report)
-    from streams.cli import main as cli
+    from sqm.streams.cli import main as cli
 
     sys.argv = ["sqm", *args]
     cli()

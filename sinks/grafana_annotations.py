@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from sinks.grafana import GrafanaTarget, call, connect
+from sqm.sinks.grafana import GrafanaTarget, call, connect
 
 __all__ = ["alert_tag", "push_alert_annotation", "push_alert_annotation_async"]
 

@@ -22,7 +22,7 @@ from importlib import resources
 from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
 
-from sinks.cluster import ClusterFormError, cluster_statements
+from sqm.sinks.cluster import ClusterFormError, cluster_statements
 
 __all__ = ["Migration", "MigrationError", "load_migrations", "migrate", "pending", "statements_for"]
 
@@ -58,7 +58,7 @@ class Migration:
 def load_migrations() -> list[Migration]:
     """The migrations shipped in the `schemas` package, ordered by version."""
     found: dict[int, Migration] = {}
-    for entry in resources.files("schemas").joinpath("clickhouse").iterdir():
+    for entry in resources.files("sqm.schemas").joinpath("clickhouse").iterdir():
         if not entry.name.endswith(".sql"):
             continue
         match = _FILE_RE.match(entry.name)

@@ -18,8 +18,8 @@ from typing import Any
 from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
 
-from sinks.cluster import local_name
-from sinks.migrations import MigrationError
+from sqm.sinks.cluster import local_name
+from sqm.sinks.migrations import MigrationError
 
 __all__ = ["RAW_TABLES", "TABLE_GROUPS", "RetentionError", "TableTtl", "apply_ttls", "plan"]
 

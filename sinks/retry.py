@@ -21,7 +21,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 __all__ = ["RETRYABLE_CODES", "Health", "RetryCounters", "RetryPolicy", "transient_reason"]
 
-log = logging.getLogger("sinks.writer")  # one logger for the writer's lines
+log = logging.getLogger("sqm.sinks.writer")  # one logger for the writer's lines
 
 # ClickHouse server error codes worth retrying, and why. None of them means "this data is wrong":
 # each is load, a network fault or a cluster hiccup, and any insert that did land before the

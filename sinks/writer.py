@@ -25,7 +25,7 @@ from clickhouse_connect.datatypes.temporal import DateTime, DateTime64
 from clickhouse_connect.driver import Client, options
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
 
-from sinks.retry import RETRYABLE_CODES, Health, RetryCounters, RetryPolicy, transient_reason
+from sqm.sinks.retry import RETRYABLE_CODES, Health, RetryCounters, RetryPolicy, transient_reason
 
 __all__ = [
     "RETRYABLE_CODES",

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import time
 
-from streams.config import ConfigError, Settings
-from streams.core.wire import ack_message
-from streams.engine.faust.broker import BrokerError, kafka_error
-from streams.kafka_auth import client_auth
+from sqm.streams.config import ConfigError, Settings
+from sqm.streams.core.wire import ack_message
+from sqm.streams.engine.faust.broker import BrokerError, kafka_error
+from sqm.streams.kafka_auth import client_auth
 
 
 def send_ack(settings: Settings, alert_id: str, timeout_s: float = 5.0) -> int:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from streams.config import ConfigError, Settings
-from streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
+from sqm.streams.config import ConfigError, Settings
+from sqm.streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertConfigError, load_rules
 
 __all__ = ["load_alert_config"]
 

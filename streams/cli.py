@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 
-from streams.commands.alerts import mount_subcommands
-from streams.commands.base import Entity, cli, err, fail, out, settings_for
+from sqm.streams.commands.alerts import mount_subcommands
+from sqm.streams.commands.base import Entity, cli, err, fail, out, settings_for
 
 __all__ = ["Entity", "cli", "err", "fail", "main", "out", "settings_for"]
 

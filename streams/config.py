@@ -19,9 +19,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from streams.core.policy_file import Policy, PolicyError, load_policy
-from streams.core.shard import HOUR_MS, ShardConfig
-from streams.security_checks import check_security
+from sqm.streams.core.policy_file import Policy, PolicyError, load_policy
+from sqm.streams.core.shard import HOUR_MS, ShardConfig
+from sqm.streams.security_checks import check_security
 
 # Table groups with a configurable TTL (sinks/retention.py); the archived ones are read back by
 # the pipeline and must outlive its state.

@@ -21,13 +21,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from sinks.clickhouse import connect
-from streams.config import Settings
-from streams.engine.faust.app import Pipeline
-from streams.engine.faust.runtime import run_pipeline
-from streams.kafka_auth import client_auth
-from streams.simulate import CHANNEL_MIX, SimConfig, contact_lifecycle
-from streams.store import store_url
+from sqm.sinks.clickhouse import connect
+from sqm.streams.config import Settings
+from sqm.streams.engine.faust.app import Pipeline
+from sqm.streams.engine.faust.runtime import run_pipeline
+from sqm.streams.kafka_auth import client_auth
+from sqm.streams.simulate import CHANNEL_MIX, SimConfig, contact_lifecycle
+from sqm.streams.store import store_url
 
 REFRESH_S = 1.5
 WINDOW_MIN = 5

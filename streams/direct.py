@@ -36,33 +36,33 @@ from typing import Any
 import orjson
 from clickhouse_connect.driver.client import Client
 
-from sinks.annotation_outbox import offer_annotations
-from sinks.archive import ClickHouseArchive
-from sinks.writer import ClickHouseWriter, RetryPolicy
-from streams.config import Settings
-from streams.core import rows
-from streams.core.alerting import AlertConfig
-from streams.core.ingest_batch import RoutedBatch
-from streams.core.partitions import MemoryPartitions
-from streams.core.ports import ChangelogRecord, OutRecord, Rows
-from streams.core.records import EventRecord
-from streams.core.shard import GENERATION_EPOCH_S, Message
-from streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
-from streams.core.stages.ingest import IngestBatch, IngestStage
-from streams.core.stages.settle import Prepared, settle
-from streams.core.state import Progress
-from streams.direct_workers import AlertPartitions, Pending
-from streams.gc_policy import GcPolicy
-from streams.ingest_pool import IngestRouter
-from streams.replay_progress import ReplayRun, file_key, save_run
-from streams.replay_summary import (
+from sqm.sinks.annotation_outbox import offer_annotations
+from sqm.sinks.archive import ClickHouseArchive
+from sqm.sinks.writer import ClickHouseWriter, RetryPolicy
+from sqm.streams.config import Settings
+from sqm.streams.core import rows
+from sqm.streams.core.alerting import AlertConfig
+from sqm.streams.core.ingest_batch import RoutedBatch
+from sqm.streams.core.partitions import MemoryPartitions
+from sqm.streams.core.ports import ChangelogRecord, OutRecord, Rows
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.shard import GENERATION_EPOCH_S, Message
+from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
+from sqm.streams.core.stages.ingest import IngestBatch, IngestStage
+from sqm.streams.core.stages.settle import Prepared, settle
+from sqm.streams.core.state import Progress
+from sqm.streams.direct_workers import AlertPartitions, Pending
+from sqm.streams.gc_policy import GcPolicy
+from sqm.streams.ingest_pool import IngestRouter
+from sqm.streams.replay_progress import ReplayRun, file_key, save_run
+from sqm.streams.replay_summary import (
     MAX_LINE_BYTES,
     ReplaySummary,
     numbered_lines,
     oversize_reason,
     read_lines,
 )
-from streams.stats import PipelineStats
+from sqm.streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from streams.core.alerting import AlertChange, AlertConfig
-from streams.core.alerting.changes import change_columns
-from streams.core.partitions import MemoryPartitions
-from streams.core.ports import Rows
-from streams.core.stages.alerts import AlertStage
-from streams.gc_policy import GcPolicy
-from streams.ingest_pool import _child_init
+from sqm.streams.core.alerting import AlertChange, AlertConfig
+from sqm.streams.core.alerting.changes import change_columns
+from sqm.streams.core.partitions import MemoryPartitions
+from sqm.streams.core.ports import Rows
+from sqm.streams.core.stages.alerts import AlertStage
+from sqm.streams.gc_policy import GcPolicy
+from sqm.streams.ingest_pool import _child_init
 
 Inputs = dict[int, list[bytes]]  # partition -> its alert-input messages of one chunk
 Split = dict[int, tuple[list[AlertChange], list[AlertChange]]]  # p -> (applied, evaluated)

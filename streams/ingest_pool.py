@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from streams.core.ingest_batch import RoutedBatch, route_batch
+from sqm.streams.core.ingest_batch import RoutedBatch, route_batch
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from streams.config import ConfigError
+from sqm.streams.config import ConfigError
 
 if TYPE_CHECKING:
-    from streams.config import Settings
+    from sqm.streams.config import Settings
 
 AUTH_KEYS = ("security_protocol", "sasl_mechanism", "sasl_plain_username",
              "sasl_plain_password", "ssl_context")

@@ -13,10 +13,10 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from sinks.clickhouse import connect
-from streams.config import Settings
-from streams.store import store_url
-from streams.words import plural
+from sqm.sinks.clickhouse import connect
+from sqm.streams.config import Settings
+from sqm.streams.store import store_url
+from sqm.streams.words import plural
 
 
 def _cell(v: Any) -> str:
@@ -36,7 +36,7 @@ def _json_default(v: Any) -> Any:
 def one_statement(query: str) -> str:
     """The query without trailing `;`; a second statement is refused (one line), since `sqm sql`
     runs exactly one. Semicolons inside quotes and comments do not count."""
-    from streams.config import ConfigError
+    from sqm.streams.config import ConfigError
 
     text = query.strip().rstrip(";").rstrip()
     quote: str | None = None
@@ -62,7 +62,7 @@ def one_statement(query: str) -> str:
 def parse_params(pairs: Sequence[str]) -> dict[str, str]:
     """`--param name=value` pairs, for the query's `{name:Type}` placeholders (ClickHouse parses
     each value as its placeholder's type)."""
-    from streams.config import ConfigError
+    from sqm.streams.config import ConfigError
 
     out: dict[str, str] = {}
     for pair in pairs:
@@ -79,8 +79,8 @@ def print_query(settings: Settings, query: str, fmt: str, console: Console, *,
     `readonly` setting refuses any change, so a mistyped query cannot alter the store."""
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
-    from sinks.migrations import pending
-    from streams.config import ConfigError
+    from sqm.sinks.migrations import pending
+    from sqm.streams.config import ConfigError
 
     statement = one_statement(query)
     client = connect(store_url(settings))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.writer import ClickHouseWriter
+from sqm.sinks.writer import ClickHouseWriter
 
 _SAMPLE = 1 << 20
 

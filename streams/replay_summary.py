@@ -23,7 +23,7 @@ class ReplaySummary:
     dropped_corrections: int = 0
 
     def line(self) -> str:
-        from streams.words import plural
+        from sqm.streams.words import plural
 
         text = (
             f"replayed {plural(self.read, 'event')} in {self.seconds:.1f} s: {self.stored:,} "

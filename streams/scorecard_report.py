@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from streams.core.scorecard import (
+from sqm.streams.core.scorecard import (
     DEFAULT_GOALS,
     DEFAULT_INDICATORS,
     Goal,
@@ -186,7 +186,7 @@ _PERIOD = re.compile(r"(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?", re.ASCII)
 
 def parse_period(text: str) -> timedelta:
     """`--period`: days, hours and minutes (`7d`, `24h`, `1d12h`), above zero."""
-    from streams.config import ConfigError
+    from sqm.streams.config import ConfigError
 
     m = _PERIOD.fullmatch(text.strip())
     if not m or not any(m.groups()) or not any(int(n) for n in m.groups() if n):
@@ -199,7 +199,7 @@ def period_bounds(client: Any, period: str, end: str) -> tuple[datetime, datetim
     """`--period 7d --end now|latest|<RFC 3339>` as [start, end) in UTC."""
     from datetime import UTC
 
-    from streams.config import ConfigError
+    from sqm.streams.config import ConfigError
 
     length = parse_period(period)
     if end == "now":

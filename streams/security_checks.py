@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from streams.config import Settings
+    from sqm.streams.config import Settings
 
 _SASL = ("SASL_PLAINTEXT", "SASL_SSL")
 _SSL = ("SSL", "SASL_SSL")

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from streams.arrival_profile import HourlyProfile, tenant_zone
-from streams.simulate import LongLived, SimConfig, contact_lifecycle, emission_order
+from sqm.streams.arrival_profile import HourlyProfile, tenant_zone
+from sqm.streams.simulate import LongLived, SimConfig, contact_lifecycle, emission_order
 
 # Share of contacts from a customer who contacted the same tenant before.
 RETURN_SHARE = 0.3

@@ -14,8 +14,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from streams.core.erlang_a import agents_needed_a, patience_from_abandons
-from streams.core.staffing import agents_needed_c
+from sqm.streams.core.erlang_a import agents_needed_a, patience_from_abandons
+from sqm.streams.core.staffing import agents_needed_c
 
 __all__ = ["COLUMNS", "MIN_ABANDONS", "SHORT_ABANDON_S", "staffing", "table_of"]
 

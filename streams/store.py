@@ -9,9 +9,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse import StoreError, connect
-from sinks.migrations import migrate
-from streams.config import Settings
+from sqm.sinks.clickhouse import StoreError, connect
+from sqm.sinks.migrations import migrate
+from sqm.streams.config import Settings
 
 __all__ = ["check_store_dir", "open_store", "store_url"]
 
@@ -24,7 +24,7 @@ def store_url(settings: Settings) -> str:
         return f"chdb://{store}"
     if settings.clickhouse_password_file is None and settings.clickhouse_user is None:
         return settings.clickhouse_url
-    from streams.kafka_auth import read_secret
+    from sqm.streams.kafka_auth import read_secret
 
     parts = urlsplit(settings.clickhouse_url)
     user = settings.clickhouse_user or unquote(parts.username or "") or "default"
@@ -81,8 +81,8 @@ def check_store_dir(path: Path, *, create: bool) -> None:
 def open_existing_store(settings: Settings) -> Client:
     """Connect to a store that must already exist and be migrated (the reading commands): a
     mistyped `--store` or a store from an older sqm is one line, never a new empty store."""
-    from sinks.migrations import pending
-    from streams.config import ConfigError
+    from sqm.sinks.migrations import pending
+    from sqm.streams.config import ConfigError
 
     store = settings.store_dir()
     if store is not None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from itertools import count
 from typing import Any
 
-from streams.core.records import EventRecord
+from sqm.streams.core.records import EventRecord
 
 _ids = count()
 

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.core.records import EventRecord
-from streams.core.rollup import COUNTER_NAMES, WindowKey
-from streams.core.routing import shard_for
-from streams.core.shard import Shard, ShardConfig, ShardResult
-from streams.core.state import DictStore
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import COUNTER_NAMES, WindowKey
+from sqm.streams.core.routing import shard_for
+from sqm.streams.core.shard import Shard, ShardConfig, ShardResult
+from sqm.streams.core.state import DictStore
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from streams.core.records import EventRecord
+from sqm.streams.core.records import EventRecord
 from tests.events import ev
 
 BASE = 1_772_326_800_000  # 2026-03-01T01:00:00Z

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from streams.engine.faust.broker import free_port, tansu_binary
+from sqm.streams.engine.faust.broker import free_port, tansu_binary
 from tests.kafka_listener import Request
 
 CREATE_TOPICS = 19

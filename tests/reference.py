@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from streams.core.records import EventRecord
+from sqm.streams.core.records import EventRecord
 
 TARGETS = {"chat": 30, "phone": 20, "app": 60, "social": 3600, "email": 14400}
 WEEK_MS = 7 * 24 * 3600 * 1000

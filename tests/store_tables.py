@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sinks.clickhouse import connect
+from sqm.sinks.clickhouse import connect
 
 WALL_CLOCK = {
     "events": ("ingested_at",),

@@ -19,16 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
-from streams.core.alerting.partition import PartitionAlerts
-from streams.core.archive import ArchivedContact, ContactKey
-from streams.core.input_progress import InputProgress
-from streams.core.records import EventRecord
-from streams.core.rollup import WindowKey
-from streams.core.routing import shard_for
-from streams.core.shard import Message, Shard, ShardConfig
-from streams.core.state import DictStore
-from streams.core.wire import alert_inputs
+from sqm.streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
+from sqm.streams.core.alerting.partition import PartitionAlerts
+from sqm.streams.core.archive import ArchivedContact, ContactKey
+from sqm.streams.core.input_progress import InputProgress
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import WindowKey
+from sqm.streams.core.routing import shard_for
+from sqm.streams.core.shard import Message, Shard, ShardConfig
+from sqm.streams.core.state import DictStore
+from sqm.streams.core.wire import alert_inputs
 from tests.harness import FinalTables
 
 

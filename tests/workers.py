@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from streams.core.records import EventRecord
-from streams.core.validate import validate
-from streams.engine.faust.broker import free_port
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.validate import validate
+from sqm.streams.engine.faust.broker import free_port
 
 COUNTERS = ("offered", "answered", "answered_in_sla", "wait_ms_sum", "abandoned",
             "short_abandoned", "created", "repeat_contacts", "sl_met", "sl_missed",
@@ -98,7 +98,7 @@ class Worker:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker"], env=env,
+            [sys.executable, "-m", "sqm.streams.cli", "worker"], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         STARTED.append(self)

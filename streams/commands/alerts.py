@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from streams.commands.base import (
+from sqm.streams.commands.base import (
     Command,
     ConfigOpt,
     Group,
@@ -15,7 +15,7 @@ from streams.commands.base import (
     out,
     settings_for,
 )
-from streams.words import plural
+from sqm.streams.words import plural
 
 if TYPE_CHECKING:
     pass
@@ -32,7 +32,7 @@ def alerts_ack(
     config: ConfigOpt = None,
 ) -> None:
     """Acknowledge a firing alert: it stays open, marked acknowledged, until it resolves."""
-    from streams.alert_ack import send_ack
+    from sqm.streams.alert_ack import send_ack
 
     settings = settings_for(config, None)
     n = send_ack(settings, alert_id)
@@ -41,7 +41,7 @@ def alerts_ack(
 
 
 def mount_subcommands() -> None:
-    from dashboards.cli import app as dashboards_app
+    from sqm.dashboards.cli import app as dashboards_app
 
     cli.add_typer(dashboards_app, name="dashboards", cls=Group,
                   help="Build and push the Grafana dashboards.")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.text import Text
 
-from streams.commands.base import (
+from sqm.streams.commands.base import (
     Command,
     ConfigOpt,
     Entity,
@@ -21,9 +21,9 @@ from streams.commands.base import (
     out,
     settings_for,
 )
-from streams.config import ConfigError
-from streams.whatif.cli import whatif
-from streams.words import plural
+from sqm.streams.config import ConfigError
+from sqm.streams.whatif.cli import whatif
+from sqm.streams.words import plural
 
 if TYPE_CHECKING:
     pass
@@ -52,17 +52,17 @@ def scorecard(
         help="Also store the scores in sqm.scorecard_scores (replacing this period's).")] = False,
 ) -> None:
     """Score agents, teams or channels on a goal, with every indicator behind each score."""
-    from streams.core.policy_file import PolicyError, load_policy, scorecard_config
-    from streams.query import render
-    from streams.scorecard_report import (
+    from sqm.streams.core.policy_file import PolicyError, load_policy, scorecard_config
+    from sqm.streams.query import render
+    from sqm.streams.scorecard_report import (
         parse_period,
         period_bounds,
         rows_of,
         terminal_table,
         why_empty,
     )
-    from streams.scorecard_report import scorecard as compute
-    from streams.store import open_existing_store
+    from sqm.streams.scorecard_report import scorecard as compute
+    from sqm.streams.store import open_existing_store
 
     settings = settings_for(config, store)
     parse_period(period)  # a mistake is one line before the store is opened
@@ -83,8 +83,8 @@ def scorecard(
         if save:
             from datetime import UTC, datetime
 
-            from sinks.writer import ClickHouseWriter, RetryPolicy
-            from streams.scorecard_report import score_rows
+            from sqm.sinks.writer import ClickHouseWriter, RetryPolicy
+            from sqm.streams.scorecard_report import score_rows
 
             rows = score_rows(scores, by.value, start, stop, rules.version, datetime.now(UTC))
             # A person is waiting: a short outage budget, not the pipeline's minutes.
@@ -136,11 +136,11 @@ def staffing(
 
     Per interval, tenant, channel and queue; Erlang A where abandons give a patience
     (docs/staffing.md)."""
-    from streams.query import render
-    from streams.scorecard_report import parse_period, period_bounds
-    from streams.staffing_report import COLUMNS, table_of
-    from streams.staffing_report import staffing as compute
-    from streams.store import open_existing_store
+    from sqm.streams.query import render
+    from sqm.streams.scorecard_report import parse_period, period_bounds
+    from sqm.streams.staffing_report import COLUMNS, table_of
+    from sqm.streams.staffing_report import staffing as compute
+    from sqm.streams.store import open_existing_store
 
     if not 0.0 < goal < 1.0:
         raise ConfigError(f"--goal: {goal} is not strictly between 0 and 1")
@@ -180,7 +180,7 @@ def report(
         show_default="SQM_POLICY_FILE, else contract v1's")] = None,
 ) -> None:
     """Write one self-contained HTML report of a period for managers (docs/report.md)."""
-    from streams.report.command import run
+    from sqm.streams.report.command import run
 
     scope, size = run(settings_for(config, store), policy=policy, period=period, end=end,
                       tenant=tenant, out=out_file)

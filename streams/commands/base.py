@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
-from streams.config import ConfigError, Settings, load_settings
+from sqm.streams.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     pass
@@ -163,7 +163,7 @@ def settings_for(config: Path | None, store: Path | None = None, *, policy: Path
     Logs are JSON lines when SQM_LOG_FORMAT=json is set, and for the worker by default; a
     command a person runs (`interactive`) prints them in plain words through `log_console`
     (default: the console its progress bar is drawn on)."""
-    from streams.logs import setup_logging
+    from sqm.streams.logs import setup_logging
 
     if store is not None:
         overrides["clickhouse_url"] = f"chdb://{store.expanduser().resolve()}"
@@ -183,7 +183,7 @@ def settings_for(config: Path | None, store: Path | None = None, *, policy: Path
 
 def check_store(settings: Settings, *, create: bool) -> None:
     """A chDB store directory chDB cannot use is one line (StoreError) before it tries."""
-    from streams.store import check_store_dir
+    from sqm.streams.store import check_store_dir
 
     if (d := settings.store_dir()) is not None:
         check_store_dir(d, create=create)
@@ -197,11 +197,11 @@ def guarded(fn: typer.models.CommandFunctionType) -> typer.models.CommandFunctio
     def wrapper(*args: object, **kwargs: object) -> object:
         from clickhouse_connect.driver.exceptions import ClickHouseError
 
-        from sinks.clickhouse import StoreError
-        from sinks.migrations import MigrationError
-        from sinks.writer import SinkError
-        from streams.engine.faust.broker import BrokerError
-        from streams.replay_summary import ReplayError
+        from sqm.sinks.clickhouse import StoreError
+        from sqm.sinks.migrations import MigrationError
+        from sqm.sinks.writer import SinkError
+        from sqm.streams.engine.faust.broker import BrokerError
+        from sqm.streams.replay_summary import ReplayError
 
         try:
             return fn(*args, **kwargs)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from streams.commands.base import (
+from sqm.streams.commands.base import (
     DEFAULT_STORE,
     Command,
     ConfigOpt,
@@ -21,13 +21,13 @@ from streams.commands.base import (
     out,
     settings_for,
 )
-from streams.config import Settings
-from streams.words import plural
+from sqm.streams.config import Settings
+from sqm.streams.words import plural
 
 if TYPE_CHECKING:
-    from streams.engine.faust.app import Pipeline
-    from streams.replay_progress import ReplayRun
-    from streams.replay_summary import ReplaySummary
+    from sqm.streams.engine.faust.app import Pipeline
+    from sqm.streams.replay_progress import ReplayRun
+    from sqm.streams.replay_summary import ReplaySummary
 
 
 @cli.command(cls=Command)
@@ -67,7 +67,7 @@ def replay(
     where = f"the store {settings.store_dir() or settings.clickhouse_url}"
 
     def refuse_non_empty(client: object, _bootstrap: str) -> None:
-        from streams.replay_progress import file_key, load_run
+        from sqm.streams.replay_progress import file_key, load_run
 
         run = load_run(client, file_key(events))  # type: ignore[arg-type]
         if resume:
@@ -95,8 +95,8 @@ def replay(
         import asyncio
         import signal
 
-        from streams.engine.faust.replay import replay as run_replay
-        from streams.engine.faust.runtime import run_pipeline
+        from sqm.streams.engine.faust.replay import replay as run_replay
+        from sqm.streams.engine.faust.runtime import run_pipeline
 
         stopped: list[int] = []
 
@@ -134,9 +134,9 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
                    resumed: list[ReplayRun]) -> int:
     import asyncio
 
-    from streams.app_config import load_alert_config
-    from streams.direct import replay_direct
-    from streams.store import open_store
+    from sqm.streams.app_config import load_alert_config
+    from sqm.streams.direct import replay_direct
+    from sqm.streams.store import open_store
 
     client = open_store(settings, reset=reset)
     try:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from streams.commands.base import (
+from sqm.streams.commands.base import (
     Command,
     ConfigOpt,
     FormatOpt,
@@ -38,7 +38,7 @@ def sql(
         "--write", help="Allow statements that change the store.")] = False,
 ) -> None:
     """Run one query against the store and print the result (read-only unless --write)."""
-    from streams.query import parse_params, print_query
+    from sqm.streams.query import parse_params, print_query
 
     params = parse_params(param or [])
     settings = settings_for(config, store)

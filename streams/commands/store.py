@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from streams.commands.base import (
+from sqm.streams.commands.base import (
     Command,
     ConfigOpt,
     StoreOpt,
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 def migrate(config: ConfigOpt = None, store: StoreOpt = None) -> None:
     """Apply the ClickHouse schema migrations and the configured TTLs (idempotent); creates a
     missing store."""
-    from sinks.clickhouse import connect
-    from sinks.migrations import migrate as apply
-    from sinks.retention import apply_ttls, plan
-    from streams.store import store_url
+    from sqm.sinks.clickhouse import connect
+    from sqm.sinks.migrations import migrate as apply
+    from sqm.sinks.retention import apply_ttls, plan
+    from sqm.streams.store import store_url
 
     settings = settings_for(config, store)
     check_store(settings, create=True)

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from streams.commands.base import (
+from sqm.streams.commands.base import (
     Command,
     cli,
     fail,
     out,
 )
-from streams.words import plural
+from sqm.streams.words import plural
 
 if TYPE_CHECKING:
     pass
@@ -44,8 +44,8 @@ def simulate(
 
     import orjson
 
-    from streams.simulate import SimConfig, history
-    from streams.simulate_days import history_days, validate
+    from sqm.streams.simulate import SimConfig, history
+    from sqm.streams.simulate_days import history_days, validate
 
     if contacts < 1:
         raise fail(f"--contacts must be at least 1, got {contacts}")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from streams.commands.base import (
+from sqm.streams.commands.base import (
     Command,
     ConfigOpt,
     PolicyOpt,
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 @guarded
 def worker(config: ConfigOpt = None, store: StoreOpt = None, policy: PolicyOpt = None) -> None:
     """Run a pipeline worker until stopped (production: set SQM_KAFKA_BOOTSTRAP)."""
-    from streams.engine.faust.runtime import run_pipeline
+    from sqm.streams.engine.faust.runtime import run_pipeline
 
     settings = settings_for(config, store, policy=policy, interactive=False)
     check_store(settings, create=True)
@@ -46,7 +46,7 @@ def demo(
     config: ConfigOpt = None,
 ) -> None:
     """Simulate omnichannel traffic and show live SLA numbers per channel (Ctrl-C to stop)."""
-    from streams.demo import run_demo
+    from sqm.streams.demo import run_demo
 
     # Log records above the live table, which is drawn on stdout.
     settings = settings_for(config, store or Path("sqm-data/demo"), log_console=out)

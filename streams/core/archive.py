@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from streams.core.records import EventRecord
-from streams.core.rollup import WindowKey
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import WindowKey
 
 ContactKey = tuple[str, str]  # (tenant_id, contact_id)
 

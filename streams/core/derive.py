@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from streams.core.facts import (
+from sqm.streams.core.facts import (
     CREATED_CHANNEL,
     CREATED_ORDER_ID,
     CREATED_PRIORITY,
@@ -18,8 +18,8 @@ from streams.core.facts import (
     ContactFacts,
     earliest,
 )
-from streams.core.policy_file import Policy
-from streams.core.sla_clock import due_ms, elapsed_ms, next_responses, pauses
+from sqm.streams.core.policy_file import Policy
+from sqm.streams.core.sla_clock import due_ms, elapsed_ms, next_responses, pauses
 
 
 class ContactView(NamedTuple):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from streams.core.staffing import (
+from sqm.streams.core.staffing import (
     SERVICE_LEVEL_GOAL,
     agents_needed_c,
     erlang_b,

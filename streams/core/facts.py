@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from streams.core import records as r
-from streams.core.records import EventRecord
+from sqm.streams.core import records as r
+from sqm.streams.core.records import EventRecord
 
 # A "mark" is (ts, event_id, *payload); only (ts, event_id) is compared.
 Mark = tuple[Any, ...]

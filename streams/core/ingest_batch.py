@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from streams.core.records import WIRE_CUSTOMER, WIRE_EVENT_ID, WIRE_TENANT, WIRE_TS
-from streams.core.routing import shard_for
-from streams.core.validate import Rejection, validate_wire
-from streams.core.wire import encode_chunk
+from sqm.streams.core.records import WIRE_CUSTOMER, WIRE_EVENT_ID, WIRE_TENANT, WIRE_TS
+from sqm.streams.core.routing import shard_for
+from sqm.streams.core.validate import Rejection, validate_wire
+from sqm.streams.core.wire import encode_chunk
 
 CHUNK_BYTES = 512 * 1024  # well under the 1 MiB default message limit of a real Kafka
 DAY_MS = 86_400_000

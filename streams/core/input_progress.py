@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from streams.core.state import Progress
+from sqm.streams.core.state import Progress
 
 
 class InputProgress:

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any
 
-from streams.core.ports import ChangelogRecord
-from streams.core.state import MemoryStore
+from sqm.streams.core.ports import ChangelogRecord
+from sqm.streams.core.state import MemoryStore
 
 Send = Callable[[int, bytes, bytes | None], object]  # partition, key, value (None: delete)
 

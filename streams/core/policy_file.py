@@ -17,9 +17,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from streams.core import calendar as cal
-from streams.core.policy import DEFAULT_FIRST_RESPONSE_TARGETS_S as DEFAULT_TARGETS
-from streams.core.policy_spec import (
+from sqm.streams.core import calendar as cal
+from sqm.streams.core.policy import DEFAULT_FIRST_RESPONSE_TARGETS_S as DEFAULT_TARGETS
+from sqm.streams.core.policy_spec import (
     Abandons,
     ClockKind,
     Comparison,
@@ -30,7 +30,7 @@ from streams.core.policy_spec import (
     Start,
     TargetSpec,
 )
-from streams.core.scorecard import DEFAULT_GOALS, DEFAULT_INDICATORS, Goal, Indicator
+from sqm.streams.core.scorecard import DEFAULT_GOALS, DEFAULT_INDICATORS, Goal, Indicator
 
 # --- resolved answers ----------------------------------------------------------------------------
 

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import model_validator as _model_validator
 
-from schemas.events import Channel, Priority
-from streams.core import calendar as cal
-from streams.core.scorecard import DEFAULT_INDICATORS
+from sqm.schemas.events import Channel, Priority
+from sqm.streams.core import calendar as cal
+from sqm.streams.core.scorecard import DEFAULT_INDICATORS
 
 ClockKind = Literal["business", "calendar"]
 Start = Literal["created", "queued", "bot_handoff"]

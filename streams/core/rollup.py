@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from operator import itemgetter
 
-from streams.core.derive import ContactView
+from sqm.streams.core.derive import ContactView
 
 MINUTE_MS = 60_000
 

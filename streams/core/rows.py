@@ -14,9 +14,9 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
-from streams.core.derive import ContactView
-from streams.core.records import EventRecord
-from streams.core.rollup import (
+from sqm.streams.core.derive import ContactView
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import (
     ABANDONED,
     ANSWERED,
     COUNTER_NAMES,

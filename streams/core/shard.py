@@ -12,15 +12,15 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from streams.core.archive import Archive, ContactKey
-from streams.core.derive import ContactView, derive
-from streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
-from streams.core.policy_file import Policy
-from streams.core.policy_spec import RepeatIdentity
-from streams.core.records import CREATED, EventRecord
-from streams.core.repeat import DEFAULT_REPEAT_WINDOW_MS, repeat_flags
-from streams.core.rollup import MINUTE_MS, WindowKey, add_into, delta, pad
-from streams.core.state import (
+from sqm.streams.core.archive import Archive, ContactKey
+from sqm.streams.core.derive import ContactView, derive
+from sqm.streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
+from sqm.streams.core.policy_file import Policy
+from sqm.streams.core.policy_spec import RepeatIdentity
+from sqm.streams.core.records import CREATED, EventRecord
+from sqm.streams.core.repeat import DEFAULT_REPEAT_WINDOW_MS, repeat_flags
+from sqm.streams.core.rollup import MINUTE_MS, WindowKey, add_into, delta, pad
+from sqm.streams.core.state import (
     CustomerState,
     Progress,
     ShardMeta,

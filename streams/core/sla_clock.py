@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from streams.core.calendar import Calendar
+from sqm.streams.core.calendar import Calendar
 
 # [start, end) of a pause; end None: still paused.
 Pause = tuple[int, int | None]

@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
-from streams.core.facts import ContactFacts
-from streams.core.ports import PartitionState
-from streams.core.rollup import N_COUNTERS, WindowKey, pad
+from sqm.streams.core.facts import ContactFacts
+from sqm.streams.core.ports import PartitionState
+from sqm.streams.core.rollup import N_COUNTERS, WindowKey, pad
 
 SEP = "\x1f"  # cannot appear in JSON-decoded ids by accident the way "|" or "/" can
 

@@ -16,8 +16,8 @@ import orjson
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from schemas.events import EVENT_ADAPTER, SCHEMA_VERSION, EventBase, EventModel, epoch_ms
-from streams.core.records import WIRE_FIELDS, WIRE_RATINGS, EventRecord, trim_wire
+from sqm.schemas.events import EVENT_ADAPTER, SCHEMA_VERSION, EventBase, EventModel, epoch_ms
+from sqm.streams.core.records import WIRE_FIELDS, WIRE_RATINGS, EventRecord, trim_wire
 
 MAX_REASON = 300
 _SHOWN = 40  # longest value quoted in a reason

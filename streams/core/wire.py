@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from streams.core.alerting.at_risk import stopped_waiting, waiting_contact
-from streams.core.derive import ContactView
-from streams.core.records import EventRecord
-from streams.core.rollup import WindowKey
-from streams.core.state import Progress
+from sqm.streams.core.alerting.at_risk import stopped_waiting, waiting_contact
+from sqm.streams.core.derive import ContactView
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import WindowKey
+from sqm.streams.core.state import Progress
 
 
 def encode_chunk(source: int, events: list[bytes]) -> bytes:

@@ -28,11 +28,11 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from streams.core.state import SEP, CustomerState
-from streams.observe.reasons import CATEGORIES
+from sqm.streams.core.state import SEP, CustomerState
+from sqm.streams.observe.reasons import CATEGORIES
 
 if TYPE_CHECKING:
-    from streams.engine.faust.app import Pipeline
+    from sqm.streams.engine.faust.app import Pipeline
 
 # Events per batch: from a trickle to SQM_BATCH_MAX's default (5,000) and beyond.
 BATCH_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000)

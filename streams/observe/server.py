@@ -17,7 +17,7 @@ from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import CollectorRegistry
 
-from streams.engine.faust.health import Answer
+from sqm.streams.engine.faust.health import Answer
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from streams.config import ConfigError, Settings
-from streams.report.sql import Scope
+from sqm.streams.config import ConfigError, Settings
+from sqm.streams.report.sql import Scope
 
 HOUR = timedelta(hours=1)
 
@@ -15,7 +15,7 @@ HOUR = timedelta(hours=1)
 def report_scope(client: Any, period: str, end: str, tenant: str | None) -> Scope:
     """`--period`/`--end` in whole UTC hours, so every hour and every day of the charts is
     complete: the end rounds up to the next hour (`latest` still holds the newest event)."""
-    from streams.scorecard_report import period_bounds
+    from sqm.streams.scorecard_report import period_bounds
 
     start, stop = period_bounds(client, period, end)
     length = stop - start
@@ -30,12 +30,12 @@ def report_scope(client: Any, period: str, end: str, tenant: str | None) -> Scop
 def run(settings: Settings, *, policy: Path | None, period: str, end: str,
         tenant: str | None, out: Path) -> tuple[Scope, int]:
     """Write the report; the period and the file's size in bytes (ConfigError: one line)."""
-    from sinks.clickhouse import connect
-    from sinks.migrations import pending
-    from streams.core.policy_file import PolicyError, load_policy, scorecard_config
-    from streams.report.query import EmptyPeriod, collect
-    from streams.report.render import render
-    from streams.store import store_url
+    from sqm.sinks.clickhouse import connect
+    from sqm.sinks.migrations import pending
+    from sqm.streams.core.policy_file import PolicyError, load_policy, scorecard_config
+    from sqm.streams.report.query import EmptyPeriod, collect
+    from sqm.streams.report.render import render
+    from sqm.streams.store import store_url
 
     try:
         rules = load_policy(policy) if policy else settings.policy()

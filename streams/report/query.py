@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from streams.core.scorecard import Goal, Indicator
-from streams.report.query_quality import alerts, bot, ratings, surveys
-from streams.report.query_scorecard import fcr_by_channel, scorecards
-from streams.report.sql import TENANT, Scope, day_of, grouping, in_period, iso, rows
+from sqm.streams.core.scorecard import Goal, Indicator
+from sqm.streams.report.query_quality import alerts, bot, ratings, surveys
+from sqm.streams.report.query_scorecard import fcr_by_channel, scorecards
+from sqm.streams.report.sql import TENANT, Scope, day_of, grouping, in_period, iso, rows
 
 # Summed counters, then the rates of docs/metrics.md ("Derived rates") from those sums.
 _COUNTERS = """sum(offered) AS offered, sum(answered) AS answered,

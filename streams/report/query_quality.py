@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.report.sql import END, START, TENANT, Scope, day_of, grouping, in_period, rows
+from sqm.streams.report.sql import END, START, TENANT, Scope, day_of, grouping, in_period, rows
 
 # Surveys count by the time of the latest survey, as the CSAT counters of `sqm.sla_1m` do.
 _SURVEYED = f"""FROM sqm.contacts FINAL

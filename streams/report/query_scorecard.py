@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.core.scorecard import Goal, Indicator, Measured, Part, score
-from streams.report.sql import Scope
-from streams.scorecard_report import measure
+from sqm.streams.core.scorecard import Goal, Indicator, Measured, Part, score
+from sqm.streams.report.sql import Scope
+from sqm.streams.scorecard_report import measure
 
 
 def scorecards(client: Any, scope: Scope, repeat_window_ms: int, goals: dict[str, Goal],

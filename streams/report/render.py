@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from streams.report import figures, tables
-from streams.report.cells import count, dur, esc, kpi, pct, two
+from sqm.streams.report import figures, tables
+from sqm.streams.report.cells import count, dur, esc, kpi, pct, two
 
 Data = dict[str, Any]
 Section = tuple[str, str, str, list[tuple[str, Callable[[Data], go.Figure | None]]],

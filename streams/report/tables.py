@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from streams.report.cells import count, dur, esc, num, pct, table, text, two
-from streams.report.figures import entity_order
+from sqm.streams.report.cells import count, dur, esc, num, pct, table, text, two
+from sqm.streams.report.figures import entity_order
 
 Data = dict[str, Any]
 # Shares, shown as percentages; the other unitless indicators are means on a 1–5 scale.

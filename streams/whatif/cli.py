@@ -41,12 +41,12 @@ def whatif(
 
     Side by side: service level, misses, at-risk contacts and scores, and the contacts whose
     outcome flips. Writes nothing into the store."""
-    from streams.app_config import load_alert_config
-    from streams.commands.base import err, out, settings_for
-    from streams.config import ConfigError
-    from streams.whatif.command import Request, run
-    from streams.whatif.render import SHOW
-    from streams.whatif.render import show as show_result
+    from sqm.streams.app_config import load_alert_config
+    from sqm.streams.commands.base import err, out, settings_for
+    from sqm.streams.config import ConfigError
+    from sqm.streams.whatif.command import Request, run
+    from sqm.streams.whatif.render import SHOW
+    from sqm.streams.whatif.render import show as show_result
 
     if fmt not in ("table", "csv", "json"):
         raise ConfigError(f"--format: {fmt!r} is not one of table, csv, json")
@@ -59,12 +59,12 @@ def whatif(
     result = run(settings, at_risk, Request(policy, current, period, end, goal))
     show_result(result, fmt, show, out)
     if result.mismatched and fmt != "table":
-        from streams.whatif.render import check_line
+        from sqm.streams.whatif.render import check_line
 
         err.print(f"warning: {check_line(result).removeprefix('check:').strip()}",
                   highlight=False, soft_wrap=True, markup=False)
     if out_file is not None:
-        from streams.whatif.html import write_html
+        from sqm.streams.whatif.html import write_html
 
         write_html(result, out_file)
         err.print(f"wrote {out_file}", highlight=False, markup=False)

@@ -13,16 +13,16 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from streams.config import ConfigError, Settings
-from streams.core.alerting import AtRiskConfig
-from streams.core.derive import ContactView
-from streams.core.facts import CREATED_TS
-from streams.core.rollup import MINUTE_MS
-from streams.core.rows import epoch_ms
-from streams.whatif import source
-from streams.whatif.compare import Changed, GroupRow, Period, compare
-from streams.whatif.policies import Side, check_goal, check_stored, current_side, proposed_side
-from streams.whatif.recompute import ContactKey, Recomputed, contact_facts, recompute
+from sqm.streams.config import ConfigError, Settings
+from sqm.streams.core.alerting import AtRiskConfig
+from sqm.streams.core.derive import ContactView
+from sqm.streams.core.facts import CREATED_TS
+from sqm.streams.core.rollup import MINUTE_MS
+from sqm.streams.core.rows import epoch_ms
+from sqm.streams.whatif import source
+from sqm.streams.whatif.compare import Changed, GroupRow, Period, compare
+from sqm.streams.whatif.policies import Side, check_goal, check_stored, current_side, proposed_side
+from sqm.streams.whatif.recompute import ContactKey, Recomputed, contact_facts, recompute
 
 SHOWN_MISMATCHES = 3
 
@@ -60,7 +60,7 @@ def run(settings: Settings, at_risk: AtRiskConfig, request: Request) -> Result:
     store = settings.store_dir()
     if store is not None and not (store / "metadata").is_dir():
         raise ConfigError(f"no store at {store} (write one with `sqm replay FILE --store DIR`)")
-    from streams.store import store_url
+    from sqm.streams.store import store_url
 
     client = source.open_read_only(store_url(settings))
     try:
@@ -81,7 +81,7 @@ class Recomputation:
 
 
 def _run(client: Client, request: Request, current: Side, proposed: Side) -> Result:
-    from sinks.migrations import pending
+    from sqm.sinks.migrations import pending
 
     if missing := pending(client):
         raise ConfigError(f"the store lacks schema migrations {', '.join(missing)}: run "
@@ -129,7 +129,7 @@ def recompute_period(client: Client, start_ms: int, end_ms: int, sides: tuple[Si
 def bounds(client: Client, period: str, end: str) -> tuple[int, int]:
     """`--period` and `--end` as [start, end) in epoch ms, on whole UTC minutes (the windows'
     grid): the end rounds up to a minute, the start is the period before it, rounded down."""
-    from streams.scorecard_report import period_bounds
+    from sqm.streams.scorecard_report import period_bounds
 
     start, stop = period_bounds(client, period, end)
     if stop <= start:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from streams.core.derive import ContactView
-from streams.core.rollup import SL_MET, SL_MISSED
-from streams.core.scorecard import score
-from streams.whatif.indicators import measure
-from streams.whatif.policies import Side
-from streams.whatif.recompute import ContactKey, Recomputed, period_windows
+from sqm.streams.core.derive import ContactView
+from sqm.streams.core.rollup import SL_MET, SL_MISSED
+from sqm.streams.core.scorecard import score
+from sqm.streams.whatif.indicators import measure
+from sqm.streams.whatif.policies import Side
+from sqm.streams.whatif.recompute import ContactKey, Recomputed, period_windows
 
 ALL = "(all)"
 GroupKey = tuple[str, str, str]  # (tenant_id, channel, queue); ALL for a tenant's total

@@ -8,10 +8,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from streams.config import ConfigError
-from streams.whatif.command import Result
-from streams.whatif.compare import ALL
-from streams.whatif.render import changes_table, heading, summary_table
+from sqm.streams.config import ConfigError
+from sqm.streams.whatif.command import Result
+from sqm.streams.whatif.compare import ALL
+from sqm.streams.whatif.render import changes_table, heading, summary_table
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }

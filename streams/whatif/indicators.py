@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from streams.core.derive import ContactView
-from streams.core.scorecard import Measured
+from sqm.streams.core.derive import ContactView
+from sqm.streams.core.scorecard import Measured
 
 RATING_DIMENSIONS = ("professionalism", "patience")
 

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from streams.config import ConfigError, Settings
-from streams.core.alerting import AtRiskConfig
-from streams.core.policy_file import Policy, PolicyError, load_policy, scorecard_config
-from streams.core.scorecard import Goal, Indicator
-from streams.whatif.recompute import Rules
+from sqm.streams.config import ConfigError, Settings
+from sqm.streams.core.alerting import AtRiskConfig
+from sqm.streams.core.policy_file import Policy, PolicyError, load_policy, scorecard_config
+from sqm.streams.core.scorecard import Goal, Indicator
+from sqm.streams.whatif.recompute import Rules
 
 
 @dataclass(frozen=True, slots=True)

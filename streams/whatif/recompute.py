@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from streams.core.alerting import AtRiskConfig, AtRiskTracker, WaitingContact
-from streams.core.alerting.at_risk import stopped_waiting
-from streams.core.derive import ContactView, derive
-from streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
-from streams.core.policy_file import Policy
-from streams.core.records import EventRecord
-from streams.core.repeat import repeat_flags
-from streams.core.rollup import N_COUNTERS, Counts, WindowKey, add_into, contribution
+from sqm.streams.core.alerting import AtRiskConfig, AtRiskTracker, WaitingContact
+from sqm.streams.core.alerting.at_risk import stopped_waiting
+from sqm.streams.core.derive import ContactView, derive
+from sqm.streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
+from sqm.streams.core.policy_file import Policy
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.repeat import repeat_flags
+from sqm.streams.core.rollup import N_COUNTERS, Counts, WindowKey, add_into, contribution
 
 ContactKey = tuple[str, str]  # (tenant_id, contact_id)
 # What "the same issue" means, as positions in ContactFacts.created (Shard._issue_of).

@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 from rich.console import Console
 
-from streams.query import render
-from streams.whatif.command import Result
-from streams.whatif.compare import Changed, GroupRow, Totals
+from sqm.streams.query import render
+from sqm.streams.whatif.command import Result
+from sqm.streams.whatif.compare import Changed, GroupRow, Totals
 
 TABLE_CHANGES = 50
 SHOW = ("all", "summary", "changes")

@@ -16,10 +16,10 @@ from datetime import datetime
 
 from clickhouse_connect.driver.client import Client
 
-from sinks.clickhouse import connect
-from streams.core.records import EventRecord
-from streams.core.rows import epoch_ms
-from streams.core.validate import Rejection, validate_wire
+from sqm.sinks.clickhouse import connect
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rows import epoch_ms
+from sqm.streams.core.validate import Rejection, validate_wire
 
 ContactKey = tuple[str, str]
 

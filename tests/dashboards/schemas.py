@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from dashboards.build import PROJECT_ROOT
+from sqm.dashboards.build import PROJECT_ROOT
 
 SCHEMA_DIR = PROJECT_ROOT / ".." / "shared" / "grafana-jsonschema"
 needs_schemas = pytest.mark.skipif(

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
-from dashboards.build import ALERTS_FILE, BOARDS, DASHBOARDS_DIR, PROJECT_ROOT
-from dashboards.query import DATASOURCE_TYPE
+from sqm.dashboards.build import ALERTS_FILE, BOARDS, DASHBOARDS_DIR, PROJECT_ROOT
+from sqm.dashboards.query import DATASOURCE_TYPE
 
 Origin = Literal["panel", "variable", "annotation", "alert"]
 

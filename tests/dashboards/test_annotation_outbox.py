@@ -10,9 +10,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from sinks.annotation_outbox import AnnotationOutbox
-from sinks.grafana import GrafanaTarget
-from sinks.grafana_annotations import push_alert_annotation
+from sqm.sinks.annotation_outbox import AnnotationOutbox
+from sqm.sinks.grafana import GrafanaTarget
+from sqm.sinks.grafana_annotations import push_alert_annotation
 from tests.dashboards.stub import GrafanaStub, Request
 from tests.dashboards.test_grafana_client import (  # noqa: F401  (the fixture)
     ANNOTATIONS_QUERY,

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from dashboards import alerts, pipeline
-from dashboards.build import PROJECT_ROOT, render
-from dashboards.prometheus import PROMETHEUS_TYPE, PROMETHEUS_UID
-from dashboards.query import DATASOURCE_TYPE, DATASOURCE_UID
+from sqm.dashboards import alerts, pipeline
+from sqm.dashboards.build import PROJECT_ROOT, render
+from sqm.dashboards.prometheus import PROMETHEUS_TYPE, PROMETHEUS_UID
+from sqm.dashboards.query import DATASOURCE_TYPE, DATASOURCE_UID
 from tests.dashboards.schemas import SCHEMA_DIR, errors, needs_schemas
 from tests.dashboards.targets import (
     Target,

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from dashboards.build import BOARDS, dashboard_json
-from dashboards.cli import app
-from dashboards.push import push_dashboards
-from sinks.grafana import GrafanaTarget
-from sinks.grafana_annotations import push_alert_annotation, push_alert_annotation_async
+from sqm.dashboards.build import BOARDS, dashboard_json
+from sqm.dashboards.cli import app
+from sqm.dashboards.push import push_dashboards
+from sqm.sinks.grafana import GrafanaTarget
+from sqm.sinks.grafana_annotations import push_alert_annotation, push_alert_annotation_async
 from tests.dashboards.stub import GrafanaStub, Request, grafana_stub
 
 TOKEN = "glsa_test-token"
@@ -213,7 +213,7 @@ def test_annotation_failures_are_logged_never_raised(
     stub: GrafanaStub, caplog: pytest.LogCaptureFixture
 ) -> None:
     stub.route("GET", ANNOTATIONS_QUERY, 500, {"message": "database is locked"})
-    with caplog.at_level(logging.WARNING, logger="sinks.grafana_annotations"):
+    with caplog.at_level(logging.WARNING, logger="sqm.sinks.grafana_annotations"):
         assert push_alert_annotation(_alert(), target=_target(stub)) is None
         down = GrafanaTarget(_closed_port_url(), TOKEN)
         assert push_alert_annotation(_alert(), target=down) is None

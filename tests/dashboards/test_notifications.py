@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from dashboards import notifications
-from dashboards.build import NOTIFICATIONS_FILE, PROJECT_ROOT
+from sqm.dashboards import notifications
+from sqm.dashboards.build import NOTIFICATIONS_FILE, PROJECT_ROOT
 from tests.dashboards.schemas import errors, needs_schemas
 from tests.dashboards.targets import committed_alerts
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from clickhouse_connect.driver import Client
 
-from sinks.clickhouse import connect
-from sinks.migrations import load_migrations, migrate
-from sinks.writer import ClickHouseWriter
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.migrations import load_migrations, migrate
+from sqm.sinks.writer import ClickHouseWriter
 from tests.dashboards import seed
 from tests.dashboards.expected import CASES, COLUMNS, EVERYTHING, Case
 from tests.dashboards.macros import Context, Value, expand

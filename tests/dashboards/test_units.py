@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dashboards.build import dashboard_json
-from dashboards.query import ClickHouseQuery, Format, QueryType, register
-from dashboards.sdk import JSONEncoder, dm, timeseries
-from sinks.grafana import GrafanaTarget
+from sqm.dashboards.build import dashboard_json
+from sqm.dashboards.query import ClickHouseQuery, Format, QueryType, register
+from sqm.dashboards.sdk import JSONEncoder, dm, timeseries
+from sqm.sinks.grafana import GrafanaTarget
 from tests.dashboards.macros import ALL, Context, ExpansionError, expand
 from tests.dashboards.schemas import errors, needs_schemas
 

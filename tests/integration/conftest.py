@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
+from sqm.streams.engine.faust.broker import EmbeddedBroker, ensure_topics
 from tests.workers import kill_leftovers
 
 

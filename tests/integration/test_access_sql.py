@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver import Client
 
-from sinks.clickhouse import connect
-from sinks.cluster import access_for_cluster
-from sinks.migrations import Migration, migrate
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.cluster import access_for_cluster
+from sqm.sinks.migrations import Migration, migrate
 
 pytestmark = pytest.mark.integration
 

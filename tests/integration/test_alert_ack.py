@@ -15,11 +15,11 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from sinks.clickhouse import connect
-from streams.core.alerting import AlertMonitor, WaitingContact, parse_config
-from streams.core.alerting.partition import PartitionAlerts
-from streams.core.wire import alert_partition
-from streams.engine.faust.broker import EmbeddedBroker, ensure_topics, free_port
+from sqm.sinks.clickhouse import connect
+from sqm.streams.core.alerting import AlertMonitor, WaitingContact, parse_config
+from sqm.streams.core.alerting.partition import PartitionAlerts
+from sqm.streams.core.wire import alert_partition
+from sqm.streams.engine.faust.broker import EmbeddedBroker, ensure_topics, free_port
 from tests.workers import TopicReader, Worker, produce, worker_env
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ rules:
 
 def ack(bootstrap: str, alert_id: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "alerts", "ack", alert_id],
+        [sys.executable, "-m", "sqm.streams.cli", "alerts", "ack", alert_id],
         capture_output=True, text=True, timeout=60,
         env={"PATH": os.environ.get("PATH", ""), "SQM_KAFKA_BOOTSTRAP": bootstrap})
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sinks.clickhouse import connect
-from streams.engine.faust.broker import EmbeddedBroker
+from sqm.sinks.clickhouse import connect
+from sqm.streams.engine.faust.broker import EmbeddedBroker
 from tests.workers import TopicReader, Worker, produce, worker_env
 
 pytestmark = pytest.mark.integration
@@ -64,7 +64,7 @@ def test_breach_and_recovery_fire_once_with_a_warning_first(tmp_path: Path) -> N
     events.write_bytes(b"\n".join(scenario()) + b"\n")
     store = tmp_path / "store"
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", str(events), "--store", str(store),
+        [sys.executable, "-m", "sqm.streams.cli", "replay", str(events), "--store", str(store),
          "--no-progress"], capture_output=True, text=True, timeout=300,
         env={"TZ": "UTC", "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stderr
@@ -92,7 +92,7 @@ def test_breach_and_recovery_fire_once_with_a_warning_first(tmp_path: Path) -> N
 
 def replay_alerts(events: Path, store: Path, batch_max: int) -> list[tuple[object, ...]]:
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "replay", str(events), "--store", str(store),
+        [sys.executable, "-m", "sqm.streams.cli", "replay", str(events), "--store", str(store),
          "--no-progress"], capture_output=True, text=True, timeout=300,
         env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "SQM_BATCH_MAX": str(batch_max)})
     assert run.returncode == 0, run.stderr

@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver import Client
 
-from sinks.archive import ClickHouseArchive
-from sinks.clickhouse import connect
-from sinks.migrations import migrate
-from sinks.writer import ClickHouseWriter
-from streams.core import rows
-from streams.core.records import EventRecord
-from streams.core.shard import Shard, ShardConfig
-from streams.core.state import DictStore, Progress
-from streams.core.validate import validate
+from sqm.sinks.archive import ClickHouseArchive
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.migrations import migrate
+from sqm.sinks.writer import ClickHouseWriter
+from sqm.streams.core import rows
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.shard import Shard, ShardConfig
+from sqm.streams.core.state import DictStore, Progress
+from sqm.streams.core.validate import validate
 from tests import reference
 from tests.events import ev
 from tests.histories import BASE, DAY, HOUR, to_json

@@ -9,7 +9,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaAdminClient
 
-from streams.engine.faust.broker import (
+from sqm.streams.engine.faust.broker import (
     BrokerError,
     EmbeddedBroker,
     ensure_topics,

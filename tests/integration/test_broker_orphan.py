@@ -34,7 +34,7 @@ def alive(pid: int) -> bool:
 def test_sigkill_of_a_worker_does_not_orphan_its_broker(tmp_path: Path) -> None:
     env = {"TZ": "UTC", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "SQM_LOG_LEVEL": "WARNING", "SQM_CLICKHOUSE_URL": f"chdb://{tmp_path / 'store'}"}
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "sqm.streams.cli", "worker"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     broker: list[int] = []
     try:

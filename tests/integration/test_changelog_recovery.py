@@ -21,11 +21,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sinks.clickhouse import connect
-from streams.core.records import EventRecord
-from streams.core.validate import validate
-from streams.engine.faust.broker import EmbeddedBroker, free_port
-from streams.simulate import SimConfig, history
+from sqm.sinks.clickhouse import connect
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.validate import validate
+from sqm.streams.engine.faust.broker import EmbeddedBroker, free_port
+from sqm.streams.simulate import SimConfig, history
 from tests import reference
 from tests.workers import (
     WINDOWS_SQL,

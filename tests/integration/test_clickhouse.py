@@ -24,9 +24,9 @@ from clickhouse_connect.driver import Client
 from clickhouse_connect.driver._backend.httpcommon import build_http_error
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from sinks.clickhouse import StoreError, connect
-from sinks.migrations import load_migrations, migrate
-from sinks.writer import ClickHouseWriter, RetryPolicy, SinkError, transient_reason
+from sqm.sinks.clickhouse import StoreError, connect
+from sqm.sinks.migrations import load_migrations, migrate
+from sqm.sinks.writer import ClickHouseWriter, RetryPolicy, SinkError, transient_reason
 
 pytestmark = pytest.mark.integration
 
@@ -466,7 +466,7 @@ def as_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def test_column_form_stores_the_same_rows_as_row_dicts(client: Client) -> None:
-    from sinks.writer import _json_columns
+    from sqm.sinks.writer import _json_columns
 
     answered = contact_row("c2", answered_at=T0 + timedelta(seconds=12), first_agent_id="a1",
                            answered_in_sla=True, csat=5, resolved_by="bot", wait_s=None)
@@ -496,8 +496,8 @@ def test_json_column_inserts_store_exactly_what_the_native_encoding_stores(
     """Column-form tables whose types allow it go in as JSONCompactColumns (parsed by
     ClickHouse, not encoded in Python): awkward strings, NULLs and every millisecond must read
     back exactly as through the driver's Native encoding."""
-    from sinks.writer import _json_columns
-    from streams.core.alerting.changes import AlertChange
+    from sqm.sinks.writer import _json_columns
+    from sqm.streams.core.alerting.changes import AlertChange
 
     tricky = ['{"q": "a \\"b\\" \\\\ c"}', "line\nbreak\ttab", "é中文🙂", "", "\u0001nul\u0000"]
     events = [

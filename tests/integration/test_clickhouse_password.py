@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from sinks.clickhouse import StoreError, connect
-from streams.config import ConfigError, load_settings
-from streams.store import store_url
+from sqm.sinks.clickhouse import StoreError, connect
+from sqm.streams.config import ConfigError, load_settings
+from sqm.streams.store import store_url
 
 pytestmark = pytest.mark.integration
 

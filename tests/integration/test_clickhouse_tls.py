@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from sinks.clickhouse import StoreError, connect
+from sqm.sinks.clickhouse import StoreError, connect
 
 pytestmark = pytest.mark.integration
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver import Client
 
-from sinks.clickhouse import connect
-from sinks.cluster import ClusterFormError, cluster_statements
-from sinks.migrations import Migration, MigrationError, load_migrations, migrate, statements_for
-from streams.config import Settings
-from streams.store import open_store
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.cluster import ClusterFormError, cluster_statements
+from sqm.sinks.migrations import Migration, MigrationError, load_migrations, migrate, statements_for
+from sqm.streams.config import Settings
+from sqm.streams.store import open_store
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def replay(path: Path, store: Path, processes: int) -> str:
     env = {"TZ": "UTC", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "SQM_LOG_LEVEL": "INFO", "SQM_REPLAY_ALERT_PROCESSES": str(processes)}
-    run = subprocess.run([sys.executable, "-m", "streams.cli", "replay", str(path), "--store",
+    run = subprocess.run([sys.executable, "-m", "sqm.streams.cli", "replay", str(path), "--store",
                           str(store), "--no-progress"],
                          capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stderr

@@ -37,7 +37,7 @@ QUERIES = {
 def replay(path: Path, store: Path, engine: str) -> str:
     env = {"TZ": "UTC", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "SQM_LOG_LEVEL": "WARNING"}
-    run = subprocess.run([sys.executable, "-m", "streams.cli", "replay", str(path), "--store",
+    run = subprocess.run([sys.executable, "-m", "sqm.streams.cli", "replay", str(path), "--store",
                           str(store), "--no-progress", "--engine", engine],
                          capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stderr

@@ -28,7 +28,7 @@ def replay(path: Path, store: Path, partitions: int, batch_max: int) -> str:
     env = {"TZ": "UTC", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "SQM_LOG_LEVEL": "WARNING", "SQM_PARTITIONS": str(partitions),
            "SQM_BATCH_MAX": str(batch_max)}
-    run = subprocess.run([sys.executable, "-m", "streams.cli", "replay", str(path), "--store",
+    run = subprocess.run([sys.executable, "-m", "sqm.streams.cli", "replay", str(path), "--store",
                           str(store), "--no-progress"], capture_output=True, text=True,
                          timeout=600, env=env)
     assert run.returncode == 0, run.stderr

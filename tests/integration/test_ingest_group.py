@@ -15,16 +15,16 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
-from streams.engine.faust.ingest_consumer import ingest_group
+from sqm.streams.engine.faust.broker import EmbeddedBroker, ensure_topics
+from sqm.streams.engine.faust.ingest_consumer import ingest_group
 from tests.workers import Worker, kill_leftovers, produce, worker_env
 
 pytestmark = pytest.mark.integration
 
 FAILING_WORKER = """
 import sys
-from streams.engine.faust.ingest import IngestStage
-from streams.cli import main
+from sqm.streams.engine.faust.ingest import IngestStage
+from sqm.streams.cli import main
 
 async def fail(self, *args):
     raise RuntimeError("injected failure")

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from aiokafka import TopicPartition
 
-from streams.config import Settings, load_settings
+from sqm.streams.config import Settings, load_settings
 from tests.kafka_listener import KafkaListener
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ class NoWriter:
 
 
 def _pipeline(settings: Settings, bootstrap: str) -> Any:
-    from streams.engine.faust.app import build_app
+    from sqm.streams.engine.faust.app import build_app
 
     pipeline = build_app(settings, bootstrap, NoWriter())  # type: ignore[arg-type]
     pipeline.extras.update(bootstrap=bootstrap, rate=5.0)
@@ -61,7 +61,7 @@ def _async(make: Callable[[], Coroutine[Any, Any, Any]]) -> Callable[[], Any]:
 
 
 def drive_topic_admin(settings: Settings, bootstrap: str, tmp: Path) -> Callable[[], Any]:
-    from streams.engine.faust.runtime import run_pipeline
+    from sqm.streams.engine.faust.runtime import run_pipeline
 
     return lambda: run_pipeline(settings)  # its first Kafka call creates the topics
 
@@ -94,8 +94,8 @@ def drive_previous_group_lookup(settings: Settings, bootstrap: str,
 
 
 def drive_tansu_probe(settings: Settings, bootstrap: str, tmp: Path) -> Callable[[], Any]:
-    from streams.engine.faust.broker import tansu_end_offsets
-    from streams.engine.faust.recovery import _auth
+    from sqm.streams.engine.faust.broker import tansu_end_offsets
+    from sqm.streams.engine.faust.recovery import _auth
 
     app = _pipeline(settings, bootstrap).app
     reported = {TopicPartition("sqm-sqm-state-changelog", 0): 5}
@@ -103,7 +103,7 @@ def drive_tansu_probe(settings: Settings, bootstrap: str, tmp: Path) -> Callable
 
 
 def drive_replay_producer(settings: Settings, bootstrap: str, tmp: Path) -> Callable[[], Any]:
-    from streams.engine.faust.replay import replay
+    from sqm.streams.engine.faust.replay import replay
 
     events = tmp / "events.jsonl"
     events.write_text('{"contact_id": "c1"}\n')
@@ -112,7 +112,7 @@ def drive_replay_producer(settings: Settings, bootstrap: str, tmp: Path) -> Call
 
 
 def drive_demo_feed(settings: Settings, bootstrap: str, tmp: Path) -> Callable[[], Any]:
-    from streams.demo import start_feed
+    from sqm.streams.demo import start_feed
 
     pipeline = _pipeline(settings, bootstrap)
 
@@ -123,7 +123,7 @@ def drive_demo_feed(settings: Settings, bootstrap: str, tmp: Path) -> Callable[[
 
 
 def drive_alerts_ack(settings: Settings, bootstrap: str, tmp: Path) -> Callable[[], Any]:
-    from streams.alert_ack import send_ack
+    from sqm.streams.alert_ack import send_ack
 
     return lambda: send_ack(settings, "a1", timeout_s=10)
 
@@ -131,15 +131,15 @@ def drive_alerts_ack(settings: Settings, bootstrap: str, tmp: Path) -> Callable[
 # The function in streams/ that makes each client (a note after a space: another client of
 # the same function) -> how the test reaches it.
 DRIVERS: dict[str, Callable[[Settings, str, Path], Callable[[], Any]]] = {
-    "streams.engine.faust.broker:ensure_topics": drive_topic_admin,
-    "streams.engine.faust.app:_faust_app": drive_faust_app,  # its producer
-    "streams.engine.faust.app:_faust_app (consumer)": drive_faust_consumer,
-    "streams.engine.faust.ingest_consumer:IngestConsumer.__init__": drive_ingest_consumer,
-    "streams.engine.faust.ingest_consumer:committed_offsets": drive_previous_group_lookup,
-    "streams.engine.faust.broker:tansu_end_offsets": drive_tansu_probe,
-    "streams.engine.faust.replay:produce_file": drive_replay_producer,
-    "streams.demo:feed": drive_demo_feed,
-    "streams.alert_ack:send_ack": drive_alerts_ack,
+    "sqm.streams.engine.faust.broker:ensure_topics": drive_topic_admin,
+    "sqm.streams.engine.faust.app:_faust_app": drive_faust_app,  # its producer
+    "sqm.streams.engine.faust.app:_faust_app (consumer)": drive_faust_consumer,
+    "sqm.streams.engine.faust.ingest_consumer:IngestConsumer.__init__": drive_ingest_consumer,
+    "sqm.streams.engine.faust.ingest_consumer:committed_offsets": drive_previous_group_lookup,
+    "sqm.streams.engine.faust.broker:tansu_end_offsets": drive_tansu_probe,
+    "sqm.streams.engine.faust.replay:produce_file": drive_replay_producer,
+    "sqm.streams.demo:feed": drive_demo_feed,
+    "sqm.streams.alert_ack:send_ack": drive_alerts_ack,
 }
 
 
@@ -257,8 +257,8 @@ def _make_cert(tmp: Path, name: str, key_password: str | None = None) -> tuple[P
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-@pytest.mark.parametrize("client", ["streams.alert_ack:send_ack",
-                                    "streams.engine.faust.app:_faust_app"])
+@pytest.mark.parametrize("client", ["sqm.streams.alert_ack:send_ack",
+                                    "sqm.streams.engine.faust.app:_faust_app"])
 def test_mutual_tls_then_sasl_inside_it(client: str, tmp_path: Path) -> None:
     """A broker whose certificate the CA file vouches for, asking for a client certificate:
     the client verifies it, presents its own (key decrypted with the key password file) and

@@ -30,8 +30,8 @@ ENV = {"TZ": "UTC", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SQM_LOG_LE
 
 def sqm(*args: str, faults: tuple[int, float, str] | None = None,
         timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    prefix = ["-m", "streams.cli"] if faults is None else [
-        "-m", "sinks.faults", *map(str, faults)]
+    prefix = ["-m", "sqm.streams.cli"] if faults is None else [
+        "-m", "sqm.sinks.faults", *map(str, faults)]
     return subprocess.run([sys.executable, *prefix, *args], cwd=ROOT, env=ENV,
                           capture_output=True, text=True, timeout=timeout, check=False)
 

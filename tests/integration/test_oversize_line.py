@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sinks.clickhouse import connect
+from sqm.sinks.clickhouse import connect
 from tests.integration.test_outage import sqm
 
 pytestmark = pytest.mark.integration

@@ -17,13 +17,13 @@ import faust
 import pytest
 from kafka import KafkaProducer
 
-from streams.engine.faust.broker import (
+from sqm.streams.engine.faust.broker import (
     EMBEDDED_FAUST_SETTINGS,
     EmbeddedBroker,
     ensure_topics,
     free_port,
 )
-from streams.engine.faust.paced_take import take_paced
+from sqm.streams.engine.faust.paced_take import take_paced
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
-from streams.engine.faust.record_batches import RecordBatches
+from sqm.streams.engine.faust.broker import EmbeddedBroker, ensure_topics
+from sqm.streams.engine.faust.record_batches import RecordBatches
 
 pytestmark = pytest.mark.integration
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver import Client
 
-from sinks.clickhouse import connect
-from streams.core.records import EventRecord
-from streams.core.validate import validate
-from streams.simulate import SimConfig, history
+from sqm.sinks.clickhouse import connect
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.validate import validate
+from sqm.streams.simulate import SimConfig, history
 from tests import reference
 
 pytestmark = pytest.mark.integration
@@ -27,7 +27,7 @@ DATA = Path(__file__).parent.parent / "data"
 
 def sqm(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", *args], capture_output=True, text=True,
+        [sys.executable, "-m", "sqm.streams.cli", *args], capture_output=True, text=True,
         timeout=timeout, env={"TZ": "UTC", "PATH": "/usr/bin:/bin", "SQM_LOG_LEVEL": "WARNING"},
     )
 

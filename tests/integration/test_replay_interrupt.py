@@ -38,7 +38,7 @@ def save_run(writer, run):
     print("under way", file=sys.stderr, flush=True)
 
 direct.save_run = save_run
-from streams.cli import main
+from sqm.streams.cli import main
 sys.argv = ["sqm", *sys.argv[1:]]
 main()
 """
@@ -50,7 +50,7 @@ def test_ctrl_c_on_a_replay_exits_130_and_says_the_store_is_partial(
     events = tmp_path / "events.jsonl"
     env = {"TZ": "UTC", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "SQM_LOG_LEVEL": "WARNING", "SQM_LOG_FORMAT": "text", "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([sys.executable, "-m", "streams.cli", "simulate", str(events),
+    run = subprocess.run([sys.executable, "-m", "sqm.streams.cli", "simulate", str(events),
                           "--contacts", "20000"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
@@ -83,7 +83,7 @@ def test_ctrl_c_on_a_replay_exits_130_and_says_the_store_is_partial(
         return
     assert lines == [f"error: interrupted: the store {store} holds part of the file; continue "
                      f"it with: sqm replay --resume {events} --store {store}"], err[-2000:]
-    resumed = subprocess.run([sys.executable, "-m", "streams.cli", "replay", str(events),
+    resumed = subprocess.run([sys.executable, "-m", "sqm.streams.cli", "replay", str(events),
                               "--store", str(store), "--no-progress", "--resume"], cwd=ROOT,
                              env=env, capture_output=True, text=True, timeout=300, check=False)
     assert resumed.returncode == 0, resumed.stderr[-2000:]

@@ -38,7 +38,7 @@ def save_run(writer, run):
     print(f"saved {run.lines_done}", file=sys.stderr, flush=True)
 
 direct.save_run = save_run
-from streams.cli import main
+from sqm.streams.cli import main
 sys.argv = ["sqm", *sys.argv[1:]]
 main()
 """

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from clickhouse_connect.driver import Client
 
-from sinks.clickhouse import connect
-from sinks.migrations import migrate
-from sinks.retention import RetentionError, apply_ttls, plan
-from streams.config import ConfigError, load_settings
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.migrations import migrate
+from sqm.sinks.retention import RetentionError, apply_ttls, plan
+from sqm.streams.config import ConfigError, load_settings
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +121,7 @@ def test_ttls_that_outlive_the_state_or_are_unarchived_pass(
 def sqm_migrate(store: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """`sqm migrate` in a process of its own (chDB allows one store per process)."""
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli", "migrate", "--store", str(store)],
+        [sys.executable, "-m", "sqm.streams.cli", "migrate", "--store", str(store)],
         capture_output=True, text=True, timeout=300,
         env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC",
              "PYTHONPATH": str(Path(__file__).parents[2]), **env})

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
-from sinks.clickhouse import connect
-from sinks.migrations import migrate
-from streams.scorecard_report import measure
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.migrations import migrate
+from sqm.streams.scorecard_report import measure
 
 pytestmark = pytest.mark.integration
 
@@ -111,7 +111,7 @@ def test_agent_indicators_have_no_answered_rate(store: Path) -> None:
 
 def test_cli_json_marks_small_samples(store: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "scorecard", "--store", str(store), "--by", "queue",
+        [sys.executable, "-m", "sqm.streams.cli", "scorecard", "--store", str(store), "--by", "queue",
          "--goal", "satisfaction", "--period", "10d", "--end", "2026-03-12T10:00:00Z",
          "--format", "json"],
         capture_output=True, text=True, timeout=120,
@@ -125,7 +125,7 @@ def test_cli_json_marks_small_samples(store: Path) -> None:
 
 def test_cli_refuses_an_unknown_grouping_in_one_line(store: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "scorecard", "--store", str(store), "--by", "team"],
+        [sys.executable, "-m", "sqm.streams.cli", "scorecard", "--store", str(store), "--by", "team"],
         capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
     assert run.returncode == 2  # a usage error, as typer's own
     assert run.stderr.strip() == "error: --by: 'team' is not one of agent, queue, channel"
@@ -143,7 +143,7 @@ scorecard:
 """)
     for _ in range(2):  # saved twice: the second replaces the first
         run = subprocess.run(
-            [sys.executable, "-m", "streams.cli", "scorecard", "--store", str(store), "--by",
+            [sys.executable, "-m", "sqm.streams.cli", "scorecard", "--store", str(store), "--by",
              "queue", "--goal", "quality", "--policy", str(policy), "--period", "10d",
              "--end", "2026-03-12T18:00:00+08:00", "--format", "json", "--save"],
             capture_output=True, text=True, timeout=120,
@@ -174,7 +174,7 @@ scorecard:
 
 
 def test_a_store_from_an_older_sqm_gets_a_one_line_hint(tmp_path: Path) -> None:
-    from sinks.migrations import _run, load_migrations
+    from sqm.sinks.migrations import _run, load_migrations
 
     old = tmp_path / "old"
     client = connect(f"chdb://{old}")
@@ -188,7 +188,7 @@ def test_a_store_from_an_older_sqm_gets_a_one_line_hint(tmp_path: Path) -> None:
     finally:
         client.close()
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "scorecard", "--store", str(old)],
+        [sys.executable, "-m", "sqm.streams.cli", "scorecard", "--store", str(old)],
         capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
     assert run.returncode == 1
     [line] = run.stderr.strip().splitlines()
@@ -197,7 +197,7 @@ def test_a_store_from_an_older_sqm_gets_a_one_line_hint(tmp_path: Path) -> None:
 
 
 def test_sql_on_a_store_from_an_older_sqm_names_the_missing_migrations(tmp_path: Path) -> None:
-    from sinks.migrations import _run, load_migrations
+    from sqm.sinks.migrations import _run, load_migrations
 
     old = tmp_path / "old"
     client = connect(f"chdb://{old}")
@@ -211,7 +211,7 @@ def test_sql_on_a_store_from_an_older_sqm_names_the_missing_migrations(tmp_path:
     finally:
         client.close()
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "sql", "--store", str(old),
+        [sys.executable, "-m", "sqm.streams.cli", "sql", "--store", str(old),
          "SELECT sum(sl_met) FROM sqm.sla_1m"],
         capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
     assert run.returncode == 1
@@ -220,11 +220,11 @@ def test_sql_on_a_store_from_an_older_sqm_names_the_missing_migrations(tmp_path:
     assert "sqm migrate" in line and "Traceback" not in run.stderr
     # A mistake in the query itself on an up-to-date store stays ClickHouse's one line.
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "migrate", "--store", str(old)],
+        [sys.executable, "-m", "sqm.streams.cli", "migrate", "--store", str(old)],
         capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
     assert run.returncode == 0, run.stderr
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "sql", "--store", str(old),
+        [sys.executable, "-m", "sqm.streams.cli", "sql", "--store", str(old),
          "SELECT no_such_column FROM sqm.sla_1m"],
         capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
     assert run.returncode == 1

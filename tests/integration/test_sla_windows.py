@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from sinks.clickhouse import connect
-from sinks.migrations import migrate
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.migrations import migrate
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ BOUNDS = {"from": "2026-03-02 00:00:00", "to": "2026-03-03 00:00:00"}
 def sqm(*args: str) -> subprocess.CompletedProcess[str]:
     env = {"TZ": "UTC", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "SQM_LOG_LEVEL": "WARNING"}
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "sqm.streams.cli", *args], capture_output=True,
                           text=True, timeout=120, env=env)
 
 

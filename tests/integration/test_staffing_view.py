@@ -32,12 +32,12 @@ from typing import Any
 import orjson
 import pytest
 
-from dashboards.sql import SERVICE_LEVEL_TARGET
-from sinks.clickhouse import connect
-from sinks.migrations import migrate
-from streams.core.erlang_a import agents_needed_a
-from streams.core.staffing import SERVICE_LEVEL_GOAL, agents_needed_c, service_level_c
-from streams.staffing_report import SHORT_ABANDON_S, staffing
+from sqm.dashboards.sql import SERVICE_LEVEL_TARGET
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.migrations import migrate
+from sqm.streams.core.erlang_a import agents_needed_a
+from sqm.streams.core.staffing import SERVICE_LEVEL_GOAL, agents_needed_c, service_level_c
+from sqm.streams.staffing_report import SHORT_ABANDON_S, staffing
 
 pytestmark = pytest.mark.integration
 
@@ -265,7 +265,7 @@ def test_report_adds_erlang_a_where_abandons_allow(client: Any) -> None:
 def test_cli_prints_the_report(store: Path) -> None:
     env = {**os.environ, "SQM_LOG_FORMAT": "text", "PYTHONPATH": str(Path(__file__).parents[2])}
     result = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "staffing", "--store", str(store), "--period",
+        [sys.executable, "-m", "sqm.streams.cli", "staffing", "--store", str(store), "--period",
          "1h", "--end", "2026-03-02T10:45:00Z", "--tenant", "t1", "--format", "json"],
         capture_output=True, text=True, timeout=120, env=env, check=False,
     )
@@ -278,6 +278,6 @@ def test_cli_prints_the_report(store: Path) -> None:
     assert sales["agents_needed_a"] == agents_needed_a(100 / 900, 180.0, PATIENCE, 20.0, 0.8,
                                                        SHORT_ABANDON_S)
     bad = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "staffing", "--store", str(store), "--goal", "1"],
+        [sys.executable, "-m", "sqm.streams.cli", "staffing", "--store", str(store), "--goal", "1"],
         capture_output=True, text=True, timeout=120, env=env, check=False)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "--goal" in bad.stderr

@@ -38,7 +38,7 @@ def test_unreachable_at_start_is_one_line(args: list[str], env: dict[str, str],
     if "SQM_CLICKHOUSE_URL" not in env:
         full_env["SQM_CLICKHOUSE_URL"] = f"chdb://{tmp_path / 'store'}"
     started = time.monotonic()
-    run = subprocess.run([sys.executable, "-m", "streams.cli", *args], cwd=tmp_path,
+    run = subprocess.run([sys.executable, "-m", "sqm.streams.cli", *args], cwd=tmp_path,
                          env={**full_env, "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - started
@@ -68,7 +68,7 @@ def test_failed_handshakes_name_the_security_settings(protocol: str, check: str,
                "SQM_KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "SQM_KAFKA_SASL_USERNAME": "sqm",
                "SQM_KAFKA_SASL_PASSWORD_FILE": str(secret),
                "SQM_CLICKHOUSE_URL": f"chdb://{tmp_path / 'store'}"}
-        run = subprocess.run([sys.executable, "-m", "streams.cli", "worker"], cwd=tmp_path,
+        run = subprocess.run([sys.executable, "-m", "sqm.streams.cli", "worker"], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=120)
         reached = listener.handshakes() if protocol == "SASL_PLAINTEXT" else listener.tls_hellos
         assert reached, "the worker never got to the handshake"

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = """
 import sys
-from streams.core.alerting import AlertMonitor
+from sqm.streams.core.alerting import AlertMonitor
 
 def stuck(self, *args, **kwargs):
     print("alert stage busy", file=sys.stderr, flush=True)
@@ -33,7 +33,7 @@ def stuck(self, *args, **kwargs):
         pass
 
 AlertMonitor.evaluate = stuck
-from streams.cli import main
+from sqm.streams.cli import main
 sys.argv = ["sqm", *sys.argv[1:]]
 main()
 """
@@ -57,7 +57,7 @@ def alive(pid: int) -> bool:
 def test_sigterm_stops_a_replay_whose_event_loop_is_busy(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "simulate", str(events), "--contacts", "200"],
+        [sys.executable, "-m", "sqm.streams.cli", "simulate", str(events), "--contacts", "200"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0, run.stderr
     env = {"TZ": "UTC", "PATH": "/usr/bin:/bin", "SQM_LOG_LEVEL": "WARNING",

@@ -19,15 +19,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from streams.config import load_settings
-from streams.core.alerting import AtRiskConfig
-from streams.core.rollup import COUNTER_NAMES
-from streams.scorecard_report import measure as stored_indicators
-from streams.whatif import source
-from streams.whatif.command import Request, bounds, recompute_period, run
-from streams.whatif.indicators import measure
-from streams.whatif.policies import current_side
-from streams.whatif.recompute import period_windows
+from sqm.streams.config import load_settings
+from sqm.streams.core.alerting import AtRiskConfig
+from sqm.streams.core.rollup import COUNTER_NAMES
+from sqm.streams.scorecard_report import measure as stored_indicators
+from sqm.streams.whatif import source
+from sqm.streams.whatif.command import Request, bounds, recompute_period, run
+from sqm.streams.whatif.indicators import measure
+from sqm.streams.whatif.policies import current_side
+from sqm.streams.whatif.recompute import period_windows
 
 pytestmark = pytest.mark.integration
 
@@ -73,7 +73,7 @@ class Store:
 
 
 def sqm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "sqm.streams.cli", *args], capture_output=True,
                           text=True, timeout=300,
                           env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC", "COLUMNS": "200",
                                "PYTHONPATH": str(Path(__file__).parents[2]), **(env or {})})

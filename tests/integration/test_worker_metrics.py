@@ -22,7 +22,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.engine.faust.broker import EmbeddedBroker, free_port
+from sqm.streams.engine.faust.broker import EmbeddedBroker, free_port
 from tests.workers import Worker, produce, worker_env
 
 pytestmark = pytest.mark.integration

@@ -17,12 +17,12 @@ from typing import Any
 import orjson
 import pytest
 
-from sinks.clickhouse import connect
-from streams.core.records import EventRecord
-from streams.core.validate import validate
-from streams.engine.faust.broker import EmbeddedBroker, free_port, tansu_end_offsets
-from streams.engine.faust.ingest_consumer import ingest_group
-from streams.simulate import SimConfig, history
+from sqm.sinks.clickhouse import connect
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.validate import validate
+from sqm.streams.engine.faust.broker import EmbeddedBroker, free_port, tansu_end_offsets
+from sqm.streams.engine.faust.ingest_consumer import ingest_group
+from sqm.streams.simulate import SimConfig, history
 from tests import reference
 from tests.workers import (
     WINDOWS_SQL,

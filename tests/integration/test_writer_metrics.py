@@ -10,9 +10,9 @@ import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from sinks.clickhouse import connect
-from sinks.migrations import migrate
-from sinks.writer import ClickHouseWriter, RetryPolicy, SinkError
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.migrations import migrate
+from sqm.sinks.writer import ClickHouseWriter, RetryPolicy, SinkError
 from tests.integration.test_clickhouse import CountingClient, contact_row, no_sleep, sla_row
 
 pytestmark = pytest.mark.integration

@@ -13,12 +13,12 @@ import pytest
 from clickhouse_connect.driver import Client
 from pydantic import ValidationError
 
-from sinks.clickhouse import connect
-from sinks.faults import FlakyClient, refused_error, timeout_error
-from sinks.migrations import migrate
-from sinks.writer import ClickHouseWriter, RetryPolicy, SinkError, SinkUnavailable, transient_reason
-from streams.config import Settings
-from streams.stats import PipelineStats
+from sqm.sinks.clickhouse import connect
+from sqm.sinks.faults import FlakyClient, refused_error, timeout_error
+from sqm.sinks.migrations import migrate
+from sqm.sinks.writer import ClickHouseWriter, RetryPolicy, SinkError, SinkUnavailable, transient_reason
+from sqm.streams.config import Settings
+from sqm.streams.stats import PipelineStats
 from tests.integration.test_clickhouse import contact_row
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def test_an_outage_within_the_budget_is_waited_out_with_two_log_lines(
     flaky = FlakyClient(client, after_inserts=1, seconds=0.6)
     stats = PipelineStats()
     writer = ClickHouseWriter(flaky, retry=FAST, stats=stats)  # type: ignore[arg-type]
-    with caplog.at_level(logging.WARNING, logger="sinks.writer"):
+    with caplog.at_level(logging.WARNING, logger="sqm.sinks.writer"):
         started = time.monotonic()
         writer.write({"contacts": [contact_row("a")]})
         writer.write({"contacts": [contact_row("b")]})

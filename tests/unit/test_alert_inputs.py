@@ -7,11 +7,11 @@ from typing import Any
 
 import orjson
 
-from streams.core.alerting.at_risk import WaitingContact
-from streams.core.alerting.monitor import AlertMonitor
-from streams.core.shard import Shard, ShardConfig, ShardResult
-from streams.core.state import DictStore
-from streams.core.wire import alert_inputs
+from sqm.streams.core.alerting.at_risk import WaitingContact
+from sqm.streams.core.alerting.monitor import AlertMonitor
+from sqm.streams.core.shard import Shard, ShardConfig, ShardResult
+from sqm.streams.core.state import DictStore
+from sqm.streams.core.wire import alert_inputs
 from tests.events import ev
 
 T0 = 1_772_413_200_000  # 2026-03-02T01:00:00Z
@@ -108,8 +108,8 @@ def test_large_inputs_are_split_under_the_message_limit():
     """4,000 contacts of one tenant waiting at once made a ~950 KiB message; the parts stay
     under ALERT_INPUT_BYTES, each with the shard's clock, and applied one by one they leave the
     alert stage exactly as the whole message would have."""
-    from streams.core.alerting.partition import PartitionAlerts
-    from streams.core.wire import ALERT_INPUT_BYTES, _chunked
+    from sqm.streams.core.alerting.partition import PartitionAlerts
+    from sqm.streams.core.wire import ALERT_INPUT_BYTES, _chunked
 
     events = [ev("contact.queued", T0 + i * 7, f"big-{i}", customer=f"u{i}", queue="q",
                  tenant="shop-with-a-long-name")

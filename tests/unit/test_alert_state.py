@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.core.alerting import AlertChange, AlertMonitor, WaitingContact, parse_config
-from streams.core.alerting import partition as layout
-from streams.core.alerting.monitor import META, PartKey
-from streams.core.alerting.partition import AlertStateStore, PartitionAlerts, parse_key
-from streams.core.partitions import KeyedBytesStore
-from streams.core.rollup import ANSWERED, IN_SLA, N_COUNTERS, OFFERED
-from streams.core.wire import ack_message
+from sqm.streams.core.alerting import AlertChange, AlertMonitor, WaitingContact, parse_config
+from sqm.streams.core.alerting import partition as layout
+from sqm.streams.core.alerting.monitor import META, PartKey
+from sqm.streams.core.alerting.partition import AlertStateStore, PartitionAlerts, parse_key
+from sqm.streams.core.partitions import KeyedBytesStore
+from sqm.streams.core.rollup import ANSWERED, IN_SLA, N_COUNTERS, OFFERED
+from sqm.streams.core.wire import ack_message
 from tests.events import ms
 
 

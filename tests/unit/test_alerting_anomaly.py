@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from streams.core.alerting import AlertMonitor, parse_config
-from streams.core.alerting.anomaly import AnomalyDetector, Baseline, score
-from streams.core.alerting.changes import AlertChange
-from streams.core.alerting.rolling import RollingStore
-from streams.core.alerting.rules import AnomalyRule
+from sqm.streams.core.alerting import AlertMonitor, parse_config
+from sqm.streams.core.alerting.anomaly import AnomalyDetector, Baseline, score
+from sqm.streams.core.alerting.changes import AlertChange
+from sqm.streams.core.alerting.rolling import RollingStore
+from sqm.streams.core.alerting.rules import AnomalyRule
 from tests.events import ms
 
 T0 = ms("2026-03-02T01:00:00+00:00")

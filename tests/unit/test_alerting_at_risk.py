@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from streams.core.alerting import AtRiskTracker, Scope, WaitingContact, waiting_contact
-from streams.core.alerting.at_risk import stopped_waiting
-from streams.core.alerting.changes import AlertChange, alert_id
-from streams.core.alerting.rules import AtRiskConfig
+from sqm.streams.core.alerting import AtRiskTracker, Scope, WaitingContact, waiting_contact
+from sqm.streams.core.alerting.at_risk import stopped_waiting
+from sqm.streams.core.alerting.changes import AlertChange, alert_id
+from sqm.streams.core.alerting.rules import AtRiskConfig
 from tests.events import ev, ms
 from tests.harness import run
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import random
 
-from streams.core.alerting import AlertMonitor, MeanSource, WaitingContact, parse_config
-from streams.core.alerting.changes import AlertChange, alert_id
+from sqm.streams.core.alerting import AlertMonitor, MeanSource, WaitingContact, parse_config
+from sqm.streams.core.alerting.changes import AlertChange, alert_id
 from tests.events import ev, ms
 
 T0 = ms("2026-03-02T01:00:00+00:00")
@@ -282,7 +282,7 @@ def test_changes_carry_exactly_the_columns_of_sqm_alerts():
     assert json.loads(json.dumps(fire.to_dict())) == fire.to_dict()
     assert AlertChange.from_dict(fire.to_dict()) == fire
     # The column form the alert stage writes: the same values, times as epoch ms.
-    from streams.core.alerting.changes import change_columns
+    from sqm.streams.core.alerting.changes import change_columns
 
     changes = run_minutes(monitor(), range(10))
     changes.append(dataclasses.replace(changes[0], state="resolved", ended_at=T0, version=3))
@@ -296,8 +296,8 @@ def test_changes_carry_exactly_the_columns_of_sqm_alerts():
 def test_an_acknowledgement_message_reaches_the_partition_holding_the_alert():
     # What `sqm alerts ack` sends, applied as the alert stage applies `sqm.alert-inputs`: the
     # partition holding the firing alert acknowledges it (once); any other partition ignores it.
-    from streams.core.alerting.partition import PartitionAlerts
-    from streams.core.wire import ack_message
+    from sqm.streams.core.alerting.partition import PartitionAlerts
+    from sqm.streams.core.wire import ack_message
 
     holder, other = PartitionAlerts(monitor()), PartitionAlerts(monitor())
     fire = run_minutes(holder.monitor, range(11))[0]
@@ -316,8 +316,8 @@ def test_wait_p90_from_the_customer_stage_messages():
     # p90 (inclusive) of 10..200 = rank 0.9 × 19 = 17.1 → 180 + 0.1 × 10 = 181 s > 60: the rule
     # (min_sample 20, for 0) fires at the first evaluation. Then a late abandon before its
     # answer takes one contact's wait away: 19 waits, under min_sample, the state holds.
-    from streams.core.alerting.partition import PartitionAlerts
-    from streams.core.wire import alert_inputs
+    from sqm.streams.core.alerting.partition import PartitionAlerts
+    from sqm.streams.core.wire import alert_inputs
     from tests.harness import run
 
     rule = {"id": "p90", "metric": "wait_p90_s", "scope": EACH_QUEUE, "window": "15m",

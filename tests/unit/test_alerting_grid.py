@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from streams.core.alerting import AlertMonitor, WaitingContact, parse_config
-from streams.core.alerting.changes import AlertChange
-from streams.core.alerting.grid import GridSamples
+from sqm.streams.core.alerting import AlertMonitor, WaitingContact, parse_config
+from sqm.streams.core.alerting.changes import AlertChange
+from sqm.streams.core.alerting.grid import GridSamples
 from tests.events import ms
 
 T0 = ms("2026-03-02T01:00:00+00:00")

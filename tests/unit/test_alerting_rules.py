@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from streams.core.alerting import (
+from sqm.streams.core.alerting import (
     DEFAULT_CONFIG,
     AlertConfigError,
     Rule,
     load_rules,
     parse_config,
 )
-from streams.core.alerting.rules import parse_duration
+from sqm.streams.core.alerting.rules import parse_duration
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "config" / "alerts.example.yaml"
 SL = {"id": "x", "metric": "service_level", "comparison": "<", "threshold": 0.8}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import random
 
-from streams.core.alerting import Scope
-from streams.core.alerting.waits import WaitSamples, percentile
+from sqm.streams.core.alerting import Scope
+from sqm.streams.core.alerting.waits import WaitSamples, percentile
 from tests.events import ms
 
 T0 = ms("2026-03-02T01:00:00+00:00")

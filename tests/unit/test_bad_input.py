@@ -8,9 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.core.records import EventRecord
-from streams.core.validate import Rejection, validate
-from streams.replay_summary import numbered_lines, read_lines
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.validate import Rejection, validate
+from sqm.streams.replay_summary import numbered_lines, read_lines
 
 EVENT = (b'{"event_id":"e1","type":"contact.created","occurred_at":"2026-03-02T01:00:00Z",'
          b'"tenant_id":"t1","contact_id":"c1","customer_id":"u1","channel":"chat","queue":"q"')

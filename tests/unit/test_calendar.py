@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.core.calendar import (
+from sqm.streams.core.calendar import (
     ALWAYS_OPEN,
     AlwaysOpen,
     BusinessCalendar,

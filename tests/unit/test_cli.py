@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli import cli
-from streams.config import ConfigError, load_settings
+from sqm.streams.cli import cli
+from sqm.streams.config import ConfigError, load_settings
 
 runner = CliRunner()
 COMMANDS = [["replay"], ["sql"], ["migrate"], ["worker"], ["demo"], ["simulate"],
@@ -27,7 +27,7 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 def sqm(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "sqm.streams.cli", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd,
                           env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC",
                                "PYTHONPATH": str(Path(__file__).parents[2]), **(env or {})})

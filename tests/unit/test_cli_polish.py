@@ -20,13 +20,13 @@ from typer.core import TyperArgument, TyperOption
 from typer.main import get_command
 from typer.testing import CliRunner
 
-from sinks.clickhouse import StoreError
-from streams.cli import cli, settings_for
-from streams.logs import ConsoleHandler, JsonFormatter, setup_logging
-from streams.query import render
-from streams.replay_summary import ReplaySummary
-from streams.scorecard_report import EntityScore, parse_period, terminal_table
-from streams.store import check_store_dir
+from sqm.sinks.clickhouse import StoreError
+from sqm.streams.cli import cli, settings_for
+from sqm.streams.logs import ConsoleHandler, JsonFormatter, setup_logging
+from sqm.streams.query import render
+from sqm.streams.replay_summary import ReplaySummary
+from sqm.streams.scorecard_report import EntityScore, parse_period, terminal_table
+from sqm.streams.store import check_store_dir
 
 ROOT = Path(__file__).parents[2]
 runner = CliRunner()
@@ -34,7 +34,7 @@ runner = CliRunner()
 
 def sqm(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "sqm.streams.cli", *args], capture_output=True,
                           text=True, timeout=120, cwd=cwd,
                           env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC",
                                "PYTHONPATH": str(ROOT), **(env or {})})
@@ -129,8 +129,8 @@ def test_usage_errors_are_one_line(args: list[str], message: str) -> None:
 
 
 def test_the_choices_of_by_are_the_scorecard_entities() -> None:
-    from streams.cli import Entity
-    from streams.scorecard_report import ENTITIES
+    from sqm.streams.cli import Entity
+    from sqm.streams.scorecard_report import ENTITIES
 
     assert [e.value for e in Entity] == list(ENTITIES)
 
@@ -145,7 +145,7 @@ def test_contacts_below_one_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["0d", "0h0m", "7", "7 days", "-1d", "", "1w"])
 def test_a_period_must_be_a_length(text: str) -> None:
-    from streams.config import ConfigError
+    from sqm.streams.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"^--period: expected a length like 24h, 7d or 30d"):
         parse_period(text)
@@ -248,7 +248,7 @@ def test_simulate_into_a_missing_directory_is_one_line(tmp_path: Path) -> None:
 
 
 def entity_scores(n: int) -> list[EntityScore]:
-    from streams.core.scorecard import DEFAULT_GOALS, DEFAULT_INDICATORS, Measured, score
+    from sqm.streams.core.scorecard import DEFAULT_GOALS, DEFAULT_INDICATORS, Measured, score
 
     goal = DEFAULT_GOALS["satisfaction"]
     measured = {name: Measured(0.8 if name.endswith("rate") else 4.2, 25)
@@ -344,7 +344,7 @@ def test_interactive_commands_log_in_plain_words(
     monkeypatch.delenv("SQM_CONFIG", raising=False)
     console = Console(file=io.StringIO(), width=200)
     settings_for(None, tmp_path / "s", log_console=console)
-    logging.getLogger("streams.engine.faust.ingest").warning(
+    logging.getLogger("sqm.streams.engine.faust.ingest").warning(
         "dead-lettered %d of %d events; first reason: %s", 2, 9, "missing field 'type' [x]")
     assert console.file.getvalue() == (  # type: ignore[attr-defined]
         "warning: dead-lettered 2 of 9 events; first reason: missing field 'type' [x]\n")

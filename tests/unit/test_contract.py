@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.events import SCHEMA_PATH, SCHEMA_VERSION, schema_text
-from streams.core.records import EventRecord
-from streams.core.validate import MAX_REASON, Rejection, validate
+from sqm.schemas.events import SCHEMA_PATH, SCHEMA_VERSION, schema_text
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.validate import MAX_REASON, Rejection, validate
 
 # Hand-computed timestamps (not derived from the code under test).
 # 2026-03-01T01:00:00Z: 1970..2025 is 56 years with 14 leap days (1972..2024) → 20454 days,
@@ -359,7 +359,7 @@ def load_schema() -> dict[str, Any]:
 
 def test_committed_schema_is_what_the_models_generate() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
-        "schemas/events.v1.schema.json is stale: run `python -m schemas.events --write`"
+        "schemas/events.v1.schema.json is stale: run `python -m sqm.schemas.events --write`"
     )
 
 

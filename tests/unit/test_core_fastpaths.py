@@ -20,15 +20,15 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.core import rows
-from streams.core.derive import ContactView
-from streams.core.facts import ContactFacts
-from streams.core.records import EventRecord
-from streams.core.rollup import N_COUNTERS, contribution, delta
-from streams.core.shard import Shard, ShardConfig
-from streams.core.state import CustomerState, DictStore
-from streams.core.validate import Rejection, validate, validate_wire
-from streams.simulate import SimConfig, history
+from sqm.streams.core import rows
+from sqm.streams.core.derive import ContactView
+from sqm.streams.core.facts import ContactFacts
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import N_COUNTERS, contribution, delta
+from sqm.streams.core.shard import Shard, ShardConfig
+from sqm.streams.core.state import CustomerState, DictStore
+from sqm.streams.core.validate import Rejection, validate, validate_wire
+from sqm.streams.simulate import SimConfig, history
 from tests.events import ev
 
 BASE = 1_772_326_800_000  # 2026-03-01T01:00:00Z

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import orjson
 
-from streams.core.rows import contact_row
+from sqm.streams.core.rows import contact_row
 from tests.events import ev, ms
 from tests.harness import run
 
@@ -198,7 +198,7 @@ def test_a_redelivery_behind_newer_events_is_a_duplicate_not_late():
 
 
 def test_facts_state_round_trips_and_reads_state_written_before_the_counts() -> None:
-    from streams.core.facts import ContactFacts
+    from sqm.streams.core.facts import ContactFacts
 
     f = ContactFacts("t1", "r", "u1")
     for e in [ev("contact.created", at(0), "r", queue="q"), ev("contact.reopened", at(5), "r"),
@@ -211,9 +211,9 @@ def test_facts_state_round_trips_and_reads_state_written_before_the_counts() -> 
 
 
 def test_the_latest_survey_gives_csat_nps_and_ratings() -> None:
-    from streams.core.derive import derive
-    from streams.core.facts import ContactFacts
-    from streams.core.policy_file import Policy
+    from sqm.streams.core.derive import derive
+    from sqm.streams.core.facts import ContactFacts
+    from sqm.streams.core.policy_file import Policy
 
     events = [
         ev("contact.created", at(0), "s", queue="q"),

@@ -8,9 +8,9 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.core.records import EventRecord
-from streams.core.shard import Shard, ShardConfig
-from streams.core.state import DictStore
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.shard import Shard, ShardConfig
+from sqm.streams.core.state import DictStore
 from tests import reference
 from tests.events import ev
 from tests.harness import FinalTables, run

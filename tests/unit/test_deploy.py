@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from streams.config import Settings, load_settings
+from sqm.streams.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -371,8 +371,8 @@ def test_worker_healthcheck_asks_the_liveness_endpoint(tmp_path: Path) -> None:
     503 (no Docker: the image's `python` is this interpreter)."""
     from prometheus_client import CollectorRegistry
 
-    from streams.engine.faust.health import Answer
-    from streams.observe.server import MetricsServer, wsgi_app
+    from sqm.streams.engine.faust.health import Answer
+    from sqm.streams.observe.server import MetricsServer, wsgi_app
 
     worker = service("worker")
     check = worker["healthcheck"]
@@ -644,7 +644,7 @@ def test_image_runs_sqm_as_non_root() -> None:
     assert entrypoint[-1] == ["sqm"]
     assert cmd[-1] == ["worker"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["sqm"] == "streams.cli:main"
+    assert scripts["sqm"] == "sqm.streams.cli:main"
 
 
 def test_image_installs_the_project_from_what_it_copies() -> None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 
-from streams.core.alerting import AlertChange, parse_config
-from streams.core.routing import shard_for
-from streams.core.shard import Message, Shard, ShardConfig
-from streams.core.state import DictStore, Progress
-from streams.core.wire import alert_inputs
-from streams.direct_workers import AlertPartitions
+from sqm.streams.core.alerting import AlertChange, parse_config
+from sqm.streams.core.routing import shard_for
+from sqm.streams.core.shard import Message, Shard, ShardConfig
+from sqm.streams.core.state import DictStore, Progress
+from sqm.streams.core.wire import alert_inputs
+from sqm.streams.direct_workers import AlertPartitions
 from tests.histories import arrival, history
 from tests.unit.test_hostile_times import ANOMALIES, RULES
 

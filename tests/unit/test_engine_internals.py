@@ -31,7 +31,7 @@ from faust.types import TP
 from kafka.partitioner.default import murmur2  # kafka-python's, not aiokafka's
 from mode import Worker
 
-from streams.engine.faust.tables import table_state
+from sqm.streams.engine.faust.tables import table_state
 
 ROOT = Path(__file__).resolve().parents[2]
 

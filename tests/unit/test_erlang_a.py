@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from streams.core.erlang_a import (
+from sqm.streams.core.erlang_a import (
     MAX_TERMS,
     _nb_cdfs,
     agents_needed_a,
     erlang_a,
     patience_from_abandons,
 )
-from streams.core.staffing import agents_needed_c, erlang_c, service_level_c
+from sqm.streams.core.staffing import agents_needed_c, erlang_c, service_level_c
 
 
 def chain(agents: int, rate: float, aht_s: float, patience_s: float,

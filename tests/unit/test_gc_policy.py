@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.gc_policy import THRESHOLDS, GcPolicy
+from sqm.streams.gc_policy import THRESHOLDS, GcPolicy
 
 
 class Node:

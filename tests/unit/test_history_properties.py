@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from streams.core.alerting import DEFAULT_CONFIG
+from sqm.streams.core.alerting import DEFAULT_CONFIG
 from tests.histories import DAY, arrival, history
 from tests.stream_model import run_model
 from tests.unit.test_core_properties import assert_matches_reference

@@ -23,16 +23,16 @@ from typing import Any, overload
 
 import pytest
 
-from streams.core.alerting import AlertMonitor, MeanSource, WaitingContact, parse_config
-from streams.core.alerting import anomaly as anomaly_module
-from streams.core.alerting import engine as engine_module
-from streams.core.alerting.anomaly import AnomalyDetector
-from streams.core.alerting.changes import AlertChange
-from streams.core.alerting.engine import Engine, boundaries
-from streams.core.alerting.rolling import MetricReads
-from streams.core.records import EventRecord
-from streams.core.shard import Shard, ShardConfig
-from streams.core.state import DictStore
+from sqm.streams.core.alerting import AlertMonitor, MeanSource, WaitingContact, parse_config
+from sqm.streams.core.alerting import anomaly as anomaly_module
+from sqm.streams.core.alerting import engine as engine_module
+from sqm.streams.core.alerting.anomaly import AnomalyDetector
+from sqm.streams.core.alerting.changes import AlertChange
+from sqm.streams.core.alerting.engine import Engine, boundaries
+from sqm.streams.core.alerting.rolling import MetricReads
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.shard import Shard, ShardConfig
+from sqm.streams.core.state import DictStore
 from tests.events import ms
 
 T0 = ms("2026-03-02T01:00:00+00:00")
@@ -370,8 +370,8 @@ class MinuteCounter:
 
         monkeypatch.setattr(Engine, "_rule", counted_rule)
         monkeypatch.setattr(AnomalyDetector, "_observe", counted_observe)
-        from streams.core.alerting.at_risk import AtRiskTracker
-        from streams.core.alerting.waits import WaitSamples
+        from sqm.streams.core.alerting.at_risk import AtRiskTracker
+        from sqm.streams.core.alerting.waits import WaitSamples
 
         for cls, name in ((AtRiskTracker, "gauges_over"), (WaitSamples, "samples_over")):
             original = getattr(cls, name)

@@ -17,14 +17,14 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from streams.config import load_settings
-from streams.core.records import EventRecord
-from streams.core.routing import shard_for
-from streams.core.validate import validate
-from streams.core.wire import decode_chunk, encode_chunk
-from streams.engine.faust.ingest import IngestStage, InputRecord
-from streams.engine.faust.ingest_consumer import IngestConsumer, consumer_config, ingest_group
-from streams.stats import PipelineStats
+from sqm.streams.config import load_settings
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.routing import shard_for
+from sqm.streams.core.validate import validate
+from sqm.streams.core.wire import decode_chunk, encode_chunk
+from sqm.streams.engine.faust.ingest import IngestStage, InputRecord
+from sqm.streams.engine.faust.ingest_consumer import IngestConsumer, consumer_config, ingest_group
+from sqm.streams.stats import PipelineStats
 
 TOPIC = "sqm.events"
 
@@ -284,7 +284,7 @@ def test_a_stop_finishes_and_commits_the_batch_in_hand() -> None:
 
 
 def test_consumer_config_follows_the_broker_profile() -> None:
-    from streams.engine.faust.app import build_app
+    from sqm.streams.engine.faust.app import build_app
 
     class NoWriter:
         client = None

@@ -9,8 +9,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.core.ingest_batch import route_batch
-from streams.core.wire import decode_chunk
+from sqm.streams.core.ingest_batch import route_batch
+from sqm.streams.core.wire import decode_chunk
 
 NOW_MS = 1_780_000_000_000  # 2026-05-28
 VALID = {"event_id": "e1", "type": "message.sent", "occurred_at": "2026-03-02T01:00:00Z",

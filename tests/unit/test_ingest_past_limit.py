@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from schemas.events import epoch_ms, parse_occurred_at
-from streams.config import ConfigError, load_settings
-from streams.core.ingest_batch import DAY_MS, RoutedBatch, route_batch
+from sqm.schemas.events import epoch_ms, parse_occurred_at
+from sqm.streams.config import ConfigError, load_settings
+from sqm.streams.core.ingest_batch import DAY_MS, RoutedBatch, route_batch
 from tests.events import ms
 
 NOW = ms("2026-12-04T13:30:00+00:00")

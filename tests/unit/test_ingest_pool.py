@@ -18,11 +18,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.core import ingest_batch
-from streams.core.ingest_batch import RoutedBatch, route_batch
-from streams.core.routing import shard_for
-from streams.core.wire import decode_chunk
-from streams.ingest_pool import IngestRouter
+from sqm.streams.core import ingest_batch
+from sqm.streams.core.ingest_batch import RoutedBatch, route_batch
+from sqm.streams.core.routing import shard_for
+from sqm.streams.core.wire import decode_chunk
+from sqm.streams.ingest_pool import IngestRouter
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW_MS = 1_772_409_600_000  # 2026-03-02T00:00:00Z
@@ -109,7 +109,7 @@ def test_a_full_message_is_split_without_reordering(monkeypatch: pytest.MonkeyPa
 CHILD_OF_KILLED = """
 import os, sys, time
 sys.path.insert(0, {root!r})
-from streams.ingest_pool import IngestRouter
+from sqm.streams.ingest_pool import IngestRouter
 router = IngestRouter(1)
 router.start()
 pids = list(router._pool._processes) if router._pool else []

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.config import Settings, load_settings
+from sqm.streams.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"

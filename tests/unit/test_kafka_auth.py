@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from streams.config import ConfigError, load_settings
-from streams.kafka_auth import changelog_config, client_auth, faust_auth, replication_factor
-from streams.store import store_url
+from sqm.streams.config import ConfigError, load_settings
+from sqm.streams.kafka_auth import changelog_config, client_auth, faust_auth, replication_factor
+from sqm.streams.store import store_url
 
 
 @pytest.fixture()

@@ -15,12 +15,12 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.config import ConfigError, load_settings
-from streams.core.ingest_batch import route_batch
-from streams.engine.faust.health import LoopSampler
-from streams.observe.metrics import LoopSnapshot
-from streams.observe.reasons import CATEGORIES, reason_category
-from streams.observe.server import MetricsServer, wsgi_app
+from sqm.streams.config import ConfigError, load_settings
+from sqm.streams.core.ingest_batch import route_batch
+from sqm.streams.engine.faust.health import LoopSampler
+from sqm.streams.observe.metrics import LoopSnapshot
+from sqm.streams.observe.reasons import CATEGORIES, reason_category
+from sqm.streams.observe.server import MetricsServer, wsgi_app
 
 MESSY = Path(__file__).resolve().parents[1] / "data" / "messy.jsonl"
 NOW_MS = int(time.time() * 1000)

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from streams.core.calendar import ALWAYS_OPEN, BusinessCalendar
-from streams.core.policy import DEFAULT_FIRST_RESPONSE_TARGETS_S
-from streams.core.policy_file import (
+from sqm.streams.core.calendar import ALWAYS_OPEN, BusinessCalendar
+from sqm.streams.core.policy import DEFAULT_FIRST_RESPONSE_TARGETS_S
+from sqm.streams.core.policy_file import (
     ClockRules,
     Policy,
     PolicyError,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.core.derive import ContactView
-from streams.core.policy_file import Policy, parse_policy
-from streams.core.records import EventRecord
-from streams.core.rows import contact_row
-from streams.core.shard import ShardConfig
+from sqm.streams.core.derive import ContactView
+from sqm.streams.core.policy_file import Policy, parse_policy
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rows import contact_row
+from sqm.streams.core.shard import ShardConfig
 from tests.events import ev, ms
 from tests.harness import FinalTables, run
 
@@ -289,8 +289,8 @@ def test_changing_the_policy_keeps_the_state_and_records_the_new_version() -> No
     # A worker restarted with a new policy (chat target 30 s → 60 s) keeps its facts: c1,
     # created under v1 and answered after 45 s under v2, is met (45 ≤ 60) and says v2; c2,
     # untouched since, is not rewritten (its row keeps v1).
-    from streams.core.shard import Shard
-    from streams.core.state import DictStore
+    from sqm.streams.core.shard import Shard
+    from sqm.streams.core.state import DictStore
 
     store = DictStore()
     v1 = parse_policy({"version": "v1"})

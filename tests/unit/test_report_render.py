@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.config import ConfigError
-from streams.report.cells import dur, pct
-from streams.report.command import report_scope
-from streams.report.render import SECTIONS, render
+from sqm.streams.config import ConfigError
+from sqm.streams.report.cells import dur, pct
+from sqm.streams.report.command import report_scope
+from sqm.streams.report.render import SECTIONS, render
 
 COUNTERS = dict.fromkeys(["offered", "answered", "answered_in_sla", "sl_met", "sl_missed",
                           "abandoned", "short_abandoned", "wait_s_sum", "created",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.core.scorecard import (
+from sqm.streams.core.scorecard import (
     DEFAULT_GOALS,
     DEFAULT_INDICATORS,
     Goal,
@@ -62,7 +62,7 @@ def test_default_goals_use_known_indicators_with_positive_weights() -> None:
 
 
 def test_policy_file_overrides_targets_minimums_and_goals() -> None:
-    from streams.core.policy_file import parse_policy, scorecard_config
+    from sqm.streams.core.policy_file import parse_policy, scorecard_config
 
     policy = parse_policy({"version": "v1", "scorecard": {
         "indicators": {"fcr_rate": {"target": 0.5, "min_count": 3}},
@@ -86,7 +86,7 @@ def test_policy_file_overrides_targets_minimums_and_goals() -> None:
      "scorecard.indicators.fcr_rate.goal: unknown key"),
 ])
 def test_bad_scorecard_sections_are_one_line_errors(section: dict, says: str) -> None:
-    from streams.core.policy_file import PolicyError, parse_policy
+    from sqm.streams.core.policy_file import PolicyError, parse_policy
 
     with pytest.raises(PolicyError) as err:
         parse_policy({"version": "v1", "scorecard": section})

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from streams.arrival_profile import DAILY, WEEKLY, rate, tenant_zone
-from streams.simulate import SimConfig
-from streams.simulate_days import MAX_SWAP, history_days
+from sqm.streams.arrival_profile import DAILY, WEEKLY, rate, tenant_zone
+from sqm.streams.simulate import SimConfig
+from sqm.streams.simulate_days import MAX_SWAP, history_days
 
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 DAYS = 28  # four whole weeks: every weekday equally often
@@ -144,7 +144,7 @@ def test_the_command_refuses_bad_options_in_one_line(
     tmp_path: Path, args: list[str], message: str,
 ) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "simulate", str(tmp_path / "out.jsonl"), *args],
+        [sys.executable, "-m", "sqm.streams.cli", "simulate", str(tmp_path / "out.jsonl"), *args],
         capture_output=True, text=True, timeout=120,
         env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).parents[2])},
     )
@@ -157,7 +157,7 @@ def test_the_command_refuses_bad_options_in_one_line(
 def test_the_command_writes_the_history(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     run = subprocess.run(
-        [sys.executable, "-m", "streams.cli", "simulate", str(out), "--days", "9",
+        [sys.executable, "-m", "sqm.streams.cli", "simulate", str(out), "--days", "9",
          "--contacts", "500", "--seed", "3"],
         capture_output=True, text=True, timeout=120,
         env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).parents[2])},

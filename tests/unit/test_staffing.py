@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.core.staffing import (
+from sqm.streams.core.staffing import (
     SERVICE_LEVEL_GOAL,
     agents_needed_c,
     average_wait_c,

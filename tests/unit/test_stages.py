@@ -13,14 +13,14 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.core.ingest_batch import route_batch
-from streams.core.partitions import KeyedBytesStore, MemoryPartitions
-from streams.core.ports import ChangelogRecord, OutRecord, Rows
-from streams.core.shard import ShardConfig
-from streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
-from streams.core.stages.ingest import IngestBatch, IngestStage
-from streams.core.stages.settle import Prepared, settle
-from streams.core.state import SEP, Progress
+from sqm.streams.core.ingest_batch import route_batch
+from sqm.streams.core.partitions import KeyedBytesStore, MemoryPartitions
+from sqm.streams.core.ports import ChangelogRecord, OutRecord, Rows
+from sqm.streams.core.shard import ShardConfig
+from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
+from sqm.streams.core.stages.ingest import IngestBatch, IngestStage
+from sqm.streams.core.stages.settle import Prepared, settle
+from sqm.streams.core.state import SEP, Progress
 from tests.events import ev
 
 T0 = 1_772_413_200_000  # 2026-03-02T01:00:00Z

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = """
 import asyncio, signal, sys
-from streams.engine.faust.stop_guard import StopGuard
+from sqm.streams.engine.faust.stop_guard import StopGuard
 
 async def main(busy):
     loop = asyncio.get_running_loop()

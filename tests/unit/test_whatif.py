@@ -26,15 +26,15 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli import cli
-from streams.config import ConfigError
-from streams.core.alerting import AtRiskConfig
-from streams.core.policy_file import Policy, parse_policy, scorecard_config
-from streams.core.records import ABANDONED, CREATED, MESSAGE, QUEUED, EventRecord
-from streams.whatif.compare import ALL, Period, compare
-from streams.whatif.indicators import measure
-from streams.whatif.policies import Side, check_stored
-from streams.whatif.recompute import Rules, contact_facts, recompute
+from sqm.streams.cli import cli
+from sqm.streams.config import ConfigError
+from sqm.streams.core.alerting import AtRiskConfig
+from sqm.streams.core.policy_file import Policy, parse_policy, scorecard_config
+from sqm.streams.core.records import ABANDONED, CREATED, MESSAGE, QUEUED, EventRecord
+from sqm.streams.whatif.compare import ALL, Period, compare
+from sqm.streams.whatif.indicators import measure
+from sqm.streams.whatif.policies import Side, check_stored
+from sqm.streams.whatif.recompute import Rules, contact_facts, recompute
 from tests.events import ev, ms
 
 T0 = ms("2026-03-02T01:00:00Z")

@@ -7,13 +7,13 @@ warnings on a timer (`at_risk.py`); anomalies compare a scope with its own EWMA 
 `AlertChange`: one `sqm.alerts` row. See docs/alerting.md.
 """
 
-from streams.core.alerting.anomaly import AnomalyDetector
-from streams.core.alerting.at_risk import AtRiskTracker, WaitingContact, waiting_contact
-from streams.core.alerting.changes import AlertChange, ScopeKey
-from streams.core.alerting.engine import Engine, MetricSource
-from streams.core.alerting.monitor import AlertMonitor
-from streams.core.alerting.rolling import RollingStore, Sample
-from streams.core.alerting.rules import (
+from sqm.streams.core.alerting.anomaly import AnomalyDetector
+from sqm.streams.core.alerting.at_risk import AtRiskTracker, WaitingContact, waiting_contact
+from sqm.streams.core.alerting.changes import AlertChange, ScopeKey
+from sqm.streams.core.alerting.engine import Engine, MetricSource
+from sqm.streams.core.alerting.monitor import AlertMonitor
+from sqm.streams.core.alerting.rolling import RollingStore, Sample
+from sqm.streams.core.alerting.rules import (
     DEFAULT_ANOMALIES,
     DEFAULT_CONFIG,
     DEFAULT_RULES,
@@ -26,7 +26,7 @@ from streams.core.alerting.rules import (
     load_rules,
     parse_config,
 )
-from streams.core.alerting.supplied import MeanSource, ScopedValues
+from sqm.streams.core.alerting.supplied import MeanSource, ScopedValues
 
 __all__ = [
     "DEFAULT_ANOMALIES",

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streams.core.alerting.changes import (
+from sqm.streams.core.alerting.changes import (
     AT_RISK,
     BREACH,
     FIRING,
@@ -40,10 +40,10 @@ from streams.core.alerting.changes import (
     duration_text,
     iso,
 )
-from streams.core.alerting.grid import ceil_minute
-from streams.core.alerting.rolling import Sample, key_memo
-from streams.core.alerting.rules import AtRiskConfig, Scope
-from streams.core.derive import ContactView
+from sqm.streams.core.alerting.grid import ceil_minute
+from sqm.streams.core.alerting.rolling import Sample, key_memo
+from sqm.streams.core.alerting.rules import AtRiskConfig, Scope
+from sqm.streams.core.derive import ContactView
 
 STOP_REASONS = ("answered", "abandoned", "resolved", "expired")
 

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, Protocol
 
-from streams.core.alerting.changes import (
+from sqm.streams.core.alerting.changes import (
     BREACH,
     FIRING,
     LABELS,
@@ -41,10 +41,10 @@ from streams.core.alerting.changes import (
     scope_text,
     value_text,
 )
-from streams.core.alerting.grid import GridSamples, ceil_minute, change_points
-from streams.core.alerting.machine import PENDING, Machines
-from streams.core.alerting.rolling import MetricReads, RollingStore, Sample
-from streams.core.alerting.rules import (
+from sqm.streams.core.alerting.grid import GridSamples, ceil_minute, change_points
+from sqm.streams.core.alerting.machine import PENDING, Machines
+from sqm.streams.core.alerting.rolling import MetricReads, RollingStore, Sample
+from sqm.streams.core.alerting.rules import (
     GAUGE_METRICS,
     MINUTE_MS,
     Rule,

@@ -25,9 +25,9 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from streams.core.alerting.changes import ScopeKey
-from streams.core.alerting.rolling import Sample, Specs
-from streams.core.alerting.rules import GAUGE_METRICS, MINUTE_MS, Rule, Scope
+from sqm.streams.core.alerting.changes import ScopeKey
+from sqm.streams.core.alerting.rolling import Sample, Specs
+from sqm.streams.core.alerting.rules import GAUGE_METRICS, MINUTE_MS, Rule, Scope
 
 
 class GridSource(Protocol):

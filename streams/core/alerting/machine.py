@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from streams.core.alerting.changes import (
+from sqm.streams.core.alerting.changes import (
     ACKNOWLEDGED,
     FIRING,
     RESOLVED,

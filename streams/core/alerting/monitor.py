@@ -24,15 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from streams.core.alerting.anomaly import AnomalyDetector
-from streams.core.alerting.at_risk import AtRiskTracker, WaitingContact
-from streams.core.alerting.changes import AlertChange
-from streams.core.alerting.engine import HOUR_MS, Engine, MetricSource
-from streams.core.alerting.rolling import RollingStore
-from streams.core.alerting.rules import DEFAULT_CONFIG, MINUTE_MS, AlertConfig
-from streams.core.alerting.waits import PERCENTILES, WaitDims, WaitSamples
-from streams.core.derive import ContactView
-from streams.core.rollup import WindowKey
+from sqm.streams.core.alerting.anomaly import AnomalyDetector
+from sqm.streams.core.alerting.at_risk import AtRiskTracker, WaitingContact
+from sqm.streams.core.alerting.changes import AlertChange
+from sqm.streams.core.alerting.engine import HOUR_MS, Engine, MetricSource
+from sqm.streams.core.alerting.rolling import RollingStore
+from sqm.streams.core.alerting.rules import DEFAULT_CONFIG, MINUTE_MS, AlertConfig
+from sqm.streams.core.alerting.waits import PERCENTILES, WaitDims, WaitSamples
+from sqm.streams.core.derive import ContactView
+from sqm.streams.core.rollup import WindowKey
 
 STATE_VERSION = 1
 PARTS_VERSION = 1

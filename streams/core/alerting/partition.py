@@ -30,11 +30,11 @@ from typing import Any, cast
 
 import orjson
 
-from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
-from streams.core.alerting.at_risk import LEGACY, WaitingContact
-from streams.core.alerting.monitor import META, PartKey
-from streams.core.ports import PartitionedStateStore, PartitionState
-from streams.core.rollup import WindowKey
+from sqm.streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
+from sqm.streams.core.alerting.at_risk import LEGACY, WaitingContact
+from sqm.streams.core.alerting.monitor import META, PartKey
+from sqm.streams.core.ports import PartitionedStateStore, PartitionState
+from sqm.streams.core.rollup import WindowKey
 
 
 class PartitionAlerts:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from operator import add, sub
 from typing import Any, NamedTuple
 
-from streams.core.alerting.changes import ScopeKey
-from streams.core.alerting.rules import Scope
-from streams.core.rollup import (
+from sqm.streams.core.alerting.changes import ScopeKey
+from sqm.streams.core.alerting.rules import Scope
+from sqm.streams.core.rollup import (
     ABANDONED,
     ANSWERED,
     CREATED,

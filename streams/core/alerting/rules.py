@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from streams.core.alerting.defaults import DEFAULT_ANOMALY_DATA, DEFAULT_RULE_DATA
-from streams.core.records import CHANNELS, PRIORITIES
+from sqm.streams.core.alerting.defaults import DEFAULT_ANOMALY_DATA, DEFAULT_RULE_DATA
+from sqm.streams.core.records import CHANNELS, PRIORITIES
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000

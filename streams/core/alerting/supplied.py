@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from streams.core.alerting.changes import ScopeKey
-from streams.core.alerting.rolling import Sample, group_key
-from streams.core.alerting.rules import Scope
+from sqm.streams.core.alerting.changes import ScopeKey
+from sqm.streams.core.alerting.rolling import Sample, group_key
+from sqm.streams.core.alerting.rules import Scope
 
 
 class MeanSource:

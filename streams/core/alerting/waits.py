@@ -15,10 +15,10 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from typing import Any
 
-from streams.core.alerting.changes import ScopeKey
-from streams.core.alerting.grid import after_minute
-from streams.core.alerting.rolling import Sample, key_memo
-from streams.core.alerting.rules import Scope
+from sqm.streams.core.alerting.changes import ScopeKey
+from sqm.streams.core.alerting.grid import after_minute
+from sqm.streams.core.alerting.rolling import Sample, key_memo
+from sqm.streams.core.alerting.rules import Scope
 
 # tenant, channel, queue, priority, agent (the answering agent)
 WaitDims = tuple[str, str, str, str, str]

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
-from streams.core.alerting.changes import change_columns
-from streams.core.alerting.partition import AlertStateStore, PartitionAlerts
-from streams.core.ports import OutRecord, PartitionedStateStore
-from streams.core.stages.settle import Prepared
+from sqm.streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
+from sqm.streams.core.alerting.changes import change_columns
+from sqm.streams.core.alerting.partition import AlertStateStore, PartitionAlerts
+from sqm.streams.core.ports import OutRecord, PartitionedStateStore
+from sqm.streams.core.stages.settle import Prepared
 
 
 @dataclass(slots=True)

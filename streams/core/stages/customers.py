@@ -16,18 +16,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from streams.core import rows
-from streams.core.archive import Archive
-from streams.core.derive import ContactView
-from streams.core.ports import OutRecord, PartitionedStateStore
-from streams.core.records import EventRecord
-from streams.core.rollup import WindowKey
-from streams.core.shard import Late, Message, Shard, ShardConfig, ShardResult
-from streams.core.stages.settle import Prepared
-from streams.core.wire import alert_inputs, dead_letter_message
+from sqm.streams.core import rows
+from sqm.streams.core.archive import Archive
+from sqm.streams.core.derive import ContactView
+from sqm.streams.core.ports import OutRecord, PartitionedStateStore
+from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import WindowKey
+from sqm.streams.core.shard import Late, Message, Shard, ShardConfig, ShardResult
+from sqm.streams.core.stages.settle import Prepared
+from sqm.streams.core.wire import alert_inputs, dead_letter_message
 
 if TYPE_CHECKING:
-    from streams.stats import PipelineStats
+    from sqm.streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 

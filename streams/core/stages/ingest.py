@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.core.ingest_batch import RoutedBatch
-from streams.core.ports import OutRecord
-from streams.core.rows import dead_letter_row
-from streams.core.stages.settle import Prepared
-from streams.core.state import Progress
-from streams.core.validate import Rejection
-from streams.core.wire import dead_letter_message, encode_progress
+from sqm.streams.core.ingest_batch import RoutedBatch
+from sqm.streams.core.ports import OutRecord
+from sqm.streams.core.rows import dead_letter_row
+from sqm.streams.core.stages.settle import Prepared
+from sqm.streams.core.state import Progress
+from sqm.streams.core.validate import Rejection
+from sqm.streams.core.wire import dead_letter_message, encode_progress
 
 
 @dataclass(slots=True)

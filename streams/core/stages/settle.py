@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from streams.core.ports import ChangelogRecord, Outbox, OutRecord, Rows
+from sqm.streams.core.ports import ChangelogRecord, Outbox, OutRecord, Rows
 
 
 @dataclass(slots=True)

@@ -23,15 +23,15 @@ from collections.abc import Iterable, Sequence
 import faust
 from faust.types import TableT
 
-from sinks.annotation_outbox import offer_annotations
-from sinks.writer import ClickHouseWriter
-from streams.core.alerting import AlertConfig
-from streams.core.alerting.changes import ACKNOWLEDGED, FIRING
-from streams.core.stages.alerts import AlertStage, PreparedAlerts
-from streams.core.stages.settle import settle
-from streams.engine.faust.record_batches import RecordBatches
-from streams.engine.faust.tables import Ack, FaustOutbox, table_state
-from streams.stats import PipelineStats
+from sqm.sinks.annotation_outbox import offer_annotations
+from sqm.sinks.writer import ClickHouseWriter
+from sqm.streams.core.alerting import AlertConfig
+from sqm.streams.core.alerting.changes import ACKNOWLEDGED, FIRING
+from sqm.streams.core.stages.alerts import AlertStage, PreparedAlerts
+from sqm.streams.core.stages.settle import settle
+from sqm.streams.engine.faust.record_batches import RecordBatches
+from sqm.streams.engine.faust.tables import Ack, FaustOutbox, table_state
+from sqm.streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 # Acknowledged: still firing, someone is on it.

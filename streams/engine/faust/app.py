@@ -16,24 +16,24 @@ from typing import Any
 
 import faust
 
-from sinks.archive import ClickHouseArchive
-from sinks.writer import ClickHouseWriter
-from streams.app_config import load_alert_config
-from streams.config import Settings
-from streams.core.stages.customers import PreparedCustomers
-from streams.engine.faust.alerts import AlertAgent
-from streams.engine.faust.broker import EMBEDDED_FAUST_SETTINGS
-from streams.engine.faust.customers import CustomerAgent
-from streams.engine.faust.ingest import IngestStage
-from streams.engine.faust.ingest_consumer import IngestConsumer, consumer_config
-from streams.engine.faust.paced_take import acknowledge, take_paced
-from streams.engine.faust.record_batches import RecordBatches, faust_producer
-from streams.engine.faust.recovery import OrderedTableManager, TansuTableManager
-from streams.engine.faust.router_service import RouterService
-from streams.gc_policy import GcPolicy
-from streams.ingest_pool import IngestRouter
-from streams.kafka_auth import changelog_config, faust_auth, replication_factor
-from streams.stats import PipelineStats
+from sqm.sinks.archive import ClickHouseArchive
+from sqm.sinks.writer import ClickHouseWriter
+from sqm.streams.app_config import load_alert_config
+from sqm.streams.config import Settings
+from sqm.streams.core.stages.customers import PreparedCustomers
+from sqm.streams.engine.faust.alerts import AlertAgent
+from sqm.streams.engine.faust.broker import EMBEDDED_FAUST_SETTINGS
+from sqm.streams.engine.faust.customers import CustomerAgent
+from sqm.streams.engine.faust.ingest import IngestStage
+from sqm.streams.engine.faust.ingest_consumer import IngestConsumer, consumer_config
+from sqm.streams.engine.faust.paced_take import acknowledge, take_paced
+from sqm.streams.engine.faust.record_batches import RecordBatches, faust_producer
+from sqm.streams.engine.faust.recovery import OrderedTableManager, TansuTableManager
+from sqm.streams.engine.faust.router_service import RouterService
+from sqm.streams.gc_policy import GcPolicy
+from sqm.streams.ingest_pool import IngestRouter
+from sqm.streams.kafka_auth import changelog_config, faust_auth, replication_factor
+from sqm.streams.stats import PipelineStats
 
 STATE_TABLE = "sqm-state"
 ALERT_STATE_TABLE = "sqm-alert-state"

@@ -19,17 +19,17 @@ from datetime import UTC, datetime
 import faust
 from faust.types import TableT
 
-from sinks.writer import ClickHouseWriter
-from streams.config import Settings
-from streams.core.archive import Archive
-from streams.core.shard import Message
-from streams.core.stages.customers import CustomerBatch, CustomerStage, Origin, PreparedCustomers
-from streams.core.stages.settle import settle
-from streams.core.wire import decode_chunk
-from streams.engine.faust.ingest import record_time
-from streams.engine.faust.record_batches import RecordBatches
-from streams.engine.faust.tables import Ack, FaustOutbox, table_state
-from streams.stats import PipelineStats
+from sqm.sinks.writer import ClickHouseWriter
+from sqm.streams.config import Settings
+from sqm.streams.core.archive import Archive
+from sqm.streams.core.shard import Message
+from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin, PreparedCustomers
+from sqm.streams.core.stages.settle import settle
+from sqm.streams.core.wire import decode_chunk
+from sqm.streams.engine.faust.ingest import record_time
+from sqm.streams.engine.faust.record_batches import RecordBatches
+from sqm.streams.engine.faust.tables import Ack, FaustOutbox, table_state
+from sqm.streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 

@@ -14,15 +14,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from streams.core.alerting.monitor import META
-from streams.core.alerting.partition import PartitionAlerts, table_key
-from streams.core.state import ShardMeta, meta_key
-from streams.engine.faust.alerts import FIRING_STATES
-from streams.engine.faust.ingest_consumer import ingest_group
-from streams.observe.metrics import STATE_EVERY_S, LoopSnapshot, count_state, read_counters
+from sqm.streams.core.alerting.monitor import META
+from sqm.streams.core.alerting.partition import PartitionAlerts, table_key
+from sqm.streams.core.state import ShardMeta, meta_key
+from sqm.streams.engine.faust.alerts import FIRING_STATES
+from sqm.streams.engine.faust.ingest_consumer import ingest_group
+from sqm.streams.observe.metrics import STATE_EVERY_S, LoopSnapshot, count_state, read_counters
 
 if TYPE_CHECKING:
-    from streams.engine.faust.app import Pipeline
+    from sqm.streams.engine.faust.app import Pipeline
 
 STORE_CHECK_S = 10.0
 
@@ -179,7 +179,7 @@ def _behind(high: int | None, committed: int | None) -> int | None:
 
 def store_problem(pipeline: Pipeline) -> str | None:
     """Why the store is not usable (one line), or None. Blocking: run in a thread."""
-    from sinks.migrations import pending
+    from sqm.sinks.migrations import pending
 
     client = pipeline.extras.get("client")
     if client is None:

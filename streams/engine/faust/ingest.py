@@ -19,16 +19,16 @@ from typing import Protocol
 
 import faust
 
-from sinks.writer import ClickHouseWriter
-from streams.config import Settings
-from streams.core.input_progress import InputProgress
-from streams.core.ports import ChangelogRecord, OutRecord, Rows
-from streams.core.stages.ingest import IngestBatch
-from streams.core.stages.ingest import IngestStage as CoreIngestStage
-from streams.core.stages.settle import settle
-from streams.ingest_pool import IngestRouter, Routing
-from streams.observe.reasons import reason_category
-from streams.stats import PipelineStats
+from sqm.sinks.writer import ClickHouseWriter
+from sqm.streams.config import Settings
+from sqm.streams.core.input_progress import InputProgress
+from sqm.streams.core.ports import ChangelogRecord, OutRecord, Rows
+from sqm.streams.core.stages.ingest import IngestBatch
+from sqm.streams.core.stages.ingest import IngestStage as CoreIngestStage
+from sqm.streams.core.stages.settle import settle
+from sqm.streams.ingest_pool import IngestRouter, Routing
+from sqm.streams.observe.reasons import reason_category
+from sqm.streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 

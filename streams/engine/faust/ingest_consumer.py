@@ -40,9 +40,9 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 from mode import Service
 
-from streams.core.input_progress import InputProgress
-from streams.engine.faust.ingest import InputRecord
-from streams.kafka_auth import auth_of
+from sqm.streams.core.input_progress import InputProgress
+from sqm.streams.engine.faust.ingest import InputRecord
+from sqm.streams.kafka_auth import auth_of
 
 log = logging.getLogger(__name__)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from streams.engine.faust.health import LoopSampler
-from streams.observe.metrics import Metrics
-from streams.observe.server import MetricsServer, wsgi_app
+from sqm.streams.engine.faust.health import LoopSampler
+from sqm.streams.observe.metrics import Metrics
+from sqm.streams.observe.server import MetricsServer, wsgi_app
 
 if TYPE_CHECKING:
-    from streams.engine.faust.app import Pipeline
+    from sqm.streams.engine.faust.app import Pipeline
 
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 1.0

@@ -45,7 +45,7 @@ from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
 from faust.types import TP, ConsumerT
 
-from streams.engine.faust.broker import tansu_end_offsets
+from sqm.streams.engine.faust.broker import tansu_end_offsets
 
 FETCH_SETTLE_S = 1.5
 

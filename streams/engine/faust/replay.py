@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from streams.core import rows
-from streams.kafka_auth import client_auth
-from streams.replay_summary import (
+from sqm.streams.core import rows
+from sqm.streams.kafka_auth import client_auth
+from sqm.streams.replay_summary import (
     MAX_LINE_BYTES,
     ReplayError,
     ReplaySummary,
@@ -29,8 +29,8 @@ from streams.replay_summary import (
 )
 
 if TYPE_CHECKING:
-    from sinks.writer import ClickHouseWriter
-    from streams.engine.faust.app import Pipeline
+    from sqm.sinks.writer import ClickHouseWriter
+    from sqm.streams.engine.faust.app import Pipeline
 
 STALL_TIMEOUT_S = 120.0  # no progress at all for this long means something is broken
 

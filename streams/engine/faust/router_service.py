@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mode import Service
 
-from streams.ingest_pool import IngestRouter
+from sqm.streams.ingest_pool import IngestRouter
 
 
 class RouterService(Service):

@@ -15,14 +15,14 @@ from pathlib import Path
 import faust
 from clickhouse_connect.driver.client import Client
 
-from sinks.writer import ClickHouseWriter, RetryPolicy
-from streams.config import Settings
-from streams.engine.faust.app import Pipeline, build_app
-from streams.engine.faust.broker import EmbeddedBroker, ensure_topics
-from streams.engine.faust.observability import serve_observability
-from streams.engine.faust.stop_guard import StopGuard
-from streams.kafka_auth import client_auth, replication_factor, topic_config
-from streams.store import open_store
+from sqm.sinks.writer import ClickHouseWriter, RetryPolicy
+from sqm.streams.config import Settings
+from sqm.streams.engine.faust.app import Pipeline, build_app
+from sqm.streams.engine.faust.broker import EmbeddedBroker, ensure_topics
+from sqm.streams.engine.faust.observability import serve_observability
+from sqm.streams.engine.faust.stop_guard import StopGuard
+from sqm.streams.kafka_auth import client_auth, replication_factor, topic_config
+from sqm.streams.store import open_store
 
 log = logging.getLogger(__name__)
 

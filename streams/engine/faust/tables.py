@@ -9,10 +9,10 @@ from typing import Any, cast
 
 from faust.types import TableT
 
-from sinks.writer import ClickHouseWriter
-from streams.core.partitions import KeyedBytesStore
-from streams.core.ports import ChangelogRecord, OutRecord, Rows
-from streams.engine.faust.record_batches import RecordBatches
+from sqm.sinks.writer import ClickHouseWriter
+from sqm.streams.core.partitions import KeyedBytesStore
+from sqm.streams.core.ports import ChangelogRecord, OutRecord, Rows
+from sqm.streams.engine.faust.record_batches import RecordBatches
 
 Ack = Callable[[], Awaitable[None]]
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sinks.clickhouse import connect
+from sqm.sinks.clickhouse import connect
 
 ROOT = Path(__file__).parents[3]
 SCRIPT = re.compile(r'<script type="application/json" id="sqm-report-data">(.*?)</script>', re.S)
@@ -25,7 +25,7 @@ TENANT_ARGS = ["--tenant", "shop-2", "--period", "3d", "--end", "2026-03-07T12:3
 
 
 def sqm(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "sqm.streams.cli", *args], capture_output=True,
                           text=True, timeout=300, cwd=cwd,
                           env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC",
                                "PYTHONPATH": str(ROOT)})

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from streams.report.render import SECTIONS
+from sqm.streams.report.render import SECTIONS
 from tests.integration.report.conftest import Built
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from streams.cli import cli
-from streams.report.render import SECTIONS
+from sqm.streams.cli import cli
+from sqm.streams.report.render import SECTIONS
 from tests.integration.report.conftest import Built, sqm
 
 pytestmark = pytest.mark.integration
