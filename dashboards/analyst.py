@@ -11,7 +11,13 @@ from sqm.dashboards.frame import bucket_variable, new_dashboard
 from sqm.dashboards.panels import grid, table_panel, target_thresholds, timeseries_panel
 from sqm.dashboards.query import ClickHouseQuery, Format
 from sqm.dashboards.sdk import db
-from sqm.dashboards.sql import CONTACT_SCOPE, SERVICE_LEVEL, SERVICE_LEVEL_TARGET, SLA_SCOPE, in_filter
+from sqm.dashboards.sql import (
+    CONTACT_SCOPE,
+    SERVICE_LEVEL,
+    SERVICE_LEVEL_TARGET,
+    SLA_SCOPE,
+    in_filter,
+)
 
 __all__ = ["UID", "build"]
 

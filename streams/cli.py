@@ -16,7 +16,7 @@ __all__ = ["Entity", "cli", "err", "fail", "main", "out", "settings_for"]
 
 # Importing a module registers its commands: in this order, the order of `sqm --help`.
 for _module in ("replay", "sql", "analysis", "store", "worker", "traffic"):
-    import_module(f"streams.commands.{_module}")
+    import_module(f"sqm.streams.commands.{_module}")
 mount_subcommands()
 
 

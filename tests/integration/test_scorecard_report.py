@@ -111,8 +111,9 @@ def test_agent_indicators_have_no_answered_rate(store: Path) -> None:
 
 def test_cli_json_marks_small_samples(store: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "sqm.streams.cli", "scorecard", "--store", str(store), "--by", "queue",
-         "--goal", "satisfaction", "--period", "10d", "--end", "2026-03-12T10:00:00Z",
+        [sys.executable, "-m", "sqm.streams.cli", "scorecard", "--store", str(store),
+         "--by", "queue", "--goal", "satisfaction", "--period", "10d",
+         "--end", "2026-03-12T10:00:00Z",
          "--format", "json"],
         capture_output=True, text=True, timeout=120,
         env={"PATH": os.environ.get("PATH", ""), "TZ": "UTC"})
@@ -125,7 +126,8 @@ def test_cli_json_marks_small_samples(store: Path) -> None:
 
 def test_cli_refuses_an_unknown_grouping_in_one_line(store: Path) -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "sqm.streams.cli", "scorecard", "--store", str(store), "--by", "team"],
+        [sys.executable, "-m", "sqm.streams.cli", "scorecard", "--store", str(store),
+         "--by", "team"],
         capture_output=True, text=True, timeout=60, env={"PATH": os.environ.get("PATH", "")})
     assert run.returncode == 2  # a usage error, as typer's own
     assert run.stderr.strip() == "error: --by: 'team' is not one of agent, queue, channel"
