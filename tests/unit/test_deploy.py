@@ -650,8 +650,7 @@ def test_image_runs_sqm_as_non_root() -> None:
 def test_image_installs_the_project_from_what_it_copies() -> None:
     sources = copied_sources()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
-    packages = {p.rstrip("*") for p in include}
+    packages = set(pyproject["tool"]["setuptools"]["package-dir"].values())  # the folders
     assert "pyproject.toml" in sources
     assert packages <= set(sources), f"COPY every package: {sorted(packages - set(sources))}"
     for source in sources:
