@@ -30,7 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqm.streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertMonitor, parse_config
 from sqm.streams.core.alerting.defaults import DEFAULT_RULE_DATA
-from sqm.streams.core.alerting.partition import AlertStateStore, PartitionAlerts, legacy_key, parse_key
+from sqm.streams.core.alerting.partition import (
+    AlertStateStore,
+    PartitionAlerts,
+    legacy_key,
+    parse_key,
+)
 from sqm.streams.core.partitions import KeyedBytesStore
 from sqm.streams.core.rollup import ANSWERED, IN_SLA, MINUTE_MS, N_COUNTERS, OFFERED, WAIT_MS
 

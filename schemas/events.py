@@ -2,7 +2,8 @@
 
 These pydantic models are the single source of the contract: `streams/core/validate.py` checks
 events with them and `schemas/events.v1.schema.json` is generated from them
-(`python -m sqm.schemas.events --write`, or `python -m sqm.schemas.events > schemas/events.v1.schema.json`).
+(`python -m sqm.schemas.events --write`, or
+`python -m sqm.schemas.events > schemas/events.v1.schema.json`).
 
 Strictness (consistent for every model):
 - Types are strict: numbers must be JSON integers (`"csat": "5"`, `5.0` and `true` are rejected),

@@ -98,6 +98,7 @@ if __name__ == "__main__":
     import sys
 
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m sqm.sinks.cluster deploy/clickhouse/access.sql > access-cluster.sql")
+        sys.exit("usage: python -m sqm.sinks.cluster deploy/clickhouse/access.sql"
+                 " > access-cluster.sql")
     with open(sys.argv[1], encoding="utf-8") as f:
         sys.stdout.write(access_for_cluster(f.read()))

@@ -111,8 +111,8 @@ def main(argv: list[str]) -> None:
 
     import orjson
 
-    import streams.engine.faust.runtime as runtime
-    import streams.store as store
+    import sqm.streams.engine.faust.runtime as runtime
+    import sqm.streams.store as store
 
     after, seconds, kind, *args = argv
     made: list[FlakyClient] = []

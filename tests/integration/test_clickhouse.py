@@ -669,7 +669,7 @@ def test_write_async_runs_in_a_worker_thread(client: Client) -> None:
 
 def test_directory_locked_by_another_process(store: Store) -> None:
     # This process holds the store; a second process trying to open it must get a StoreError.
-    code = "from sinks.clickhouse import connect\nimport sys\nconnect(sys.argv[1])"
+    code = "from sqm.sinks.clickhouse import connect\nimport sys\nconnect(sys.argv[1])"
     done = subprocess.run(
         [sys.executable, "-c", code, f"chdb://{store.path}"],
         capture_output=True,

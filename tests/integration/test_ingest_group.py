@@ -35,8 +35,8 @@ main()
 """
 
 FAILING_CUSTOMER_STAGE = FAILING_WORKER.replace(
-    "from streams.engine.faust.ingest import IngestStage",
-    "from streams.engine.faust.customers import CustomerAgent",
+    "from sqm.streams.engine.faust.ingest import IngestStage",
+    "from sqm.streams.engine.faust.customers import CustomerAgent",
 ).replace("IngestStage.handle", "CustomerAgent.finish")  # its writes fail
 
 

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # runner's first progress record.
 PROGRAM = """
 import sys
-import streams.engine.faust.replay as replay
+import sqm.streams.engine.faust.replay as replay
 
 real = replay.produce_file
 
@@ -30,7 +30,7 @@ async def produce_file(*args, **kwargs):
 
 replay.produce_file = produce_file
 
-import streams.direct as direct
+import sqm.streams.direct as direct
 real_save = direct.save_run
 
 def save_run(writer, run):

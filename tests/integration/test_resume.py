@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 
 PROGRAM = """
 import sys
-import streams.direct as direct
+import sqm.streams.direct as direct
 
 direct.CHUNK_LINES = 5_000
 real = direct.save_run

@@ -16,7 +16,13 @@ from pydantic import ValidationError
 from sqm.sinks.clickhouse import connect
 from sqm.sinks.faults import FlakyClient, refused_error, timeout_error
 from sqm.sinks.migrations import migrate
-from sqm.sinks.writer import ClickHouseWriter, RetryPolicy, SinkError, SinkUnavailable, transient_reason
+from sqm.sinks.writer import (
+    ClickHouseWriter,
+    RetryPolicy,
+    SinkError,
+    SinkUnavailable,
+    transient_reason,
+)
 from sqm.streams.config import Settings
 from sqm.streams.stats import PipelineStats
 from tests.integration.test_clickhouse import contact_row

@@ -23,7 +23,12 @@ from sqm.sinks.writer import ClickHouseWriter
 from sqm.streams.config import Settings
 from sqm.streams.core.archive import Archive
 from sqm.streams.core.shard import Message
-from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin, PreparedCustomers
+from sqm.streams.core.stages.customers import (
+    CustomerBatch,
+    CustomerStage,
+    Origin,
+    PreparedCustomers,
+)
 from sqm.streams.core.stages.settle import settle
 from sqm.streams.core.wire import decode_chunk
 from sqm.streams.engine.faust.ingest import record_time
