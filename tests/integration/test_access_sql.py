@@ -20,15 +20,13 @@ import hashlib
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver import Client
 
-from sqm.sinks.clickhouse import connect
 from sqm.sinks.cluster import access_for_cluster
-from sqm.sinks.migrations import Migration, migrate
+from sqm.sinks.migrations import Migration
 
 pytestmark = pytest.mark.integration
 
@@ -39,15 +37,6 @@ TENANT = "getSetting('SQL_sqm_tenant')"
 _POLICY = re.compile(r"^CREATE ROW POLICY OR REPLACE (\w+) ON sqm\.(\w+) USING (.+) AS "
                      r"PERMISSIVE TO (.+)$")
 
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    c = connect(f"chdb://{tmp_path_factory.mktemp('chdb')}")
-    try:
-        migrate(c)
-        yield c
-    finally:
-        c.close()
 
 
 def statements(sql: str) -> list[str]:

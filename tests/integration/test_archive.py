@@ -9,15 +9,12 @@ is ClickHouse, gives the reference's rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver import Client
 
 from sqm.sinks.archive import ClickHouseArchive
-from sqm.sinks.clickhouse import connect
-from sqm.sinks.migrations import migrate
 from sqm.sinks.writer import ClickHouseWriter
 from sqm.streams.core import rows
 from sqm.streams.core.records import EventRecord
@@ -30,15 +27,6 @@ from tests.histories import BASE, DAY, HOUR, to_json
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    c = connect(f"chdb://{tmp_path_factory.mktemp('archive')}")
-    try:
-        migrate(c)
-        yield c
-    finally:
-        c.close()
 
 
 def valid(e: EventRecord) -> EventRecord:

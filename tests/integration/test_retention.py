@@ -7,15 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from clickhouse_connect.driver import Client
 
-from sqm.sinks.clickhouse import connect
-from sqm.sinks.migrations import migrate
 from sqm.sinks.retention import RetentionError, apply_ttls, plan
 from sqm.streams.config import ConfigError, load_settings
 
@@ -23,15 +20,6 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime.now(UTC)
 
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    c = connect(f"chdb://{tmp_path_factory.mktemp('chdb')}")
-    try:
-        migrate(c)
-        yield c
-    finally:
-        c.close()
 
 
 def show_create(client: Client, table: str) -> str:

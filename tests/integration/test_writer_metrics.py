@@ -4,28 +4,15 @@ are the driver's own exception types raised by the wrapping client of test_click
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from sqm.sinks.clickhouse import connect
-from sqm.sinks.migrations import migrate
 from sqm.sinks.writer import ClickHouseWriter, RetryPolicy, SinkError
 from tests.integration.test_clickhouse import CountingClient, contact_row, no_sleep, sla_row
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    c = connect(f"chdb://{tmp_path_factory.mktemp('chdb')}")
-    try:
-        migrate(c)
-        yield c
-    finally:
-        c.close()  # frees the engine for other modules' directories
 
 
 def test_retries_failures_and_insert_times_are_counted(client: Client) -> None:

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 from clickhouse_connect.driver import Client
 from pydantic import ValidationError
 
-from sqm.sinks.clickhouse import connect
 from sqm.sinks.faults import FlakyClient, refused_error, timeout_error
-from sqm.sinks.migrations import migrate
 from sqm.sinks.writer import (
     ClickHouseWriter,
     RetryPolicy,
@@ -31,15 +28,6 @@ pytestmark = pytest.mark.integration
 
 FAST = RetryPolicy(outage_s=5, base_delay_s=0.02, max_delay_s=0.1)
 
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
-    c = connect(f"chdb://{tmp_path_factory.mktemp('outage')}")
-    try:
-        migrate(c)
-        yield c
-    finally:
-        c.close()
 
 
 def test_the_injected_errors_are_classified_as_the_http_client_raises_them() -> None:
