@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqm.streams.core.archive import Archive, ContactKey
+from sqm.streams.core.archive import Archive, ArchivedContact, ContactKey
 from sqm.streams.core.derive import ContactView, derive
 from sqm.streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
 from sqm.streams.core.policy_file import Policy
@@ -39,6 +39,8 @@ HOUR_MS = 3_600_000
 # the ingest stage's progress report, applied after the message's events.
 Message = (tuple[int, Sequence[EventRecord]] | tuple[int, Sequence[EventRecord], int]
            | tuple[int, Sequence[EventRecord], int, Progress | None])
+# `Shard.wanted_contacts` and the archive's answer for them.
+ReadBack = tuple[dict[ContactKey, str], dict[ContactKey, ArchivedContact]]
 # Row versions (UInt64): the state generation in the high 29 bits, the input offset in the low
 # 35. Generations count seconds from 2024-01-01, which fits 29 bits until 2041.
 OFFSET_BITS = 35
@@ -175,9 +177,10 @@ class Shard:
         same_generation = version >> OFFSET_BITS == self.meta.generation
         return WindowState(pad(list(counts)), version & OFFSET_MASK if same_generation else -1)
 
-    def _restore_contacts(self, messages: Sequence[Message]) -> int:
-        """Read back the contacts this batch has events for that are not in state, unless the
-        batch creates them: new contacts almost always, evicted long-lived ones otherwise."""
+    def wanted_contacts(self, messages: Sequence[Message]) -> dict[ContactKey, str]:
+        """The contacts this batch has events for that are not in state and that it does not
+        create, each with its customer key: what to read back from the archive (evicted
+        long-lived contacts; new contacts without their created event otherwise)."""
         wanted: dict[ContactKey, str] = {}  # -> customer key
         created: set[ContactKey] = set()
         for message in messages:
@@ -190,10 +193,21 @@ class Shard:
                     st = self._dirty_customers.get(ckey) or self._customer(ckey)
                     if e.contact_id not in st.contacts:
                         wanted[key] = ckey
-        keys = [k for k in wanted if k not in created]
-        if not keys or self.archive is None:
-            return 0
-        found = self.archive.contacts(keys)
+        return {k: ckey for k, ckey in wanted.items() if k not in created}
+
+    def _restore_contacts(self, messages: Sequence[Message],
+                          read_back: ReadBack | None = None) -> int:
+        """Read back the contacts this batch has events for that are not in state, unless the
+        batch creates them: new contacts almost always, evicted long-lived ones otherwise.
+        `read_back`: `wanted_contacts` and what the archive holds of them, read already (one
+        query for all of a batch's shards)."""
+        if read_back is None:
+            wanted = self.wanted_contacts(messages)
+            if not wanted or self.archive is None:
+                return 0
+            found = self.archive.contacts(list(wanted))
+        else:
+            wanted, found = read_back
         for key, archived in found.items():
             ckey = wanted[key]
             st = self._dirty_customers.get(ckey) or self._customer(ckey)
@@ -209,15 +223,17 @@ class Shard:
         return len(found)
 
     # -- processing ------------------------------------------------------------------------
-    def process(self, messages: Sequence[Message]) -> ShardResult:
-        """Apply messages in offset order; return the rows to write."""
+    def process(self, messages: Sequence[Message],
+                read_back: ReadBack | None = None) -> ShardResult:
+        """Apply messages in offset order; return the rows to write. `read_back`: see
+        `_restore_contacts`."""
         batch = _BatchState()
         res = batch.res
         policy = self.config.policy
         lateness = self.config.lateness_ms
         meta = self.meta
         if self.archive is not None:
-            res.restored_contacts = self._restore_contacts(messages)
+            res.restored_contacts = self._restore_contacts(messages, read_back)
         views, touched_contacts = batch.views, batch.touched_contacts
         marks = self.meta.watermarks
         dirty = self._dirty_customers
