@@ -28,9 +28,9 @@ from sqm.streams.core.state import (
     WindowState,
     customer_key,
     meta_key,
-    parse_window_key,
     shard_prefixes,
     window_key,
+    window_minute,
 )
 
 HOUR_MS = 3_600_000
@@ -183,16 +183,23 @@ class Shard:
         long-lived contacts; new contacts without their created event otherwise)."""
         wanted: dict[ContactKey, str] = {}  # -> customer key
         created: set[ContactKey] = set()
+        # (tenant, contact, customer) found in state already: state does not change here.
+        in_state: set[tuple[str, str, str]] = set()
         for message in messages:
             for e in message[1]:
                 key = (e.tenant_id, e.contact_id)
                 if e.type == CREATED:
                     created.add(key)
                 elif key not in wanted:
+                    seen = (e.tenant_id, e.contact_id, e.customer_id)
+                    if seen in in_state:
+                        continue
                     ckey = customer_key(self.id, e.tenant_id, e.customer_id)
                     st = self._dirty_customers.get(ckey) or self._customer(ckey)
                     if e.contact_id not in st.contacts:
                         wanted[key] = ckey
+                    else:
+                        in_state.add(seen)
         return {k: ckey for k, ckey in wanted.items() if k not in created}
 
     def _restore_contacts(self, messages: Sequence[Message],
@@ -387,7 +394,7 @@ class Shard:
         dirty_windows, dirty_customers = self._dirty_windows, self._dirty_customers
         for key in self.store.keys((cprefix, wprefix)):
             if key.startswith(wprefix):
-                if parse_window_key(key)[0] + MINUTE_MS <= horizon and key not in dirty_windows:
+                if window_minute(key) + MINUTE_MS <= horizon and key not in dirty_windows:
                     self._evict(key)
             elif key.startswith(cprefix) and key not in dirty_customers:
                 st = self._customer(key)
