@@ -21,6 +21,7 @@ from sqm.streams.core.records import CREATED, EventRecord
 from sqm.streams.core.repeat import DEFAULT_REPEAT_WINDOW_MS, repeat_flags
 from sqm.streams.core.rollup import MINUTE_MS, WindowKey, add_into, delta, pad
 from sqm.streams.core.state import (
+    SEP,
     CustomerState,
     Progress,
     ShardMeta,
@@ -244,6 +245,7 @@ class Shard:
         views, touched_contacts = batch.views, batch.touched_contacts
         marks = self.meta.watermarks
         dirty = self._dirty_customers
+        cprefix = shard_prefixes(self.id)[0]
         for message in messages:
             offset, events = message[0], message[1]
             source = message[2] if len(message) > 2 else 0
@@ -257,7 +259,7 @@ class Shard:
             changed: dict[str, set[str]] = {}
             created_moved: set[str] = set()  # customers with a contact whose created changed
             for index, e in enumerate(events):
-                ckey = customer_key(self.id, e.tenant_id, e.customer_id)
+                ckey = f"{cprefix}{e.tenant_id}{SEP}{e.customer_id}"  # customer_key, inline
                 st = dirty.get(ckey)  # the common case, without a method call
                 if st is None:
                     st = self._customer(ckey)
