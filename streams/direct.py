@@ -183,8 +183,9 @@ class DirectReplay:
         progress = Progress(1, {0: self._mark}, frozenset({0}) if last else frozenset())
         messages: dict[int, list[Message]] = {p: [] for p in range(n)}
         lines: dict[tuple[int, int], list[int]] = {}  # (shard, message offset) -> line numbers
+        record = EventRecord  # EventRecord.from_wire_list without its call per event
         for (target, _source, value), at in zip(routed.chunks, routed.positions, strict=True):
-            events = [EventRecord.from_wire_list(w) for w in orjson.loads(value)["events"]]
+            events = [record(*w) for w in orjson.loads(value)["events"]]
             offset = self._next_offset(target)
             messages[target].append((offset, events, 0, None))
             lines[(target, offset)] = [chunk.lines[i] for i in at]

@@ -78,8 +78,12 @@ class ContactFacts:
         self._json = None
         self.event_ids.add(e.event_id)
         ts, eid = e.ts, e.event_id
-        self.first = earliest(self.first, (ts, eid, e.channel))
-        self.last_ts = max(self.last_ts, ts)
+        # `earliest` and `max`, inline: this runs for every event.
+        first = self.first
+        if first is None or (ts, eid) < first[:2]:
+            self.first = (ts, eid, e.channel)
+        if ts > self.last_ts:
+            self.last_ts = ts
         t = e.type
         if t == r.CREATED:
             queue, priority = e.queue or "", e.priority or "normal"

@@ -12,7 +12,7 @@ between windows instead of adding them twice.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from operator import itemgetter
+from operator import add, itemgetter
 
 from sqm.streams.core.derive import ContactView
 
@@ -127,6 +127,9 @@ def pad(counts: list[int]) -> list[int]:
 
 
 def add_into(total: Counts, d: Counts) -> None:
+    if len(total) == len(d):  # the common case, element-wise in C, in place (same list)
+        total[:] = map(add, total, d)
+        return
     for i, x in enumerate(d):
         total[i] += x
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqm.streams.core.archive import Archive, ContactKey
+from sqm.streams.core.archive import Archive, ArchivedContact, ContactKey
 from sqm.streams.core.derive import ContactView, derive
 from sqm.streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
 from sqm.streams.core.policy_file import Policy
@@ -21,6 +21,7 @@ from sqm.streams.core.records import CREATED, EventRecord
 from sqm.streams.core.repeat import DEFAULT_REPEAT_WINDOW_MS, repeat_flags
 from sqm.streams.core.rollup import MINUTE_MS, WindowKey, add_into, delta, pad
 from sqm.streams.core.state import (
+    SEP,
     CustomerState,
     Progress,
     ShardMeta,
@@ -28,9 +29,9 @@ from sqm.streams.core.state import (
     WindowState,
     customer_key,
     meta_key,
-    parse_window_key,
     shard_prefixes,
     window_key,
+    window_minute,
 )
 
 HOUR_MS = 3_600_000
@@ -39,6 +40,8 @@ HOUR_MS = 3_600_000
 # the ingest stage's progress report, applied after the message's events.
 Message = (tuple[int, Sequence[EventRecord]] | tuple[int, Sequence[EventRecord], int]
            | tuple[int, Sequence[EventRecord], int, Progress | None])
+# `Shard.wanted_contacts` and the archive's answer for them.
+ReadBack = tuple[dict[ContactKey, str], dict[ContactKey, ArchivedContact]]
 # Row versions (UInt64): the state generation in the high 29 bits, the input offset in the low
 # 35. Generations count seconds from 2024-01-01, which fits 29 bits until 2041.
 OFFSET_BITS = 35
@@ -175,25 +178,44 @@ class Shard:
         same_generation = version >> OFFSET_BITS == self.meta.generation
         return WindowState(pad(list(counts)), version & OFFSET_MASK if same_generation else -1)
 
-    def _restore_contacts(self, messages: Sequence[Message]) -> int:
-        """Read back the contacts this batch has events for that are not in state, unless the
-        batch creates them: new contacts almost always, evicted long-lived ones otherwise."""
+    def wanted_contacts(self, messages: Sequence[Message]) -> dict[ContactKey, str]:
+        """The contacts this batch has events for that are not in state and that it does not
+        create, each with its customer key: what to read back from the archive (evicted
+        long-lived contacts; new contacts without their created event otherwise)."""
         wanted: dict[ContactKey, str] = {}  # -> customer key
         created: set[ContactKey] = set()
+        # (tenant, contact, customer) found in state already: state does not change here.
+        in_state: set[tuple[str, str, str]] = set()
         for message in messages:
             for e in message[1]:
                 key = (e.tenant_id, e.contact_id)
                 if e.type == CREATED:
                     created.add(key)
                 elif key not in wanted:
+                    seen = (e.tenant_id, e.contact_id, e.customer_id)
+                    if seen in in_state:
+                        continue
                     ckey = customer_key(self.id, e.tenant_id, e.customer_id)
                     st = self._dirty_customers.get(ckey) or self._customer(ckey)
                     if e.contact_id not in st.contacts:
                         wanted[key] = ckey
-        keys = [k for k in wanted if k not in created]
-        if not keys or self.archive is None:
-            return 0
-        found = self.archive.contacts(keys)
+                    else:
+                        in_state.add(seen)
+        return {k: ckey for k, ckey in wanted.items() if k not in created}
+
+    def _restore_contacts(self, messages: Sequence[Message],
+                          read_back: ReadBack | None = None) -> int:
+        """Read back the contacts this batch has events for that are not in state, unless the
+        batch creates them: new contacts almost always, evicted long-lived ones otherwise.
+        `read_back`: `wanted_contacts` and what the archive holds of them, read already (one
+        query for all of a batch's shards)."""
+        if read_back is None:
+            wanted = self.wanted_contacts(messages)
+            if not wanted or self.archive is None:
+                return 0
+            found = self.archive.contacts(list(wanted))
+        else:
+            wanted, found = read_back
         for key, archived in found.items():
             ckey = wanted[key]
             st = self._dirty_customers.get(ckey) or self._customer(ckey)
@@ -209,18 +231,21 @@ class Shard:
         return len(found)
 
     # -- processing ------------------------------------------------------------------------
-    def process(self, messages: Sequence[Message]) -> ShardResult:
-        """Apply messages in offset order; return the rows to write."""
+    def process(self, messages: Sequence[Message],
+                read_back: ReadBack | None = None) -> ShardResult:
+        """Apply messages in offset order; return the rows to write. `read_back`: see
+        `_restore_contacts`."""
         batch = _BatchState()
         res = batch.res
         policy = self.config.policy
         lateness = self.config.lateness_ms
         meta = self.meta
         if self.archive is not None:
-            res.restored_contacts = self._restore_contacts(messages)
+            res.restored_contacts = self._restore_contacts(messages, read_back)
         views, touched_contacts = batch.views, batch.touched_contacts
         marks = self.meta.watermarks
         dirty = self._dirty_customers
+        cprefix = shard_prefixes(self.id)[0]
         for message in messages:
             offset, events = message[0], message[1]
             source = message[2] if len(message) > 2 else 0
@@ -234,7 +259,7 @@ class Shard:
             changed: dict[str, set[str]] = {}
             created_moved: set[str] = set()  # customers with a contact whose created changed
             for index, e in enumerate(events):
-                ckey = customer_key(self.id, e.tenant_id, e.customer_id)
+                ckey = f"{cprefix}{e.tenant_id}{SEP}{e.customer_id}"  # customer_key, inline
                 st = dirty.get(ckey)  # the common case, without a method call
                 if st is None:
                     st = self._customer(ckey)
@@ -371,7 +396,7 @@ class Shard:
         dirty_windows, dirty_customers = self._dirty_windows, self._dirty_customers
         for key in self.store.keys((cprefix, wprefix)):
             if key.startswith(wprefix):
-                if parse_window_key(key)[0] + MINUTE_MS <= horizon and key not in dirty_windows:
+                if window_minute(key) + MINUTE_MS <= horizon and key not in dirty_windows:
                     self._evict(key)
             elif key.startswith(cprefix) and key not in dirty_customers:
                 st = self._customer(key)

@@ -36,6 +36,11 @@ def parse_window_key(key: str) -> WindowKey:
     return (int(minute), tenant, channel, queue, priority)
 
 
+def window_minute(key: str) -> int:
+    """`parse_window_key(key)[0]` without building the rest (the sweep reads every key)."""
+    return int(key.split(SEP, 3)[2])
+
+
 def meta_key(shard: int) -> str:
     return f"m{SEP}{shard}"
 

@@ -9,6 +9,7 @@ is ClickHouse, gives the reference's rows.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,10 @@ from clickhouse_connect.driver import Client
 from sqm.sinks.archive import ClickHouseArchive
 from sqm.sinks.writer import ClickHouseWriter
 from sqm.streams.core import rows
+from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.records import EventRecord
 from sqm.streams.core.shard import Shard, ShardConfig
+from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
 from sqm.streams.core.state import DictStore, Progress
 from sqm.streams.core.validate import validate
 from tests import reference
@@ -103,3 +106,50 @@ def test_an_evicted_contact_comes_back_for_its_late_survey(client: Client) -> No
     expected = {k[0]: v["csat_count"] for k, v in reference.windows(everything).items()
                 if v["csat_count"]}
     assert totals == expected == {late.ts - late.ts % 60_000: 1}
+
+
+class CountingArchive(ClickHouseArchive):
+    """The real archive, counting its contact look-ups (each one scans the stored contacts)."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__(client)
+        self.asked: list[list[tuple[str, str]]] = []
+
+    def contacts(self, keys):  # type: ignore[no-untyped-def]
+        self.asked.append(sorted(keys))
+        return super().contacts(keys)
+
+
+def test_the_customer_stage_reads_back_every_shards_contacts_in_one_query(
+        client: Client) -> None:
+    """Two shards' evicted contacts get their late surveys in one batch: the stage asks the
+    archive once for both, and each shard restores its own (the same views as one query per
+    shard gave)."""
+    writer = ClickHouseWriter(client)
+    archive = CountingArchive(client)
+    stage = CustomerStage(ShardConfig(await_progress=True), 2, MemoryPartitions(), archive)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    owners = {0: ("r0", "u50"), 1: ("r1", "u51")}  # shard -> (contact, customer)
+    first = {p: [valid(e) for e in (
+        ev("contact.created", BASE, c, customer=u, queue="q"),
+        ev("message.sent", BASE + 5_000, c, customer=u, sender="agent", agent_id="a1"),
+    )] for p, (c, u) in owners.items()}
+    late = {p: valid(ev("survey.submitted", BASE + 12 * DAY, c, customer=u, csat=1 + p))
+            for p, (c, u) in owners.items()}
+    batches = [{p: [(0, first[p], 0, Progress(1, {0: BASE}))] for p in owners}]
+    for d in range(1, 12):  # other customers' traffic moves both shards' clocks past the TTL
+        batches.append({p: [(d, [valid(ev("contact.created", BASE + d * DAY, f"g{p}-{d}",
+                                           customer=f"u6{p}", queue="q"))], 0,
+                             Progress(1, {0: BASE + d * DAY}))] for p in owners})
+    for messages in batches:
+        writer.write(stage.prepare(CustomerBatch(messages, Origin("in"), now)).rows)
+    asked_before = len(archive.asked)
+    prepared = stage.prepare(CustomerBatch(
+        {p: [(20, [late[p]], 0, Progress(1, {0: late[p].ts}))] for p in owners},
+        Origin("in"), now))
+    assert archive.asked[asked_before:] == [[("t1", "r0"), ("t1", "r1")]]
+    assert [res.restored_contacts for res in prepared.results] == [1, 1]
+    views = {v.contact_id: v for res in prepared.results for v, _ in res.contacts}
+    for p, (c, _) in owners.items():
+        assert (views[c].csat, views[c].answered_at, views[c].event_count) == (
+            1 + p, BASE + 5_000, 3)

@@ -22,7 +22,7 @@ from sqm.streams.core.derive import ContactView
 from sqm.streams.core.ports import OutRecord, PartitionedStateStore
 from sqm.streams.core.records import EventRecord
 from sqm.streams.core.rollup import WindowKey
-from sqm.streams.core.shard import Late, Message, Shard, ShardConfig, ShardResult
+from sqm.streams.core.shard import Late, Message, ReadBack, Shard, ShardConfig, ShardResult
 from sqm.streams.core.stages.settle import Prepared
 from sqm.streams.core.wire import alert_inputs, dead_letter_message
 
@@ -111,10 +111,15 @@ class CustomerStage:
         inputs: dict[int, list[bytes]] = defaultdict(list)
         n = self.partitions
         n_events = 0
+        shards: dict[int, Shard] = {}
         for partition, messages in batch.messages.items():
             messages.sort(key=lambda m: m[0])
-            shard = Shard(partition, self.store.partition(partition), self.config, self.archive)
-            res = shard.process(messages)
+            shards[partition] = Shard(partition, self.store.partition(partition), self.config,
+                                      self.archive)
+        read_back = self._read_back(shards, batch.messages)
+        for partition, messages in batch.messages.items():
+            shard = shards[partition]
+            res = shard.process(messages, read_back.get(partition))
             results.append(res)
             accepted += res.accepted
             contacts += res.contacts
@@ -146,3 +151,15 @@ class CustomerStage:
                         for p, values in inputs.items() for value in values]
         return PreparedCustomers(out, records, self.store.owed(), dict(inputs), results,
                                  n_events)
+
+    def _read_back(self, shards: dict[int, Shard],
+                   messages: dict[int, list[Message]]) -> dict[int, ReadBack]:
+        """Each shard's contacts to read back from the archive, read in one query for all of
+        them (each query costs a scan of the stored contacts, whatever the number of keys);
+        shards own disjoint customers, so none's answer depends on another's batch."""
+        if self.archive is None:
+            return {}
+        wanted = {p: shard.wanted_contacts(messages[p]) for p, shard in shards.items()}
+        keys = [key for w in wanted.values() for key in w]
+        found = self.archive.contacts(keys) if keys else {}
+        return {p: (w, {k: a for k, a in found.items() if k in w}) for p, w in wanted.items()}
