@@ -26,7 +26,8 @@ from typing import Any
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checkout  # noqa: F401  (benchmarks/: this checkout's sqm comes first)
 
 from sqm.streams.core.alerting import DEFAULT_CONFIG, AlertConfig, AlertMonitor, parse_config
 from sqm.streams.core.alerting.defaults import DEFAULT_RULE_DATA

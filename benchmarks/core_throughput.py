@@ -26,7 +26,8 @@ from pathlib import Path
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checkout  # noqa: F401  (benchmarks/: this checkout's sqm comes first)
 
 from sqm.sinks.clickhouse import connect
 from sqm.sinks.migrations import migrate

@@ -34,14 +34,14 @@ from typing import Any
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import checkout  # noqa: E402
 
 from sqm.sinks.clickhouse import connect  # noqa: E402
 from sqm.sinks.faults import peak_rss_mb  # noqa: E402
 from tests.store_tables import differences, store_tables  # noqa: E402
 
-ENV = {**os.environ, "TZ": "UTC", "SQM_LOG_LEVEL": "WARNING", "SQM_LOG_FORMAT": "text",
-       "PYTHONPATH": str(ROOT)}
+ENV = checkout.env(ROOT, TZ="UTC", SQM_LOG_LEVEL="WARNING", SQM_LOG_FORMAT="text")
 
 
 def _watch(proc: subprocess.Popen[Any], until: float | None = None) -> float:

@@ -23,7 +23,8 @@ from typing import Any
 
 from clickhouse_connect.driver import Client
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checkout  # noqa: F401  (benchmarks/: this checkout's sqm comes first)
 
 from sqm.dashboards.pipeline import LOOKBACK_S, event_age_query, tenant_freshness_query
 from sqm.sinks.clickhouse import connect

@@ -38,9 +38,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from types import FunctionType, ModuleType
 from typing import Any, cast
 
+import checkout
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -86,7 +89,7 @@ def write_history(path: Path, contacts: int, days: int, partitions: int) -> Inpu
     subprocess.run(
         [sys.executable, "-m", "sqm.streams.cli", "simulate", str(path), "--days", str(days),
          "--contacts", str(contacts), "--start", START.isoformat()],
-        check=True, stdout=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(root)},
+        check=True, stdout=subprocess.DEVNULL, env=checkout.env(root),
     )
     hourly = [[0] * (24 * days) for _ in range(partitions)]
     placed: dict[str, int] = {}

@@ -22,7 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checkout  # noqa: F401  (benchmarks/: this checkout's sqm comes first)
 
 from sqm.streams.engine.faust.broker import free_port
 from sqm.streams.observe import health, metrics

@@ -32,7 +32,6 @@ offered, answered, answered within 60 s, wait sum, abandoned, created.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import subprocess
@@ -41,6 +40,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_DIR = Path("/tmp/sqm-bench")
@@ -120,7 +122,7 @@ class Timed:
 def run(label: str, cmd: list[str], events: int, root: Path = ROOT) -> Timed:
     """Wall and CPU time of one subprocess (with the children it waited for)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    env = {**os.environ, "TZ": "UTC", "PYTHONPATH": str(root)}
+    env = checkout.env(root, TZ="UTC")
     started = time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root, check=False)
     wall = time.monotonic() - started
@@ -155,7 +157,7 @@ def replay(label: str, path: Path, events: int, *extra: str, profile: str | None
         shutil.rmtree(store, ignore_errors=True)
 
 
-def checkout(rev: str) -> Path:
+def worktree_of(rev: str) -> Path:
     """REV in a temporary worktree (removed at the end)."""
     where = Path(tempfile.mkdtemp(prefix="sqm-bench-rev-")) / "tree"
     subprocess.run(["git", "worktree", "add", "--detach", str(where), rev], cwd=ROOT,
@@ -191,7 +193,7 @@ def main() -> None:
     print(f"history: {path} ({events:,} events); machine speed {machine_speed():.2f} M/s")
 
     results: list[Timed] = []
-    other = checkout(args.against) if args.against else None
+    other = worktree_of(args.against) if args.against else None
     runs: list[Timed] = []
     theirs: list[Timed] = []
     try:

@@ -22,7 +22,8 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checkout  # noqa: F401  (benchmarks/: this checkout's sqm comes first)
 
 from sqm.streams.config import load_settings
 from sqm.streams.engine.faust.app import Pipeline
