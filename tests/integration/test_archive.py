@@ -20,6 +20,7 @@ from sqm.sinks.writer import ClickHouseWriter
 from sqm.streams.core import rows
 from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import WindowKey
 from sqm.streams.core.shard import Shard, ShardConfig
 from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
 from sqm.streams.core.state import DictStore, Progress
@@ -172,7 +173,7 @@ def test_a_resumed_replay_reads_back_what_was_stored_when_it_evicted(client: Cli
               for d in range(1, 12)]
     messages = [(0, first, 0, None), (1, [], -1, Progress(1, {0: BASE + HOUR}))]
     messages += [(2 + d, [e], 0, Progress(1, {0: e.ts})) for d, e in enumerate(filler)]
-    windows: dict = {}  # type: ignore[type-arg]
+    windows: dict[WindowKey, list[int]] = {}
     for m in messages:
         res = shard.process([m])
         write(writer, 6, res)

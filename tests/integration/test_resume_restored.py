@@ -9,10 +9,14 @@ test program SIGKILLs the replay right after a chunk's rows are written, before 
   from a store already holding the survey;
 - "in the done part": the survey is in an earlier chunk (re-read, not written) and the new
   contact in the killed chunk, so the re-read reads back a contact whose later events are
-  stored.
-Restoring what the store holds at resume time counted the survey as already merged, so the
-rewritten window lost its CSAT. Every table must equal an uninterrupted replay's
-(tests/store_tables.py).
+  stored;
+- "window": two contacts surveyed in one minute, both surveyed again ten days later (replacing
+  the first survey) in the killed chunk; one was evicted, the other kept in state by later
+  messages, while their first surveys' window was evicted.
+Restoring what the store holds at resume time counted a survey as already merged, so the
+rewritten window lost its CSAT ("past", "done"), and brought the window back with the killed
+run's later counts, taken off again: -1, refused by ClickHouse ("window": the resume failed).
+Every table must equal an uninterrupted replay's (tests/store_tables.py).
 """
 
 from __future__ import annotations
@@ -94,24 +98,42 @@ def history() -> tuple[list[EventRecord], dict[str, str]]:
     events += [ev("message.sent", done + 1_000 + i * 1_000, "o1", sender="customer",
                   public=True, **kw) for i in range(CHUNK + 2)]
     events += new_contact("b-done", done + 20_000)
+    # Two surveys in one minute, each replaced ten days later: "w-kept" is evicted by then,
+    # "w-kept2" stays in state (a message on day 5) while their window is evicted.
+    kw = {"tenant": "t1", "customer": "u-win", "channel": "chat"}
+    t0, late = BASE + 3 * HOUR, BASE + 10 * DAY + 12 * HOUR
+    for name, at in (("w-gone", t0), ("w-kept", t0 + 1_000)):
+        events += [
+            ev("contact.created", at, name, queue="orders", priority="normal", **kw),
+            ev("contact.queued", at + 2_000, name, queue="orders", **kw),
+            ev("survey.submitted", t0 + 10 * MINUTE + 5_000, name, csat=3, **kw),
+            ev("survey.submitted", late + (at - t0), name, event_id=f"{name}:late", csat=1,
+               **kw),
+        ]
+    events += [ev("message.sent", BASE + d * DAY, "w-kept", sender="customer", public=True, **kw)
+               for d in (5, 6)]  # (two: no chunk boundary between the "past" survey and contact)
     events.sort(key=lambda e: e.ts)
     assert done + 20_000 < BASE + 11 * DAY + 31 * MINUTE  # the survey's minute
     marks = {e.contact_id + ":" + e.type: e.event_id for e in events
              if e.contact_id.startswith(("a-", "b-"))}
+    marks |= {f"{e.contact_id}:late": e.event_id for e in events if e.event_id.endswith(":late")}
     return events, marks
 
 
-@pytest.mark.parametrize("case", ["past", "done"])
+@pytest.mark.parametrize("case", ["past", "done", "window"])
 def test_resume_restoring_evicted_state_gives_the_uninterrupted_store(
         tmp_path: Path, case: str) -> None:
     events, marks = history()
     path = tmp_path / "history.jsonl"
     path.write_bytes(b"\n".join(to_json(e) for e in events) + b"\n")
     line = {e.event_id: n for n, e in enumerate(events, 1)}
-    survey = line[marks[f"a-{case}:survey.submitted"]]
-    new = line[marks[f"b-{case}:contact.created"]]
+    if case == "window":  # both late surveys in the killed chunk
+        survey, new = line[marks["w-gone:late"]], line[marks["w-kept:late"]]
+    else:
+        survey = line[marks[f"a-{case}:survey.submitted"]]
+        new = line[marks[f"b-{case}:contact.created"]]
     kill_at = -(-new // CHUNK) * CHUNK  # the record the killed chunk would have saved
-    if case == "past":  # the survey is in the killed chunk, past the record
+    if case in ("past", "window"):  # the survey is in the killed chunk, past the record
         assert kill_at - CHUNK < survey < new <= kill_at < len(events)
     else:  # the survey is re-read, the new contact is in the killed chunk
         assert survey <= kill_at - CHUNK < new <= kill_at < len(events)
