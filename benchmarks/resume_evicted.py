@@ -5,8 +5,8 @@ record, and resumed. Printed: CPU seconds (user + system, the process and its ch
 uninterrupted run and of the resume, how many contacts and windows the re-read kept as it
 evicted them, and every table compared with the uninterrupted run's.
 
-Run it with the venv of the code to measure; the same command on another checkout gives the
-like-for-like figure.
+It runs the code of the checkout it sits in (benchmarks/checkout.py); a copy of it in another
+checkout gives that checkout's like-for-like figure.
 
 Usage: python benchmarks/resume_evicted.py [--contacts 30000] [--days 30] [--kill-at 0.8]
 """
@@ -14,7 +14,6 @@ Usage: python benchmarks/resume_evicted.py [--contacts 30000] [--days 30] [--kil
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import subprocess
@@ -23,7 +22,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import checkout  # noqa: E402
 
 from tests.store_tables import differences, store_tables  # noqa: E402
 
@@ -44,8 +44,7 @@ from sqm.streams.cli import main
 sys.argv = ["sqm", *sys.argv[2:]]
 main()
 """
-ENV = {"TZ": "UTC", "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SQM_LOG_LEVEL": "INFO",
-       "SQM_LOG_FORMAT": "text"}
+ENV = checkout.env(ROOT, TZ="UTC", SQM_LOG_LEVEL="INFO", SQM_LOG_FORMAT="text")
 
 
 def timed(args: list[str]) -> tuple[int, str, float]:
