@@ -52,17 +52,22 @@ class ClickHouseArchive:
         if not stored:
             return {}
         repeat = {(t, c): bool(r) for t, c, r in stored}
+        events = self.events(list(repeat))
+        return {k: ArchivedContact(events[k], repeat[k]) for k in repeat}
+
+    def events(self, keys: Sequence[ContactKey]) -> dict[ContactKey, list[EventRecord]]:
+        """Every stored event of each contact in `keys`."""
         rows = self._query(
             "SELECT tenant_id, contact_id, raw FROM sqm.events FINAL "
             "WHERE (tenant_id, contact_id) IN {keys:Array(Tuple(String, String))}",
-            {"keys": list(repeat)},
+            {"keys": list(keys)},
         )
-        events: dict[ContactKey, list[EventRecord]] = {k: [] for k in repeat}
+        events: dict[ContactKey, list[EventRecord]] = {k: [] for k in keys}
         for tenant, contact, raw in rows:
             wire = validate_wire(raw.encode() if isinstance(raw, str) else raw)
             if not isinstance(wire, Rejection):  # stored events were valid when stored
                 events[(tenant, contact)].append(EventRecord.from_wire_list(wire))
-        return {k: ArchivedContact(events[k], repeat[k]) for k in repeat}
+        return events
 
     def windows(self, shard: int, keys: Sequence[WindowKey]) -> dict[
             WindowKey, tuple[list[int], int]]:

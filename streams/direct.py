@@ -54,6 +54,7 @@ from sqm.streams.core.state import Progress
 from sqm.streams.direct_workers import AlertPartitions, Pending
 from sqm.streams.gc_policy import GcPolicy
 from sqm.streams.ingest_pool import IngestRouter
+from sqm.streams.replay_evicted import EvictedArchive
 from sqm.streams.replay_progress import ReplayRun, file_key, save_run
 from sqm.streams.replay_summary import (
     MAX_LINE_BYTES,
@@ -113,8 +114,14 @@ class DirectReplay:
             self.now = resume.started_at
         self.generation = int(time.time()) - GENERATION_EPOCH_S
         self.resume = resume
-        self._warned = False
         self._run: ReplayRun | None = None
+        # Re-reading the done part, evicted state comes back from what this run evicted, not
+        # from the store, which already holds later rows (streams/replay_evicted.py).
+        self._archive = archive
+        self._evicted: EvictedArchive | None = None
+        if resume is not None:
+            self._evicted = EvictedArchive(archive)
+            self.customers.archive = self.customers.evictions = self._evicted
 
     async def run(self, path: Path, progressed: Progressed | None = None) -> None:
         resume = self.resume
@@ -153,6 +160,7 @@ class DirectReplay:
             if writing is not None:
                 await writing
         finally:
+            self._end_re_read()
             router.close()
             self.alerts.close()
             gc_policy.uninstall()
@@ -200,22 +208,23 @@ class DirectReplay:
         self.stats.dead_lettered += len(dead)
         batch = dict(customers.rows)
         batch["dead_letters"] = dead + batch["dead_letters"]
-        if any(r.restored_contacts or r.restored_windows for r in customers.results):
-            self._warn_restored(chunk)
         last_line = max(chunk.lines[-1:] + [n for n, _ in chunk.oversize[-1:]])
+        if self.resume is not None and last_line > self.resume.lines_done:
+            self._end_re_read()  # the first chunk past the record is applied
         return _Prepared(Prepared(batch), alerts, len(chunk.values) + len(chunk.oversize),
                          last_line)
 
-    def _warn_restored(self, chunk: _Chunk) -> None:
-        """A resumed run reading again what the interrupted run did restores evicted state from
-        the store as it is now, which may hold that run's later rows (docs/replay.md)."""
-        if (self.resume is None or self._warned or not chunk.lines
-                or chunk.lines[0] > self.resume.lines_done + 1):
+    def _end_re_read(self) -> None:
+        """From the chunk after the first one past the record on, evicted state comes back
+        from the store again: what it holds for it was written by then (docs/replay.md)."""
+        if self._evicted is None:
             return
-        self._warned = True
-        log.warning("resumed replay: evicted contacts or windows were read back from the store "
-                    "while re-reading the done part; their totals may not be exact (replay "
-                    "with --reset for exact ones)")
+        log.info("resumed replay: %d contacts and %d windows evicted while re-reading",
+                 self._evicted.kept_contacts, self._evicted.kept_windows)
+        self.customers.archive = self._archive
+        self.customers.evictions = None
+        self._evicted.close()
+        self._evicted = None
 
     def _next_offset(self, target: int) -> int:
         offset = self._offsets[target]

@@ -14,7 +14,7 @@ batches finish in order, and the next but one is prepared only after a batch is 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,3 +38,14 @@ class Archive(Protocol):
             list[int], int]]:
         """This shard's stored counts and row version of each window in `keys` (absent: the
         shard never wrote that window)."""
+
+
+class Evictions(Protocol):
+    """Told what a shard evicts, as it evicts it (a resumed replay's re-read keeps it: see
+    streams/replay_evicted.py)."""
+
+    def evicted_contact(self, key: ContactKey, event_ids: Collection[str],
+                        is_repeat: bool) -> None: ...
+
+    def evicted_window(self, shard: int, key: WindowKey, counts: list[int],
+                       stamp: int) -> None: ...

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqm.streams.core.archive import Archive, ArchivedContact, ContactKey
+from sqm.streams.core.archive import Archive, ArchivedContact, ContactKey, Evictions
 from sqm.streams.core.derive import ContactView, derive
 from sqm.streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
 from sqm.streams.core.policy_file import Policy
@@ -29,6 +29,7 @@ from sqm.streams.core.state import (
     WindowState,
     customer_key,
     meta_key,
+    parse_window_key,
     shard_prefixes,
     window_key,
     window_minute,
@@ -107,11 +108,12 @@ class _BatchState:
 
 class Shard:
     def __init__(self, shard_id: int, store: ShardStore, config: ShardConfig,
-                 archive: Archive | None = None) -> None:
+                 archive: Archive | None = None, evictions: Evictions | None = None) -> None:
         self.id = shard_id
         self.store = store
         self.config = config
         self.archive = archive
+        self.evictions = evictions
         self._restored_windows = 0
         self._dirty_customers: dict[str, CustomerState] = {}
         self._dirty_windows: dict[str, WindowState] = {}
@@ -397,6 +399,11 @@ class Shard:
         for key in self.store.keys((cprefix, wprefix)):
             if key.startswith(wprefix):
                 if window_minute(key) + MINUTE_MS <= horizon and key not in dirty_windows:
+                    if self.evictions is not None:
+                        wkey = parse_window_key(key)
+                        w = self._window(key, wkey)
+                        if w is not None:
+                            self.evictions.evicted_window(self.id, wkey, list(w.counts), w.stamp)
                     self._evict(key)
             elif key.startswith(cprefix) and key not in dirty_customers:
                 st = self._customer(key)
@@ -404,6 +411,10 @@ class Shard:
                 if not old:
                     continue
                 for cid in old:
+                    if self.evictions is not None:
+                        f = st.contacts[cid]
+                        self.evictions.evicted_contact((f.tenant_id, cid), f.event_ids,
+                                                       st.repeat.get(cid, False))
                     del st.contacts[cid]
                     st.repeat.pop(cid, None)
                 if st.contacts:

@@ -20,10 +20,12 @@ from sqm.sinks.writer import ClickHouseWriter
 from sqm.streams.core import rows
 from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.records import EventRecord
+from sqm.streams.core.rollup import WindowKey
 from sqm.streams.core.shard import Shard, ShardConfig
 from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
 from sqm.streams.core.state import DictStore, Progress
 from sqm.streams.core.validate import validate
+from sqm.streams.replay_evicted import EvictedArchive
 from tests import reference
 from tests.events import ev
 from tests.histories import BASE, DAY, HOUR, to_json
@@ -153,3 +155,44 @@ def test_the_customer_stage_reads_back_every_shards_contacts_in_one_query(
     for p, (c, _) in owners.items():
         assert (views[c].csat, views[c].answered_at, views[c].event_count) == (
             1 + p, BASE + 5_000, 3)
+
+
+def test_a_resumed_replay_reads_back_what_was_stored_when_it_evicted(client: Client) -> None:
+    """`EvictedArchive` (streams/replay_evicted.py): told what the shard evicts, it gives back
+    that contact with the events stored then and its flag, and those windows' counts, even once
+    the store holds the contact's later rows (as a killed run leaves it)."""
+    writer = ClickHouseWriter(client)
+    evicted = EvictedArchive(ClickHouseArchive(client))
+    shard = Shard(6, DictStore(), ShardConfig(await_progress=True), evicted, evicted)
+    first = [valid(e) for e in (
+        ev("contact.created", BASE, "rz1", customer="u66", queue="q"),
+        ev("contact.queued", BASE, "rz1", customer="u66", queue="q"),
+        ev("survey.submitted", BASE + HOUR, "rz1", customer="u66", csat=4),
+    )]
+    filler = [valid(ev("contact.created", BASE + d * DAY, f"gz{d}", customer="u65", queue="q"))
+              for d in range(1, 12)]
+    messages = [(0, first, 0, None), (1, [], -1, Progress(1, {0: BASE + HOUR}))]
+    messages += [(2 + d, [e], 0, Progress(1, {0: e.ts})) for d, e in enumerate(filler)]
+    windows: dict[WindowKey, list[int]] = {}
+    for m in messages:
+        res = shard.process([m])
+        write(writer, 6, res)
+        windows.update({key: counts for key, counts, _ in res.windows})
+        shard.commit()
+    assert evicted.kept_contacts >= 1 and evicted.kept_windows >= 1
+    # Later rows of r1 in the store: another survey, and its window.
+    late = valid(ev("survey.submitted", BASE + 12 * DAY, "rz1", customer="u66", csat=1))
+    later = Shard(6, DictStore(), ShardConfig(), ClickHouseArchive(client))
+    write(writer, 6, later.process([(0, [late])]))
+    assert len(ClickHouseArchive(client).contacts([("t1", "rz1")])[("t1", "rz1")].events) == 4
+    got = evicted.contacts([("t1", "rz1"), ("t1", "nobody")])
+    assert list(got) == [("t1", "rz1")]
+    assert sorted(got[("t1", "rz1")].events, key=lambda e: e.ts) == first
+    assert not got[("t1", "rz1")].is_repeat
+    r1_windows = [key for key in windows if key[0] < BASE + DAY]
+    assert r1_windows
+    back = evicted.windows(6, [*r1_windows, (BASE, "t1", "chat", "other", "normal")])
+    assert {key: counts for key, (counts, _) in back.items()} == {
+        key: windows[key] for key in r1_windows}
+    assert evicted.windows(7, r1_windows) == {}
+    evicted.close()

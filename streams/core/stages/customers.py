@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqm.streams.core import rows
-from sqm.streams.core.archive import Archive
+from sqm.streams.core.archive import Archive, Evictions
 from sqm.streams.core.derive import ContactView
 from sqm.streams.core.ports import OutRecord, PartitionedStateStore
 from sqm.streams.core.records import EventRecord
@@ -97,6 +97,7 @@ class CustomerStage:
         self.store = store
         # Where evicted long-lived contacts and windows are read back from (core/archive.py).
         self.archive = archive
+        self.evictions: Evictions | None = None  # told what the shards evict (core/archive.py)
         self.dead_letter_topic = dead_letter_topic
         self.alert_inputs_topic = alert_inputs_topic
 
@@ -115,7 +116,7 @@ class CustomerStage:
         for partition, messages in batch.messages.items():
             messages.sort(key=lambda m: m[0])
             shards[partition] = Shard(partition, self.store.partition(partition), self.config,
-                                      self.archive)
+                                      self.archive, self.evictions)
         read_back = self._read_back(shards, batch.messages)
         for partition, messages in batch.messages.items():
             shard = shards[partition]
