@@ -25,7 +25,7 @@ from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.ports import Rows
 from sqm.streams.core.stages.alerts import AlertStage
 from sqm.streams.gc_policy import GcPolicy
-from sqm.streams.ingest_pool import _child_init
+from sqm.streams.ingest_pool import child_init
 
 Inputs = dict[int, list[bytes]]  # partition -> its alert-input messages of one chunk
 Split = dict[int, tuple[list[AlertChange], list[AlertChange]]]  # p -> (applied, evaluated)
@@ -63,7 +63,7 @@ def merge(split: Split, partitions: int) -> list[AlertChange]:
 def _init(parent: int, config: AlertConfig, lateness_ms: int,
           gc_every: tuple[float, float]) -> None:
     global _stage, _gc
-    _child_init(parent)
+    child_init(parent)
     _stage = AlertStage(config, MemoryPartitions(), lateness_ms=lateness_ms)
     _gc = GcPolicy(*gc_every)
     _gc.install()

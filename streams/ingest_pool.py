@@ -46,7 +46,7 @@ class IngestRouter:
         # child of a threaded process can deadlock on a lock some thread held.
         self._pool = ProcessPoolExecutor(
             self.processes, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_child_init, initargs=(os.getpid(),))
+            initializer=child_init, initargs=(os.getpid(),))
         self._pool.submit(route_batch, [], [], 1, 0, 0)
 
     def submit(self, values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
@@ -76,7 +76,8 @@ class IngestRouter:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _child_init(parent: int) -> None:
+def child_init(parent: int) -> None:
+    """Set up a helper process of this worker (ingest validation, direct-runner alert workers)."""
     # Ctrl-C reaches the whole process group: the worker stops its children itself, and a
     # child's own KeyboardInterrupt would only print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
