@@ -51,3 +51,14 @@ def test_the_installed_package_is_this_checkout() -> None:
     import sqm.streams
 
     assert Path(sqm.streams.__file__).resolve() == ROOT / "streams" / "__init__.py"
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    private = []
+    for folder in FOLDERS:
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqm."):
+                    private += [f"{path.relative_to(ROOT)}:{node.lineno} {node.module}.{a.name}"
+                                for a in node.names if a.name.startswith("_")]
+    assert private == []
