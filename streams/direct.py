@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from clickhouse_connect.driver.client import Client
 
 from sqm.sinks.annotation_outbox import offer_annotations
@@ -172,7 +171,8 @@ class DirectReplay:
             return None
         horizon_ms = int(time.time() * 1000) + self.settings.max_future_s * 1000
         return router.submit(chunk.values, [0] * len(chunk.values), self.settings.partitions,
-                             horizon_ms, self.settings.max_future_s, self.settings.max_past_days)
+                             horizon_ms, self.settings.max_future_s, self.settings.max_past_days,
+                             encode=False)
 
     def _apply(self, path: Path, chunk: _Chunk, routed: RoutedBatch, *, last: bool) -> _Prepared:
         """Ingest's output through the customer and alert stages: the rows to write."""
@@ -192,8 +192,8 @@ class DirectReplay:
         messages: dict[int, list[Message]] = {p: [] for p in range(n)}
         lines: dict[tuple[int, int], list[int]] = {}  # (shard, message offset) -> line numbers
         record = EventRecord  # EventRecord.from_wire_list without its call per event
-        for (target, _source, value), at in zip(routed.chunks, routed.positions, strict=True):
-            events = [record(*w) for w in orjson.loads(value)["events"]]
+        for (target, _source, wires), at in zip(routed.wires, routed.positions, strict=True):
+            events = [record(*w) for w in wires]
             offset = self._next_offset(target)
             messages[target].append((offset, events, 0, None))
             lines[(target, offset)] = [chunk.lines[i] for i in at]
