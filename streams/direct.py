@@ -66,7 +66,10 @@ from sqm.streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
-CHUNK_LINES = 20_000
+CHUNK_LINES = 20_000  # the chunks' size once the pipeline runs
+# The first chunk is this small, and the next ones double up to CHUNK_LINES: the stages after
+# ingest wait for the first chunk only, and the child processes start meanwhile.
+FIRST_CHUNK_LINES = 5_000
 CHILD_FROM_LINES = 50_000  # below this, a child process costs more to start than it saves
 ALERT_PROCESSES = 2  # the alert stage's worker processes for large files, by default
 Progressed = Callable[[int], None]
@@ -145,7 +148,8 @@ class DirectReplay:
         try:
             writing: asyncio.Future[None] | None = None
             current = next(chunks, None)
-            routing = self._route(router, current)
+            # The first chunk here: the child would validate it only once it has started.
+            routing = self._route(IngestRouter(0), current)
             while current is not None:
                 routed = await IngestRouter.result(routing)
                 following = next(chunks, None)
@@ -280,15 +284,17 @@ def _chunks(path: Path) -> Iterator[_Chunk]:
     values: list[bytes] = []
     numbers: list[int] = []
     oversize: list[tuple[int, bytes]] = []
+    size = min(FIRST_CHUNK_LINES, CHUNK_LINES)
     for number, line in numbered_lines(path):
         if len(line) > MAX_LINE_BYTES:
             oversize.append((number, line))
             continue
         values.append(line)
         numbers.append(number)
-        if len(values) >= CHUNK_LINES:
+        if len(values) >= size:
             yield _Chunk(numbers, values, oversize)
             values, numbers, oversize = [], [], []
+            size = min(size * 2, CHUNK_LINES)
     if values or oversize:
         yield _Chunk(numbers, values, oversize)
 
