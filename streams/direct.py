@@ -45,7 +45,7 @@ from sqm.streams.core.ingest_batch import RoutedBatch
 from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.ports import ChangelogRecord, OutRecord, Rows
 from sqm.streams.core.records import EventRecord
-from sqm.streams.core.shard import GENERATION_EPOCH_S, Message
+from sqm.streams.core.shard import GENERATION_EPOCH_S, Message, ReadBack
 from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
 from sqm.streams.core.stages.ingest import IngestBatch, IngestStage
 from sqm.streams.core.stages.settle import Prepared, settle
@@ -80,6 +80,14 @@ class _Chunk:
     lines: list[int]  # 1-based line number of each value
     values: list[bytes]
     oversize: list[tuple[int, bytes]] = field(default_factory=list)  # (line number, line)
+
+
+@dataclass
+class _Batch:
+    customers: CustomerBatch
+    dead: list[dict[str, Any]]  # the ingest stage's dead letters
+    lines: int  # the chunk's lines
+    last_line: int  # the chunk's last line number
 
 
 @dataclass
@@ -146,7 +154,12 @@ class DirectReplay:
             log.info("alert partitions in %d worker processes", processes)
         gc_policy.install()  # the state is long-lived: keep it out of the collector's scans
         try:
+            # Chunk K's read-back from the store runs once write K-2 is done and before write
+            # K-1 starts: chDB runs one query at a time, and a read queued behind an insert
+            # kept this loop waiting. It needs no more: what the shards evict in chunk K-1 was
+            # last written with chunk K-2 at the latest (core/archive.py).
             writing: asyncio.Future[None] | None = None
+            unwritten: _Prepared | None = None
             current = next(chunks, None)
             # The first chunk here: the child would validate it only once it has started.
             routing = self._route(IngestRouter(0), current)
@@ -154,14 +167,20 @@ class DirectReplay:
                 routed = await IngestRouter.result(routing)
                 following = next(chunks, None)
                 routing = self._route(router, following)  # validated while this one is applied
-                prepared = self._apply(path, current, routed, last=following is None)
-                gc_policy.tick()
+                batch = self._batch(path, current, routed, last=following is None)
                 if writing is not None:
                     await writing
-                writing = asyncio.ensure_future(self._write(prepared, progressed))
+                read_back = self.customers.read_back(batch.customers)
+                if unwritten is not None:
+                    writing = asyncio.ensure_future(self._write(unwritten, progressed))
+                    await asyncio.sleep(0)  # the write's thread starts before the work below
+                unwritten = self._apply(batch, read_back)
+                gc_policy.tick()
                 current = following
             if writing is not None:
                 await writing
+            if unwritten is not None:
+                await self._write(unwritten, progressed)
         finally:
             self._end_re_read()
             router.close()
@@ -178,8 +197,8 @@ class DirectReplay:
                              horizon_ms, self.settings.max_future_s, self.settings.max_past_days,
                              encode=False)
 
-    def _apply(self, path: Path, chunk: _Chunk, routed: RoutedBatch, *, last: bool) -> _Prepared:
-        """Ingest's output through the customer and alert stages: the rows to write."""
+    def _batch(self, path: Path, chunk: _Chunk, routed: RoutedBatch, *, last: bool) -> _Batch:
+        """Ingest's output as the customer stage's batch, and the chunk's dead letters."""
         n = self.settings.partitions
         name = path.name
         ingest = self.ingest.prepare(IngestBatch(
@@ -203,20 +222,24 @@ class DirectReplay:
             lines[(target, offset)] = [chunk.lines[i] for i in at]
         for target in range(n):
             messages[target].append((self._next_offset(target), [], -1, progress))
-        customers = self.customers.prepare(
-            CustomerBatch(messages, Origin(name, lines=lines), self.now))
+        last_line = max(chunk.lines[-1:] + [n for n, _ in chunk.oversize[-1:]])
+        return _Batch(CustomerBatch(messages, Origin(name, lines=lines), self.now), dead,
+                      len(chunk.values) + len(chunk.oversize), last_line)
+
+    def _apply(self, batch: _Batch, read_back: dict[int, ReadBack]) -> _Prepared:
+        """The customer and alert stages on one chunk: the rows to write."""
+        n = self.settings.partitions
+        customers = self.customers.prepare(batch.customers, read_back)
         customers.count(self.stats)
         assert self.alerts is not None  # runs while this process goes on (workers)
         alerts = self.alerts.submit([customers.alert_inputs.get(p, []) for p in range(n)])
-        self.stats.read += len(chunk.values) + len(chunk.oversize)
-        self.stats.dead_lettered += len(dead)
-        batch = dict(customers.rows)
-        batch["dead_letters"] = dead + batch["dead_letters"]
-        last_line = max(chunk.lines[-1:] + [n for n, _ in chunk.oversize[-1:]])
-        if self.resume is not None and last_line > self.resume.lines_done:
+        self.stats.read += batch.lines
+        self.stats.dead_lettered += len(batch.dead)
+        out = dict(customers.rows)
+        out["dead_letters"] = batch.dead + out["dead_letters"]
+        if self.resume is not None and batch.last_line > self.resume.lines_done:
             self._end_re_read()  # the first chunk past the record is applied
-        return _Prepared(Prepared(batch), alerts, len(chunk.values) + len(chunk.oversize),
-                         last_line)
+        return _Prepared(Prepared(out), alerts, batch.lines, batch.last_line)
 
     def _end_re_read(self) -> None:
         """From the chunk after the first one past the record on, evicted state comes back
