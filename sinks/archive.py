@@ -44,26 +44,39 @@ class ClickHouseArchive:
     def contacts(self, keys: Sequence[ContactKey]) -> dict[ContactKey, ArchivedContact]:
         if not keys:
             return {}
+        # Without FINAL (which merges every part of the table: most of a read-back's time),
+        # the latest row by version is taken here, as FINAL would keep it. Its flag is the
+        # contact's: the version counts events and the flag, which only turns on.
         stored = self._query(
-            "SELECT tenant_id, contact_id, is_repeat FROM sqm.contacts FINAL "
+            "SELECT tenant_id, contact_id, is_repeat, version FROM sqm.contacts "
             "WHERE (tenant_id, contact_id) IN {keys:Array(Tuple(String, String))}",
             {"keys": list(keys)},
         )
         if not stored:
             return {}
-        repeat = {(t, c): bool(r) for t, c, r in stored}
-        events = self.events(list(repeat))
-        return {k: ArchivedContact(events[k], repeat[k]) for k in repeat}
+        latest: dict[ContactKey, tuple[int, bool]] = {}
+        for t, c, r, version in stored:
+            seen = latest.get((t, c))
+            if seen is None or version > seen[0]:
+                latest[(t, c)] = (version, bool(r))
+        events = self.events(list(latest))
+        return {k: ArchivedContact(events[k], repeat) for k, (_v, repeat) in latest.items()}
 
     def events(self, keys: Sequence[ContactKey]) -> dict[ContactKey, list[EventRecord]]:
-        """Every stored event of each contact in `keys`."""
+        """Every stored event of each contact in `keys`, in (occurred_at, event_id) order."""
+        # One row per sorting key, as FINAL would give (rows written twice for one key, by a
+        # replay after a crash, are the same event), without FINAL's merge of every part.
         rows = self._query(
-            "SELECT tenant_id, contact_id, raw FROM sqm.events FINAL "
+            "SELECT tenant_id, contact_id, toUnixTimestamp64Milli(occurred_at), event_id, raw "
+            "FROM sqm.events "
             "WHERE (tenant_id, contact_id) IN {keys:Array(Tuple(String, String))}",
             {"keys": list(keys)},
         )
+        unique = {(tenant, ts, event_id): (tenant, contact, raw)
+                  for tenant, contact, ts, event_id, raw in rows}
         events: dict[ContactKey, list[EventRecord]] = {k: [] for k in keys}
-        for tenant, contact, raw in rows:
+        for key in sorted(unique):
+            tenant, contact, raw = unique[key]
             wire = validate_wire(raw.encode() if isinstance(raw, str) else raw)
             if not isinstance(wire, Rejection):  # stored events were valid when stored
                 events[(tenant, contact)].append(EventRecord.from_wire_list(wire))

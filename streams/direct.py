@@ -33,7 +33,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
 from clickhouse_connect.driver.client import Client
 
 from sqm.sinks.annotation_outbox import offer_annotations
@@ -46,7 +45,7 @@ from sqm.streams.core.ingest_batch import RoutedBatch
 from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.ports import ChangelogRecord, OutRecord, Rows
 from sqm.streams.core.records import EventRecord
-from sqm.streams.core.shard import GENERATION_EPOCH_S, Message
+from sqm.streams.core.shard import GENERATION_EPOCH_S, Message, ReadBack
 from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
 from sqm.streams.core.stages.ingest import IngestBatch, IngestStage
 from sqm.streams.core.stages.settle import Prepared, settle
@@ -67,7 +66,10 @@ from sqm.streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
-CHUNK_LINES = 20_000
+CHUNK_LINES = 20_000  # the chunks' size once the pipeline runs
+# The first chunk is this small, and the next ones double up to CHUNK_LINES: the stages after
+# ingest wait for the first chunk only, and the child processes start meanwhile.
+FIRST_CHUNK_LINES = 5_000
 CHILD_FROM_LINES = 50_000  # below this, a child process costs more to start than it saves
 ALERT_PROCESSES = 2  # the alert stage's worker processes for large files, by default
 Progressed = Callable[[int], None]
@@ -78,6 +80,14 @@ class _Chunk:
     lines: list[int]  # 1-based line number of each value
     values: list[bytes]
     oversize: list[tuple[int, bytes]] = field(default_factory=list)  # (line number, line)
+
+
+@dataclass
+class _Batch:
+    customers: CustomerBatch
+    dead: list[dict[str, Any]]  # the ingest stage's dead letters
+    lines: int  # the chunk's lines
+    last_line: int  # the chunk's last line number
 
 
 @dataclass
@@ -144,21 +154,33 @@ class DirectReplay:
             log.info("alert partitions in %d worker processes", processes)
         gc_policy.install()  # the state is long-lived: keep it out of the collector's scans
         try:
+            # Chunk K's read-back from the store runs once write K-2 is done and before write
+            # K-1 starts: chDB runs one query at a time, and a read queued behind an insert
+            # kept this loop waiting. It needs no more: what the shards evict in chunk K-1 was
+            # last written with chunk K-2 at the latest (core/archive.py).
             writing: asyncio.Future[None] | None = None
+            unwritten: _Prepared | None = None
             current = next(chunks, None)
-            routing = self._route(router, current)
+            # The first chunk here: the child would validate it only once it has started.
+            routing = self._route(IngestRouter(0), current)
             while current is not None:
                 routed = await IngestRouter.result(routing)
                 following = next(chunks, None)
                 routing = self._route(router, following)  # validated while this one is applied
-                prepared = self._apply(path, current, routed, last=following is None)
-                gc_policy.tick()
+                batch = self._batch(path, current, routed, last=following is None)
                 if writing is not None:
                     await writing
-                writing = asyncio.ensure_future(self._write(prepared, progressed))
+                read_back = self.customers.read_back(batch.customers)
+                if unwritten is not None:
+                    writing = asyncio.ensure_future(self._write(unwritten, progressed))
+                    await asyncio.sleep(0)  # the write's thread starts before the work below
+                unwritten = self._apply(batch, read_back)
+                gc_policy.tick()
                 current = following
             if writing is not None:
                 await writing
+            if unwritten is not None:
+                await self._write(unwritten, progressed)
         finally:
             self._end_re_read()
             router.close()
@@ -172,10 +194,11 @@ class DirectReplay:
             return None
         horizon_ms = int(time.time() * 1000) + self.settings.max_future_s * 1000
         return router.submit(chunk.values, [0] * len(chunk.values), self.settings.partitions,
-                             horizon_ms, self.settings.max_future_s, self.settings.max_past_days)
+                             horizon_ms, self.settings.max_future_s, self.settings.max_past_days,
+                             encode=False)
 
-    def _apply(self, path: Path, chunk: _Chunk, routed: RoutedBatch, *, last: bool) -> _Prepared:
-        """Ingest's output through the customer and alert stages: the rows to write."""
+    def _batch(self, path: Path, chunk: _Chunk, routed: RoutedBatch, *, last: bool) -> _Batch:
+        """Ingest's output as the customer stage's batch, and the chunk's dead letters."""
         n = self.settings.partitions
         name = path.name
         ingest = self.ingest.prepare(IngestBatch(
@@ -192,27 +215,31 @@ class DirectReplay:
         messages: dict[int, list[Message]] = {p: [] for p in range(n)}
         lines: dict[tuple[int, int], list[int]] = {}  # (shard, message offset) -> line numbers
         record = EventRecord  # EventRecord.from_wire_list without its call per event
-        for (target, _source, value), at in zip(routed.chunks, routed.positions, strict=True):
-            events = [record(*w) for w in orjson.loads(value)["events"]]
+        for (target, _source, wires), at in zip(routed.wires, routed.positions, strict=True):
+            events = [record(*w) for w in wires]
             offset = self._next_offset(target)
             messages[target].append((offset, events, 0, None))
             lines[(target, offset)] = [chunk.lines[i] for i in at]
         for target in range(n):
             messages[target].append((self._next_offset(target), [], -1, progress))
-        customers = self.customers.prepare(
-            CustomerBatch(messages, Origin(name, lines=lines), self.now))
+        last_line = max(chunk.lines[-1:] + [n for n, _ in chunk.oversize[-1:]])
+        return _Batch(CustomerBatch(messages, Origin(name, lines=lines), self.now), dead,
+                      len(chunk.values) + len(chunk.oversize), last_line)
+
+    def _apply(self, batch: _Batch, read_back: dict[int, ReadBack]) -> _Prepared:
+        """The customer and alert stages on one chunk: the rows to write."""
+        n = self.settings.partitions
+        customers = self.customers.prepare(batch.customers, read_back)
         customers.count(self.stats)
         assert self.alerts is not None  # runs while this process goes on (workers)
         alerts = self.alerts.submit([customers.alert_inputs.get(p, []) for p in range(n)])
-        self.stats.read += len(chunk.values) + len(chunk.oversize)
-        self.stats.dead_lettered += len(dead)
-        batch = dict(customers.rows)
-        batch["dead_letters"] = dead + batch["dead_letters"]
-        last_line = max(chunk.lines[-1:] + [n for n, _ in chunk.oversize[-1:]])
-        if self.resume is not None and last_line > self.resume.lines_done:
+        self.stats.read += batch.lines
+        self.stats.dead_lettered += len(batch.dead)
+        out = dict(customers.rows)
+        out["dead_letters"] = batch.dead + out["dead_letters"]
+        if self.resume is not None and batch.last_line > self.resume.lines_done:
             self._end_re_read()  # the first chunk past the record is applied
-        return _Prepared(Prepared(batch), alerts, len(chunk.values) + len(chunk.oversize),
-                         last_line)
+        return _Prepared(Prepared(out), alerts, batch.lines, batch.last_line)
 
     def _end_re_read(self) -> None:
         """From the chunk after the first one past the record on, evicted state comes back
@@ -280,15 +307,17 @@ def _chunks(path: Path) -> Iterator[_Chunk]:
     values: list[bytes] = []
     numbers: list[int] = []
     oversize: list[tuple[int, bytes]] = []
+    size = min(FIRST_CHUNK_LINES, CHUNK_LINES)
     for number, line in numbered_lines(path):
         if len(line) > MAX_LINE_BYTES:
             oversize.append((number, line))
             continue
         values.append(line)
         numbers.append(number)
-        if len(values) >= CHUNK_LINES:
+        if len(values) >= size:
             yield _Chunk(numbers, values, oversize)
             values, numbers, oversize = [], [], []
+            size = min(size * 2, CHUNK_LINES)
     if values or oversize:
         yield _Chunk(numbers, values, oversize)
 

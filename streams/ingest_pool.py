@@ -50,14 +50,15 @@ class IngestRouter:
         self._pool.submit(route_batch, [], [], 1, 0, 0)
 
     def submit(self, values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
-               horizon_ms: int, max_future_s: int, max_past_days: int = 0) -> Routing:
+               horizon_ms: int, max_future_s: int, max_past_days: int = 0, *,
+               encode: bool = True) -> Routing:
         """Start `route_batch` on these values; `result` awaits it. Without children it runs
         here, at once."""
         if self._pool is None:
             return route_batch(values, sources, partitions, horizon_ms, max_future_s,
-                               max_past_days)
+                               max_past_days, encode=encode)
         return self._pool.submit(route_batch, values, sources, partitions, horizon_ms,
-                                 max_future_s, max_past_days)
+                                 max_future_s, max_past_days, encode=encode)
 
     @staticmethod
     async def result(routing: Routing) -> RoutedBatch:

@@ -3,7 +3,7 @@
 The state is a cache of recent event time (the state TTL). A long-lived contact (an e-mail
 ticket reopened after ten days, a survey two weeks after the answer) can get an event after
 its facts, and the windows its earlier events counted in, were evicted. Its stored events and
-window rows are still exact (ClickHouse `sqm.events`, `sqm.sla_1m` FINAL), so the shard reads
+window rows are still exact (ClickHouse `sqm.events`, `sqm.sla_1m`), so the shard reads
 them back instead of starting the contact afresh (which would rewrite its row from partial
 facts) or dropping the correction (which would leave an old window wrong).
 

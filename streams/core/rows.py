@@ -211,10 +211,11 @@ def epoch_ms(dt: datetime) -> int:
     return (dt - EPOCH) // timedelta(milliseconds=1)
 
 
-_EVENT_FIELDS = attrgetter(
+# One getter per field: a pass per column in C is half the cost of a tuple per event transposed.
+_EVENT_FIELDS = tuple(map(attrgetter, (
     "event_id", "type", "ts", "tenant_id", "contact_id", "customer_id", "channel", "queue",
     "to_queue", "agent_id", "sender", "raw",
-)
+)))
 EVENT_COLUMNS = (
     "event_id", "type", "occurred_at", "tenant_id", "contact_id", "customer_id", "channel",
     "queue", "agent_id", "sender", "raw", "ingested_at",
@@ -225,9 +226,8 @@ def event_columns(events: Sequence[EventRecord], now_ms: int) -> Columns:
     """`event_row` for many events, as columns."""
     if not events:
         return dict.fromkeys(EVENT_COLUMNS, ())
-    # zip(*...) transposes in C: one tuple per field.
     (event_id, type_, ts_, tenant, contact, customer, channel, queue, to_queue, agent, sender,
-     raw) = zip(*map(_EVENT_FIELDS, events), strict=True)
+     raw) = (list(map(get, events)) for get in _EVENT_FIELDS)
     return {
         "event_id": event_id,
         "type": type_,

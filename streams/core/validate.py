@@ -175,16 +175,17 @@ def _one_line(reason: str) -> str:
 # --- duplicate keys ---------------------------------------------------------------------------
 
 
-_SPACED_COLONS = (" :", "\t:", "\n:", "\r:")  # a key spaced from its colon is not counted
-
-
 def _repeated_key(text: str, data: dict[str, Any]) -> str | None:
     """A key that appears twice in one JSON object of `text`, if any. Cheap for the usual event:
     without backslashes no string can hold a quote, so `":` ends a key and nothing else; as
     many of them as the parsed data has keys (and no key spaced from its colon) means no key
     was repeated. Otherwise the text is parsed again, keeping every pair."""
-    if ("\\" not in text and text.count('":') == _keys(data)
-            and not any(gap in text for gap in _SPACED_COLONS)):
+    # One "{" is the object's own: no nested object to count keys in. The spaced colons are
+    # spelled out: a generator over them cost more than the four scans.
+    if ("\\" not in text
+            and text.count('":') == (len(data) if text.count("{") == 1 else _keys(data))
+            and " :" not in text and "\t:" not in text and "\n:" not in text
+            and "\r:" not in text):
         return None
     found: list[str] = []
 

@@ -71,6 +71,29 @@ def test_what_a_shard_wrote_is_read_back(client: Client, tmp_path: Path) -> None
     assert archive.windows(4, keys) == {}  # another shard's rows are its own
 
 
+def test_rows_written_twice_are_read_back_once_with_the_latest_flag(client: Client) -> None:
+    """A replay after a crash writes a contact's events and rows again, and a later batch a
+    newer row of the contact: the read-back (no FINAL) gives each event once, in time order,
+    and the flag of the highest version, as FINAL would."""
+    writer = ClickHouseWriter(client)
+    events = [valid(e) for e in (
+        ev("contact.created", BASE + HOUR, "w2", customer="u31", queue="q"),
+        ev("contact.created", BASE, "w1", customer="u31", queue="q"),
+        ev("message.sent", BASE + 9_000, "w1", customer="u31", sender="agent", agent_id="a1"),
+    )]
+    res = Shard(2, DictStore(), ShardConfig()).process([(0, events)])
+    write(writer, 2, res)
+    write(writer, 2, res)  # the same rows again, as after a crash
+    [(w2, version)] = [c for c in res.contacts if c[0].contact_id == "w2"]
+    assert w2.is_repeat
+    older = rows.contact_columns([(w2._replace(is_repeat=False), version - 1)], 0)
+    writer.write({"contacts": older})  # an older version, written last
+    got = ClickHouseArchive(client).contacts([("t1", "w1"), ("t1", "w2")])
+    assert got[("t1", "w1")].events == [events[1], events[2]]  # once each, by time
+    assert got[("t1", "w2")].events == [events[0]]
+    assert got[("t1", "w2")].is_repeat and not got[("t1", "w1")].is_repeat
+
+
 def test_an_evicted_contact_comes_back_for_its_late_survey(client: Client) -> None:
     writer = ClickHouseWriter(client)
     cfg = ShardConfig(await_progress=True)

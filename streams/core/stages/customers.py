@@ -101,7 +101,10 @@ class CustomerStage:
         self.dead_letter_topic = dead_letter_topic
         self.alert_inputs_topic = alert_inputs_topic
 
-    def prepare(self, batch: CustomerBatch) -> PreparedCustomers:
+    def prepare(self, batch: CustomerBatch,
+                read_back: dict[int, ReadBack] | None = None) -> PreparedCustomers:
+        """The batch through the shards. `read_back`: `self.read_back(batch)`, read earlier
+        (the state must not have changed since); None reads it here."""
         now = batch.now
         accepted: list[EventRecord] = []
         contacts: list[tuple[ContactView, int]] = []
@@ -117,7 +120,8 @@ class CustomerStage:
             messages.sort(key=lambda m: m[0])
             shards[partition] = Shard(partition, self.store.partition(partition), self.config,
                                       self.archive, self.evictions)
-        read_back = self._read_back(shards, batch.messages)
+        if read_back is None:
+            read_back = self._read_back(shards, batch.messages)
         for partition, messages in batch.messages.items():
             shard = shards[partition]
             res = shard.process(messages, read_back.get(partition))
@@ -152,6 +156,13 @@ class CustomerStage:
                         for p, values in inputs.items() for value in values]
         return PreparedCustomers(out, records, self.store.owed(), dict(inputs), results,
                                  n_events)
+
+    def read_back(self, batch: CustomerBatch) -> dict[int, ReadBack]:
+        """What `prepare(batch)` reads back from the archive, read now: a caller can choose
+        when the store is queried (the direct runner: while no insert holds it)."""
+        shards = {p: Shard(p, self.store.partition(p), self.config, self.archive,
+                           self.evictions) for p in batch.messages}
+        return self._read_back(shards, batch.messages)
 
     def _read_back(self, shards: dict[int, Shard],
                    messages: dict[int, list[Message]]) -> dict[int, ReadBack]:
