@@ -240,36 +240,46 @@ class RollingStore:
         Keys whose counters are all 0 are left out (every metric reads them as absent). The
         result is only valid until the next call: read it, do not keep it.
         """
+        return self.slide(scope, start_ms, end_ms)[0]
+
+    def slide(self, scope: Scope, start_ms: int, end_ms: int
+              ) -> tuple[dict[ScopeKey, list[int]], set[ScopeKey] | None]:
+        """`sums`, and the keys whose sums may differ from those the previous call for the
+        same scope and window length gave (None: any key may). The other keys' count lists
+        are the very ones that call returned, unchanged."""
+        touched: set[ScopeKey] = set()
         specs = scope.specs
         start, end = start_ms - start_ms % MINUTE_MS, end_ms - end_ms % MINUTE_MS
         width = end - start
         slide = self._slides.get((specs, width))
         if slide is not None and slide.version == self._version:
             if slide.end == end:
-                return slide.sums
+                return slide.sums, touched
             if 0 < end - slide.end < width:  # nothing changed since: slide to `end`
                 # (several minutes at once when the grid jumps over quiet ones)
                 for m in self._data_minutes(slide.end, end):
-                    self._add(slide.sums, specs, m, 1)
+                    self._add(slide.sums, specs, m, 1, touched)
                 for m in self._data_minutes(slide.end - width, start):
-                    self._add(slide.sums, specs, m, -1)
+                    self._add(slide.sums, specs, m, -1, touched)
                 slide.end, slide.revs = end, None
-                return slide.sums
+                return slide.sums, touched
         if slide is not None and slide.end == end and self._same(slide, start, end):
-            return slide.sums
+            return slide.sums, touched
+        fresh: set[ScopeKey] | None = touched
         if slide is not None and slide.end == end - MINUTE_MS and self._same(
                 slide, start - MINUTE_MS, end - MINUTE_MS):
-            self._add(slide.sums, specs, end - MINUTE_MS, 1)  # the minute entering
-            self._add(slide.sums, specs, start - MINUTE_MS, -1)  # the minute leaving
+            self._add(slide.sums, specs, end - MINUTE_MS, 1, touched)  # the minute entering
+            self._add(slide.sums, specs, start - MINUTE_MS, -1, touched)  # the minute leaving
         else:
             slide = _Slide(end, {}, {})
             for minute in self._data_minutes(start, end):
                 self._add(slide.sums, specs, minute, 1)
             self._slides[(specs, width)] = slide
+            fresh = None
         slide.end = end
         slide.revs = {m: self._rev[m] for m in self._data_minutes(start, end) if m in self._rev}
         slide.version = self._version
-        return slide.sums
+        return slide.sums, fresh
 
     def _same(self, slide: _Slide, start: int, end: int) -> bool:
         """No minute of [start, end) changed since `slide` was computed."""
@@ -290,7 +300,8 @@ class RollingStore:
         ordered = self._ordered
         return ordered[bisect_left(ordered, start):bisect_left(ordered, end)]
 
-    def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int) -> None:
+    def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int,
+             touched: set[ScopeKey] | None = None) -> None:
         keys = self._keys.setdefault(specs, {})
         for dims, counts in self._minutes.get(minute, {}).items():
             key = keys.get(dims, _UNKNOWN)
@@ -298,6 +309,8 @@ class RollingStore:
                 key = keys[dims] = group_key(specs, dims)
             if key is None:
                 continue
+            if touched is not None:
+                touched.add(key)
             acc = out.get(key)
             if acc is None:
                 acc = out[key] = counts[:] if sign > 0 else [-x for x in counts]
