@@ -1,7 +1,8 @@
 """The engine's fast walk (streams/core/alerting/walk.py) against the plain one.
 
 The fast walk steps only the keys whose sample can have changed since a rule's previous
-evaluation (and those with a track), and walks the window rules of one slide together. The
+evaluation (and those with a track), and walks the window rules of one slide together, or,
+in a call passing many minutes, walks each window rule key by key. The
 plain walk (`Engine.skip_unchanged = False`) evaluates each rule alone and steps every key at
 every evaluation. Over random rules, window rows (several shards, corrections, rows that
 empty a key), waiting contacts, answered waits, acknowledgements and batchings, with and
@@ -128,9 +129,10 @@ def feed(mon: AlertMonitor, batch: list[tuple[int, str, Any]]) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules=rule_dicts(), seed=st.integers(0, 10**6), batches=st.integers(1, 25),
-       jump_after=st.sampled_from([0, 5, Engine.jump_after]), supplied=st.booleans())
+       jump_after=st.sampled_from([0, 5, Engine.jump_after]),
+       by_key_after=st.sampled_from([0, 10, 10**9]), supplied=st.booleans())
 def test_the_fast_walk_equals_the_plain_walk(rules: list[dict[str, Any]], seed: int,
-                                              batches: int, jump_after: int,
+                                              batches: int, jump_after: int, by_key_after: int,
                                               supplied: bool) -> None:
     rnd = random.Random(seed)
     if supplied:
@@ -141,6 +143,7 @@ def test_the_fast_walk_equals_the_plain_walk(rules: list[dict[str, Any]], seed: 
     events = inputs(rnd, rnd.randrange(20, 160))
     fast, plain = AlertMonitor(config), AlertMonitor(config)
     fast.engine.jump_after = plain.engine.jump_after = jump_after
+    fast.engine.by_key_after = by_key_after  # 0: every call key by key; 10**9: never
     plain.engine.skip_unchanged = False
     sources = {"csat": MeanSource({("t1", "", "", "", "a1"): (40.0, 20.0)})} if supplied else None
     cuts = sorted(rnd.sample(range(1, len(events)), min(batches, len(events) - 1)))

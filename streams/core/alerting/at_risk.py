@@ -64,6 +64,7 @@ class WaitingContact:
 
 LEGACY = -1  # the due_ms of a contact recorded before due times were sent
 _NEVER = 2**62  # a wake time: nothing is due until the entry changes
+_NONE = Sample(None, 0)
 
 
 def waiting_contact(v: ContactView) -> WaitingContact | None:
@@ -347,12 +348,17 @@ class AtRiskTracker:
         risks: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
         for key, d in diffs.items():
             backlog = risky = 0
+            by_backlog = by_risk = _NONE  # the samples of the latest change (one object each)
             for k in range(n):
-                backlog += d[k]
-                risky += d[n + 1 + k]
+                step, step_risky = d[k], d[n + 1 + k]
+                if step or step_risky:
+                    backlog += step
+                    risky += step_risky
+                    by_backlog = Sample(float(backlog), backlog)
+                    by_risk = Sample(float(risky), backlog)
                 if backlog > 0:
-                    backlogs[k][key] = Sample(float(backlog), backlog)
-                    risks[k][key] = Sample(float(risky), backlog)
+                    backlogs[k][key] = by_backlog
+                    risks[k][key] = by_risk
         return {"backlog": backlogs, "at_risk_count": risks}
 
     def entry_row(self, key: tuple[str, str]) -> list[Any] | None:

@@ -56,7 +56,7 @@ from sqm.streams.core.alerting.rules import (
     Rule,
     Scope,
 )
-from sqm.streams.core.alerting.walk import Found, Member, changed_keys, walk_slide
+from sqm.streams.core.alerting.walk import Found, Member, changed_keys, walk_keys, walk_slide
 
 HOUR_MS = 3_600_000
 _NO_DATA = Sample(None, 0)
@@ -106,6 +106,8 @@ class Engine:
     # (and walk the rules of one slide together: walk.py). False: every key at every
     # evaluation, each rule alone (the reference the tests compare with).
     skip_unchanged = True
+    # A call passing more minutes than this walks each window rule key by key (walk.py).
+    by_key_after = 30
 
     def __init__(self, rules: Sequence[Rule], catch_up_ms: int = HOUR_MS) -> None:
         self.rules = tuple(r for r in rules if r.enabled)
@@ -197,7 +199,10 @@ class Engine:
         for pos, (r, src, absent, window) in enumerate(reads):
             own = points[(id(src), r.window, r.metric) if window else id(src)]
             minutes = ends if own is None else self._walk(own, ends[-1], r.id)
-            if window and self.skip_unchanged and isinstance(src, RollingStore):
+            if window and self.skip_unchanged and isinstance(src, RollingStore) and (
+                    len(ends) > self.by_key_after):
+                found += walk_keys(src, pos, r, ends[0], ends[-1], self.machines, describe)
+            elif window and self.skip_unchanged and isinstance(src, RollingStore):
                 # walked below with the other rules of its slide
                 slides.setdefault((id(src), r.scope.specs, r.window), []).append(
                     (pos, r, iter(minutes)))

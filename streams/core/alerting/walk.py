@@ -14,15 +14,28 @@ The window rules reading one (scope, window length) slide are walked together (`
 one pass over the union of their minutes, each rule evaluated at its own minutes only, so the
 slide is computed once, not once per rule. The first evaluation of each rule in an `evaluate`
 call steps every key: the state may have changed since the call before.
+
+A call passing many minutes walks a window rule key by key instead (`walk_keys`): scope keys
+are independent (each steps its own track), and a key's sample changes only where one of its
+own minutes with a counter the metric reads enters or leaves the window. So each key is
+evaluated at the first minute, at those minutes, and where its pending breach reaches its
+`for`, with its sums slid over its own minutes; the changes are then ordered by minute and key,
+as the minute-by-minute walk gives them. The work follows the keys' data, not the minutes times
+the keys.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
+from itertools import groupby
+from operator import add
 
-from sqm.streams.core.alerting.changes import AlertChange, ScopeKey
-from sqm.streams.core.alerting.rolling import RollingStore, Sample
-from sqm.streams.core.alerting.rules import Rule
+from sqm.streams.core.alerting.changes import BREACH, AlertChange, ScopeKey
+from sqm.streams.core.alerting.grid import ceil_minute
+from sqm.streams.core.alerting.machine import PENDING, Describe, Machines
+from sqm.streams.core.alerting.rolling import SAMPLERS, RollingStore, Sample
+from sqm.streams.core.alerting.rules import MINUTE_MS, Rule
 
 Found = tuple[int, int, list[AlertChange]]  # (minute, rule position, its changes there)
 Member = tuple[int, Rule, Iterator[int]]  # (rule position, rule, its minutes, ascending)
@@ -68,3 +81,57 @@ def walk_slide(store: RollingStore, members: Sequence[Member], step: WindowStep)
                     found.append((b, pos, changes))
                 moved[i] = set()
                 heads[i] = next(minutes, None)
+
+
+def walk_keys(store: RollingStore, pos: int, rule: Rule, first: int, last: int,
+              machines: Machines, describe: Callable[[Rule, ScopeKey, str, float], str]
+              ) -> list[Found]:
+    """Evaluate the window rule at position `pos` at the minutes [first, last] of a call, key
+    by key (see the module docstring): the changes of the minute-by-minute walk."""
+    width, for_, min_sample = rule.window, rule.for_, rule.min_sample
+    counters, sample = SAMPLERS[rule.metric]
+    series_of = store.key_series(rule.scope.specs, counters, first - width, last)
+    tracks = machines.tracks
+    step, breaches, recovers = machines.step, rule.breaches, rule.recovers
+    found: list[tuple[int, ScopeKey, AlertChange]] = []
+    for key, series in series_of.items():
+        # its minutes: `first`, and where one of its minutes enters or leaves the window
+        points = {first}
+        for m, _picked in series:
+            for p in (m + MINUTE_MS, m + width + MINUTE_MS):
+                if first <= p <= last:
+                    points.add(p)
+        ordered = sorted(points)
+        sums = (0,) * len(counters)
+        entered = left = 0
+        i, b = 0, ordered[0]
+        while True:
+            while entered < len(series) and series[entered][0] < b:
+                sums = tuple(map(add, sums, series[entered][1]))
+                entered += 1
+            while left < entered and series[left][0] < b - width:
+                sums = tuple([x - y for x, y in zip(sums, series[left][1], strict=True)])
+                left += 1
+            value, n = sample(*sums)
+            ours = tracks.get(rule.id)
+            t = ours.get(key) if ours else None
+            if value is not None and n >= min_sample and (t is not None or breaches(value)):
+                describe_key: Describe = partial(describe, rule, key)
+                change = step(rule, BREACH, key, b, value, breaches(value), recovers(value),
+                              describe_key)
+                if change is not None:
+                    found.append((b, key, change))
+                ours = tracks.get(rule.id)
+                t = ours.get(key) if ours else None
+            nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+            if t is not None and t.state == PENDING and nxt != b + MINUTE_MS:
+                wake = ceil_minute(t.since + for_)  # its breach has lasted `for` by then
+                if b < wake <= last and (nxt is None or wake < nxt):
+                    b = wake
+                    continue
+            if nxt is None:
+                break
+            i, b = i + 1, nxt
+    found.sort(key=lambda f: (f[0], f[1]))
+    return [(b, pos, [c for _b, _key, c in group])
+            for b, group in groupby(found, key=lambda f: f[0])]
