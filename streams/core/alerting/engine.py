@@ -182,9 +182,12 @@ class Engine:
         order.
         """
         jump = len(ends) > self.jump_after
+        by_key = self.skip_unchanged and len(ends) > self.by_key_after
         points: dict[Any, list[int] | None] = {}
         for r, src, _absent, window in reads:
             key = (id(src), r.window, r.metric) if window else id(src)
+            if window and by_key and isinstance(src, RollingStore):
+                continue  # walked key by key, at each key's own minutes
             if key not in points:
                 if not window:
                     group = [(s, q.window) for q, s, _a, w in reads if not w and s is src]
@@ -197,12 +200,12 @@ class Engine:
         found: list[Found] = []
         slides: dict[tuple[int, Specs, int], list[Member]] = {}
         for pos, (r, src, absent, window) in enumerate(reads):
+            if window and by_key and isinstance(src, RollingStore):
+                found += walk_keys(src, pos, r, ends[0], ends[-1], self.machines, describe)
+                continue
             own = points[(id(src), r.window, r.metric) if window else id(src)]
             minutes = ends if own is None else self._walk(own, ends[-1], r.id)
-            if window and self.skip_unchanged and isinstance(src, RollingStore) and (
-                    len(ends) > self.by_key_after):
-                found += walk_keys(src, pos, r, ends[0], ends[-1], self.machines, describe)
-            elif window and self.skip_unchanged and isinstance(src, RollingStore):
+            if window and self.skip_unchanged and isinstance(src, RollingStore):
                 # walked below with the other rules of its slide
                 slides.setdefault((id(src), r.scope.specs, r.window), []).append(
                     (pos, r, iter(minutes)))
