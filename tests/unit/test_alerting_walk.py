@@ -205,3 +205,25 @@ def test_a_slide_names_the_keys_it_moved() -> None:
     store.apply((T0 + 3 * MIN, "t1", "chat", "d", "normal"), 0, 1, [1] * 13)
     assert store.slide(scope, T0 + 3 * MIN, T0 + 5 * MIN)[1] is None  # minute 3 changed
     assert store.slide(scope, T0 + 9 * MIN, T0 + 11 * MIN)[1] is None  # a jump past it
+
+
+def test_a_gauge_alert_of_a_queue_no_longer_reported_resolves_key_by_key() -> None:
+    """Key by key, a gauge's keys are those the tracker reports over the call plus those with
+    a track: two contacts wait in billing (backlog 2: firing), both stop at 01:05:30, after
+    the first call's clock; the next call starts at 01:06, where the tracker reports nothing
+    for billing any more, and the alert resolves there (backlog 0), as minute by minute."""
+    rule = {"id": "bl", "metric": "backlog", "scope": SCOPES[0], "comparison": ">=",
+            "threshold": 2, "resolve_threshold": 1}
+    out = []
+    for plain in (False, True):
+        mon = AlertMonitor(parse_config({"rules": [rule], "anomalies": []}))
+        mon.engine.skip_unchanged = not plain
+        mon.engine.by_key_after = 0
+        for i in range(2):
+            c = WaitingContact("t1", f"c{i}", "email", "billing", "normal", T0 + 10 * SEC, 3600,
+                               T0 + 3610 * SEC)
+            mon.waiting.record(c, (T0 + 330 * SEC, "answered"))
+        changes = mon.evaluate(T0 + 310 * SEC, on_grid=True)
+        changes += mon.evaluate(T0 + 3 * 3_600_000, on_grid=True)
+        out.append([(c.state, c.updated_at) for c in changes if c.rule_id == "bl"])
+    assert out[0] == out[1] == [("firing", T0 + MIN), ("resolved", T0 + 6 * MIN)]

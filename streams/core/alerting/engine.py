@@ -56,7 +56,14 @@ from sqm.streams.core.alerting.rules import (
     Rule,
     Scope,
 )
-from sqm.streams.core.alerting.walk import Found, Member, changed_keys, walk_keys, walk_slide
+from sqm.streams.core.alerting.walk import (
+    Found,
+    Member,
+    changed_keys,
+    walk_gauge_keys,
+    walk_keys,
+    walk_slide,
+)
 
 HOUR_MS = 3_600_000
 _NO_DATA = Sample(None, 0)
@@ -214,6 +221,13 @@ class Engine:
                 for b in minutes:
                     if changes := self._rule(r, src.samples(metric, scope, width, b), b, absent):
                         found.append((b, pos, changes))
+            elif by_key and r.metric in GAUGE_METRICS and hasattr(src, "gauge_steps"):
+                at = ends if own is None else own
+                steps = shared.get((id(src), r.scope.specs, "steps"))
+                if steps is None:  # one pass for both gauges of a scope
+                    steps = shared[(id(src), r.scope.specs, "steps")] = src.gauge_steps(
+                        r.scope, at)
+                found += walk_gauge_keys(steps, at, ends[-1], pos, r, self.machines, describe)
             else:
                 grid = GridSamples(src, r, ends if own is None else own, shared)
                 before: Mapping[ScopeKey, Sample] | None = None

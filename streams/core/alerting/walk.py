@@ -21,7 +21,8 @@ own minutes with a counter the metric reads enters or leaves the window. So each
 evaluated at the first minute, at those minutes, and where its pending breach reaches its
 `for`, with its sums slid over its own minutes; the changes are then ordered by minute and key,
 as the minute-by-minute walk gives them. The work follows the keys' data, not the minutes times
-the keys.
+the keys. The gauge rules of a long call go key by key too, over `AtRiskTracker.gauge_steps`
+(where each key's gauges change), plus the keys with a track (a key no longer reported reads 0).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from sqm.streams.core.alerting.rules import MINUTE_MS, Rule
 Found = tuple[int, int, list[AlertChange]]  # (minute, rule position, its changes there)
 Member = tuple[int, Rule, Iterator[int]]  # (rule position, rule, its minutes, ascending)
 # (rule, sums, keys moved since the rule's previous evaluation or None for any, minute)
+DescribeRule = Callable[[Rule, ScopeKey, str, float], str]
+_NOTHING_WAITS = Sample(0.0, 0)  # a gauge's key that is not reported
 WindowStep = Callable[[Rule, Mapping[ScopeKey, list[int]], set[ScopeKey] | None, int],
                       list[AlertChange]]
 
@@ -84,54 +87,89 @@ def walk_slide(store: RollingStore, members: Sequence[Member], step: WindowStep)
 
 
 def walk_keys(store: RollingStore, pos: int, rule: Rule, first: int, last: int,
-              machines: Machines, describe: Callable[[Rule, ScopeKey, str, float], str]
-              ) -> list[Found]:
+              machines: Machines, describe: DescribeRule) -> list[Found]:
     """Evaluate the window rule at position `pos` at the minutes [first, last] of a call, key
     by key (see the module docstring): the changes of the minute-by-minute walk."""
-    width, for_, min_sample = rule.window, rule.for_, rule.min_sample
+    width = rule.window
     counters, sample = SAMPLERS[rule.metric]
-    series_of = store.key_series(rule.scope.specs, counters, first - width, last)
-    tracks = machines.tracks
-    step, breaches, recovers = machines.step, rule.breaches, rule.recovers
     found: list[tuple[int, ScopeKey, AlertChange]] = []
-    for key, series in series_of.items():
+    for key, series in store.key_series(rule.scope.specs, counters, first - width,
+                                        last).items():
         # its minutes: `first`, and where one of its minutes enters or leaves the window
         points = {first}
         for m, _picked in series:
             for p in (m + MINUTE_MS, m + width + MINUTE_MS):
                 if first <= p <= last:
                     points.add(p)
-        ordered = sorted(points)
+        timeline: list[tuple[int, Sample]] = []
         sums = (0,) * len(counters)
         entered = left = 0
-        i, b = 0, ordered[0]
-        while True:
+        for b in sorted(points):
             while entered < len(series) and series[entered][0] < b:
                 sums = tuple(map(add, sums, series[entered][1]))
                 entered += 1
             while left < entered and series[left][0] < b - width:
                 sums = tuple([x - y for x, y in zip(sums, series[left][1], strict=True)])
                 left += 1
-            value, n = sample(*sums)
-            ours = tracks.get(rule.id)
+            timeline.append((b, sample(*sums)))
+        _walk_key(key, timeline, last, rule, machines, describe, found)
+    return _by_minute(found, pos)
+
+
+def walk_gauge_keys(steps: Mapping[ScopeKey, Sequence[tuple[int, int, int]]],
+                    points: Sequence[int], last: int, pos: int, rule: Rule,
+                    machines: Machines, describe: DescribeRule) -> list[Found]:
+    """Evaluate the gauge rule at position `pos` key by key: each key at the first of
+    `points`, where its gauge changes (`AtRiskTracker.gauge_steps` over `points`) and where
+    its pending breach reaches its `for` (up to `last`). A key with nothing waiting reads 0."""
+    at_risk = rule.metric == "at_risk_count"
+    found: list[tuple[int, ScopeKey, AlertChange]] = []
+    tracked = machines.tracks.get(rule.id, {})
+    for key in steps.keys() | tracked.keys():
+        timeline: list[tuple[int, Sample]] = [(points[0], _NOTHING_WAITS)]
+        for i, backlog, risky in steps.get(key, ()):
+            now = _NOTHING_WAITS if backlog <= 0 else Sample(
+                float(risky if at_risk else backlog), backlog)
+            if i == 0:
+                timeline[0] = (points[0], now)
+            else:
+                timeline.append((points[i], now))
+        _walk_key(key, timeline, last, rule, machines, describe, found)
+    return _by_minute(found, pos)
+
+
+def _walk_key(key: ScopeKey, timeline: Sequence[tuple[int, Sample]], last: int, rule: Rule,
+              machines: Machines, describe: DescribeRule,
+              found: list[tuple[int, ScopeKey, AlertChange]]) -> None:
+    """Step one key at the minutes of its `timeline` (minute, its sample from then on), and
+    at the minutes between where its pending breach has lasted `for` (up to `last`)."""
+    tracks, rule_id, for_, min_sample = machines.tracks, rule.id, rule.for_, rule.min_sample
+    i, (b, (value, n)) = 0, timeline[0]
+    while True:
+        ours = tracks.get(rule_id)
+        t = ours.get(key) if ours else None
+        if value is not None and n >= min_sample and (t is not None or rule.breaches(value)):
+            describe_key: Describe = partial(describe, rule, key)
+            change = machines.step(rule, BREACH, key, b, value, rule.breaches(value),
+                                   rule.recovers(value), describe_key)
+            if change is not None:
+                found.append((b, key, change))
+            ours = tracks.get(rule_id)
             t = ours.get(key) if ours else None
-            if value is not None and n >= min_sample and (t is not None or breaches(value)):
-                describe_key: Describe = partial(describe, rule, key)
-                change = step(rule, BREACH, key, b, value, breaches(value), recovers(value),
-                              describe_key)
-                if change is not None:
-                    found.append((b, key, change))
-                ours = tracks.get(rule.id)
-                t = ours.get(key) if ours else None
-            nxt = ordered[i + 1] if i + 1 < len(ordered) else None
-            if t is not None and t.state == PENDING and nxt != b + MINUTE_MS:
-                wake = ceil_minute(t.since + for_)  # its breach has lasted `for` by then
-                if b < wake <= last and (nxt is None or wake < nxt):
-                    b = wake
-                    continue
-            if nxt is None:
-                break
-            i, b = i + 1, nxt
+        nxt = timeline[i + 1][0] if i + 1 < len(timeline) else None
+        if t is not None and t.state == PENDING and nxt != b + MINUTE_MS:
+            wake = ceil_minute(t.since + for_)  # its breach has lasted `for` by then
+            if b < wake <= last and (nxt is None or wake < nxt):
+                b = wake  # the same sample
+                continue
+        if nxt is None:
+            return
+        i += 1
+        b, (value, n) = timeline[i]
+
+
+def _by_minute(found: list[tuple[int, ScopeKey, AlertChange]], pos: int) -> list[Found]:
+    """One rule's changes ordered by minute and key, as the minute-by-minute walk gives them."""
     found.sort(key=lambda f: (f[0], f[1]))
     return [(b, pos, [c for _b, _key, c in group])
             for b, group in groupby(found, key=lambda f: f[0])]
