@@ -362,21 +362,30 @@ class RollingStore:
     def key_series(self, specs: Specs, counters: Sequence[int], start_ms: int, end_ms: int
                    ) -> dict[ScopeKey, list[tuple[int, tuple[int, ...]]]]:
         """Per scope key, its minutes in [start_ms, end_ms) (ascending) where one of
-        `counters` is non-zero, with those counters summed over the key's dims."""
+        `counters` is non-zero in one of its dims, with those counters summed over them."""
         mask = sum(1 << i for i in counters)
-        masks = self._masks
+        masks, minutes = self._masks, self._minutes
+        keys = self._keys.setdefault(specs, {})
         out: dict[ScopeKey, list[tuple[int, tuple[int, ...]]]] = {}
         for m in self._data_minutes(start_ms, end_ms):
             if not masks.get(m, 0) & mask:
                 continue
-            for key, counts in self._grouped(specs, m):
+            for dims, counts in minutes[m].items():
                 picked = tuple([counts[i] for i in counters])
-                if any(picked):
-                    series = out.get(key)
-                    if series is None:
-                        out[key] = [(m, picked)]
-                    else:
-                        series.append((m, picked))
+                if not any(picked):
+                    continue
+                key = keys.get(dims, _UNKNOWN)
+                if key is _UNKNOWN:
+                    key = keys[dims] = group_key(specs, dims)
+                if key is None:
+                    continue
+                series = out.get(key)
+                if series is None:
+                    out[key] = [(m, picked)]
+                elif series[-1][0] == m:  # another of its dims in this minute
+                    series[-1] = (m, tuple(map(add, series[-1][1], picked)))
+                else:
+                    series.append((m, picked))
         return out
 
     def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int,
