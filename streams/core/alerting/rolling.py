@@ -193,7 +193,8 @@ class RollingStore:
         self._changed: set[int] = set()  # minutes changed or evicted since take_changed()
         self._ordered: list[int] = []  # sorted minutes, as of `_ordered_version`
         self._ordered_version = -1
-        self._masks: dict[int, int] = {}  # minute -> bit i set: counter i non-zero in some dims
+        # minute -> (its revision, bit i set: counter i non-zero in some dims), made when read
+        self._masks: dict[int, tuple[int, int]] = {}
 
     def __len__(self) -> int:
         return sum(len(parts) for parts in self._parts.values())
@@ -216,24 +217,10 @@ class RollingStore:
         new = [int(x) for x in counts]
         parts[(dims, shard)] = (version, new)
         total = self._minutes.setdefault(minute, {}).setdefault(dims, [0] * N_COUNTERS)
-        before = old[1] if old is not None else [0] * N_COUNTERS
-        bits, emptied = 0, False
-        for i in range(N_COUNTERS):
-            was = total[i]
-            x = total[i] = was + new[i] - before[i]
-            if x:
-                bits |= 1 << i
-            elif was:
-                emptied = True
-        if emptied:  # a counter of these dims fell to 0: it may have been the minute's last
-            bits = 0
-            for counts_ in self._minutes[minute].values():
-                for i, x in enumerate(counts_):
-                    if x:
-                        bits |= 1 << i
-            self._masks[minute] = bits
+        if old is None:
+            total[:] = map(add, total, new)
         else:
-            self._masks[minute] = self._masks.get(minute, 0) | bits
+            total[:] = map(add, total, map(sub, new, old[1]))
         self._rev[minute] = self._rev.get(minute, 0) + 1
         self._version += 1
         self._changed.add(minute)
@@ -332,6 +319,21 @@ class RollingStore:
         ordered = self._ordered
         return ordered[bisect_left(ordered, start):bisect_left(ordered, end)]
 
+    def _mask(self, minute: int) -> int:
+        """Bit i set: counter i is non-zero in some dims of the minute (0: no rows)."""
+        rev = self._rev.get(minute)
+        got = self._masks.get(minute)
+        if got is not None and got[0] == rev:
+            return got[1]
+        bits = 0
+        for counts in self._minutes.get(minute, {}).values():
+            for i, x in enumerate(counts):
+                if x:
+                    bits |= 1 << i
+        if rev is not None:
+            self._masks[minute] = (rev, bits)
+        return bits
+
     def _grouped(self, specs: Specs, minute: int) -> list[tuple[ScopeKey, list[int]]]:
         """One minute's counts summed per scope key of `specs`, keys with all 0 left out
         (kept until the minute changes: every slide of these specs adds and subtracts it)."""
@@ -364,11 +366,11 @@ class RollingStore:
         """Per scope key, its minutes in [start_ms, end_ms) (ascending) where one of
         `counters` is non-zero in one of its dims, with those counters summed over them."""
         mask = sum(1 << i for i in counters)
-        masks, minutes = self._masks, self._minutes
+        minutes = self._minutes
         keys = self._keys.setdefault(specs, {})
         out: dict[ScopeKey, list[tuple[int, tuple[int, ...]]]] = {}
         for m in self._data_minutes(start_ms, end_ms):
-            if not masks.get(m, 0) & mask:
+            if not self._mask(m) & mask:
                 continue
             for dims, counts in minutes[m].items():
                 picked = tuple([counts[i] for i in counters])
@@ -421,7 +423,7 @@ class RollingStore:
         if counters is None:
             minutes: Any = self._minutes
         else:
-            minutes = [m for m, mask in self._masks.items() if mask & counters]
+            minutes = [m for m in self._minutes if self._mask(m) & counters]
         for m in minutes:
             for b in (m + MINUTE_MS, m + span + MINUTE_MS):
                 if first <= b <= last:
