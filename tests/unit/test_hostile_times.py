@@ -26,6 +26,7 @@ import pytest
 from sqm.streams.core.alerting import AlertMonitor, MeanSource, WaitingContact, parse_config
 from sqm.streams.core.alerting import anomaly as anomaly_module
 from sqm.streams.core.alerting import engine as engine_module
+from sqm.streams.core.alerting import walk as walk_module
 from sqm.streams.core.alerting.anomaly import AnomalyDetector
 from sqm.streams.core.alerting.changes import AlertChange
 from sqm.streams.core.alerting.engine import Engine, boundaries
@@ -370,6 +371,15 @@ class MinuteCounter:
             return observe(det, r, samples, b)
 
         monkeypatch.setattr(Engine, "_step_keys", counted_step)
+        key_walk = walk_module.walk_key
+
+        def counted_key_walk(key: Any, timeline: Any, *args: Any) -> Any:
+            # a long call's rules key by key: each key is evaluated at its timeline's minutes
+            # (and at its wake-ups in between)
+            self.engine.update(b for b, _sample in timeline)
+            return key_walk(key, timeline, *args)
+
+        monkeypatch.setattr(walk_module, "walk_key", counted_key_walk)
         monkeypatch.setattr(AnomalyDetector, "_observe", counted_observe)
         from sqm.streams.core.alerting.at_risk import AtRiskTracker
         from sqm.streams.core.alerting.waits import WaitSamples

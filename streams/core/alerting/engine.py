@@ -66,6 +66,7 @@ from sqm.streams.core.alerting.walk import (
     walk_gauge_keys,
     walk_keys,
     walk_slide,
+    walk_timelines,
 )
 
 HOUR_MS = 3_600_000
@@ -196,7 +197,8 @@ class Engine:
         points: dict[Any, list[int] | None] = {}
         for r, src, _absent, window in reads:
             key = (id(src), r.window, r.metric) if window else id(src)
-            if window and by_key and isinstance(src, RollingStore):
+            if by_key and (isinstance(src, RollingStore) if window else hasattr(
+                    src, "timelines")):
                 continue  # walked key by key, at each key's own minutes
             if key not in points:
                 if not window:
@@ -210,8 +212,13 @@ class Engine:
         found: list[Found] = []
         slides: dict[tuple[int, Specs, int], list[Member]] = {}
         for pos, (r, src, absent, window) in enumerate(reads):
-            if window and by_key and isinstance(src, RollingStore):
+            if by_key and window and isinstance(src, RollingStore):
                 found += walk_keys(src, pos, r, ends[0], ends[-1], self.machines, describe)
+                continue
+            if by_key and not window and hasattr(src, "timelines"):  # WaitSamples
+                found += walk_timelines(src.timelines(r.metric, r.scope, r.window, ends[0],
+                                                      ends[-1]),
+                                        ends[-1], pos, r, self.machines, describe)
                 continue
             own = points[(id(src), r.window, r.metric) if window else id(src)]
             minutes = ends if own is None else self._walk(own, ends[-1], r.id)

@@ -22,7 +22,8 @@ evaluated at the first minute, at those minutes, and where its pending breach re
 `for`, with its sums slid over its own minutes; the changes are then ordered by minute and key,
 as the minute-by-minute walk gives them. The work follows the keys' data, not the minutes times
 the keys. The gauge rules of a long call go key by key too, over `AtRiskTracker.gauge_steps`
-(where each key's gauges change), plus the keys with a track (a key no longer reported reads 0).
+(where each key's gauges change), plus the keys with a track (a key no longer reported reads 0),
+and the percentile rules over `WaitSamples.timelines` (each key's answers alone).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def walk_keys(store: RollingStore, pos: int, rule: Rule, first: int, last: int,
                 sums = tuple([x - y for x, y in zip(sums, series[left][1], strict=True)])
                 left += 1
             timeline.append((b, sample(*sums)))
-        _walk_key(key, timeline, last, rule, machines, describe, found)
+        walk_key(key, timeline, last, rule, machines, describe, found)
     return _by_minute(found, pos)
 
 
@@ -123,10 +124,9 @@ def walk_gauge_keys(steps: Mapping[ScopeKey, Sequence[tuple[int, int, int]]],
     `points`, where its gauge changes (`AtRiskTracker.gauge_steps` over `points`) and where
     its pending breach reaches its `for` (up to `last`). A key with nothing waiting reads 0."""
     at_risk = rule.metric == "at_risk_count"
-    found: list[tuple[int, ScopeKey, AlertChange]] = []
-    tracked = machines.tracks.get(rule.id, {})
-    for key in steps.keys() | tracked.keys():
-        timeline: list[tuple[int, Sample]] = [(points[0], _NOTHING_WAITS)]
+    timelines: dict[ScopeKey, list[tuple[int, Sample]]] = {}
+    for key in steps.keys() | machines.tracks.get(rule.id, {}).keys():
+        timeline = timelines[key] = [(points[0], _NOTHING_WAITS)]
         for i, backlog, risky in steps.get(key, ()):
             now = _NOTHING_WAITS if backlog <= 0 else Sample(
                 float(risky if at_risk else backlog), backlog)
@@ -134,11 +134,22 @@ def walk_gauge_keys(steps: Mapping[ScopeKey, Sequence[tuple[int, int, int]]],
                 timeline[0] = (points[0], now)
             else:
                 timeline.append((points[i], now))
-        _walk_key(key, timeline, last, rule, machines, describe, found)
+    return walk_timelines(timelines, last, pos, rule, machines, describe)
+
+
+def walk_timelines(timelines: Mapping[ScopeKey, Sequence[tuple[int, Sample]]], last: int,
+                   pos: int, rule: Rule, machines: Machines, describe: DescribeRule
+                   ) -> list[Found]:
+    """Evaluate the rule at position `pos` key by key over each key's timeline (minute, its
+    sample from then on; the first at the call's first minute), and where its pending breach
+    reaches its `for` (up to `last`). Keys without a timeline are not evaluated."""
+    found: list[tuple[int, ScopeKey, AlertChange]] = []
+    for key, timeline in timelines.items():
+        walk_key(key, timeline, last, rule, machines, describe, found)
     return _by_minute(found, pos)
 
 
-def _walk_key(key: ScopeKey, timeline: Sequence[tuple[int, Sample]], last: int, rule: Rule,
+def walk_key(key: ScopeKey, timeline: Sequence[tuple[int, Sample]], last: int, rule: Rule,
               machines: Machines, describe: DescribeRule,
               found: list[tuple[int, ScopeKey, AlertChange]]) -> None:
     """Step one key at the minutes of its `timeline` (minute, its sample from then on), and
