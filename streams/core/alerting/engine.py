@@ -21,7 +21,7 @@ resolved value cannot breach: hysteresis). The changes are the same as at every 
 the work is bounded by the data, not by the time between the events.
 
 Within that, only what can change is evaluated (walk.py): the keys whose sample moved and
-those with a track; a long call walks each window and gauge rule key by key.
+those with a track; a long call walks each window, gauge and percentile rule key by key.
 
 A value that is undefined (no data) or whose sample is below `min_sample` is not evaluated:
 the (rule, scope) keeps its state, so a pending alert stays pending and a firing one stays
