@@ -117,7 +117,8 @@ class Engine:
     # (and walk the rules of one slide together: walk.py). False: every key at every
     # evaluation, each rule alone (the reference the tests compare with).
     skip_unchanged = True
-    # A call passing more minutes than this walks each window rule key by key (walk.py).
+    # A call passing more minutes than this walks each window, gauge and percentile rule key
+    # by key (walk.py).
     by_key_after = 30
 
     def __init__(self, rules: Sequence[Rule], catch_up_ms: int = HOUR_MS) -> None:
