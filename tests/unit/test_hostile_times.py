@@ -26,6 +26,7 @@ import pytest
 from sqm.streams.core.alerting import AlertMonitor, MeanSource, WaitingContact, parse_config
 from sqm.streams.core.alerting import anomaly as anomaly_module
 from sqm.streams.core.alerting import engine as engine_module
+from sqm.streams.core.alerting import walk as walk_module
 from sqm.streams.core.alerting.anomaly import AnomalyDetector
 from sqm.streams.core.alerting.changes import AlertChange
 from sqm.streams.core.alerting.engine import Engine, boundaries
@@ -352,7 +353,7 @@ class MinuteCounter:
         self.anomaly: set[int] = set()
         self.longest = 0
         self.turns = 0
-        rule, observe = Engine._rule, AnomalyDetector._observe
+        step, observe = Engine._step_keys, AnomalyDetector._observe
 
         def counted_boundaries(*args: Any) -> CountedRange:
             return CountedRange(boundaries(*args), self)
@@ -360,15 +361,25 @@ class MinuteCounter:
         monkeypatch.setattr(engine_module, "boundaries", counted_boundaries)
         monkeypatch.setattr(anomaly_module, "boundaries", counted_boundaries)
 
-        def counted_rule(engine: Engine, r: Any, samples: Any, at: int, absent: Any) -> Any:
+        def counted_step(engine: Engine, r: Any, samples: Any, keys: Any, at: int,
+                         absent: Any) -> Any:  # every rule evaluation steps its keys here
             self.engine.add(at)
-            return rule(engine, r, samples, at, absent)
+            return step(engine, r, samples, keys, at, absent)
 
         def counted_observe(det: AnomalyDetector, r: Any, samples: Any, b: int) -> Any:
             self.anomaly.add(b)
             return observe(det, r, samples, b)
 
-        monkeypatch.setattr(Engine, "_rule", counted_rule)
+        monkeypatch.setattr(Engine, "_step_keys", counted_step)
+        key_walk = walk_module.walk_key
+
+        def counted_key_walk(key: Any, timeline: Any, *args: Any) -> Any:
+            # a long call's rules key by key: each key is evaluated at its timeline's minutes
+            # (and at its wake-ups in between)
+            self.engine.update(b for b, _sample in timeline)
+            return key_walk(key, timeline, *args)
+
+        monkeypatch.setattr(walk_module, "walk_key", counted_key_walk)
         monkeypatch.setattr(AnomalyDetector, "_observe", counted_observe)
         from sqm.streams.core.alerting.at_risk import AtRiskTracker
         from sqm.streams.core.alerting.waits import WaitSamples

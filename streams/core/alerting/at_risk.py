@@ -66,6 +66,13 @@ LEGACY = -1  # the due_ms of a contact recorded before due times were sent
 _NEVER = 2**62  # a wake time: nothing is due until the entry changes
 
 
+def _bump(d: dict[int, list[int]], i: int, which: int, by: int) -> None:
+    deltas = d.get(i)
+    if deltas is None:
+        deltas = d[i] = [0, 0]
+    deltas[which] += by
+
+
 def waiting_contact(v: ContactView) -> WaitingContact | None:
     """The contact if it is waiting for a human now: offered to a queue and neither answered,
     abandoned nor resolved (a bot-contained contact never waited)."""
@@ -315,10 +322,28 @@ class AtRiskTracker:
     def gauges_over(self, scope: Scope, ends: Sequence[int]
                     ) -> dict[str, list[dict[ScopeKey, Sample]]]:
         """Both gauges' `samples` as of each of `ends` (ascending), in one pass over the
-        contacts: each counts at the ends in [clock start, min(stop, start + max_wait)), at
-        risk from its at-risk point on (difference arrays per scope key)."""
+        contacts (`gauge_steps`)."""
         n = len(ends)
-        diffs: dict[ScopeKey, list[int]] = {}  # backlog diffs [0, n], at-risk diffs [n+1, 2n+1]
+        backlogs: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
+        risks: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
+        for key, steps in self.gauge_steps(scope, ends).items():
+            for j, (i, backlog, risky) in enumerate(steps):
+                if backlog > 0:
+                    by_backlog = Sample(float(backlog), backlog)
+                    by_risk = Sample(float(risky), backlog)
+                    for k in range(i, steps[j + 1][0] if j + 1 < len(steps) else n):
+                        backlogs[k][key] = by_backlog
+                        risks[k][key] = by_risk
+        return {"backlog": backlogs, "at_risk_count": risks}
+
+    def gauge_steps(self, scope: Scope, ends: Sequence[int]
+                    ) -> dict[ScopeKey, list[tuple[int, int, int]]]:
+        """Per scope key, where its gauges change over `ends` (ascending): (index in `ends`,
+        contacts waiting, of them at risk) from that end on, the first of them where it
+        starts. Each contact counts at the ends in [clock start, min(stop, start +
+        max_wait)), at risk from its at-risk point on (differences per scope key)."""
+        n = len(ends)
+        diffs: dict[ScopeKey, dict[int, list[int]]] = {}  # index -> [waiting, at risk] deltas
         keys = key_memo(scope.specs)
         max_wait = self.config.max_wait
         for e in self.entries.values():
@@ -334,26 +359,29 @@ class AtRiskTracker:
                 continue
             d = diffs.get(key)
             if d is None:
-                d = diffs[key] = [0] * (2 * n + 2)
-            d[i0] += 1
-            d[i1] -= 1
+                d = diffs[key] = {}
+            _bump(d, i0, 0, 1)
+            _bump(d, i1, 0, -1)
             risk = self.risk_at(c)
             if risk is not None:
                 j0 = max(i0, bisect_left(ends, risk))
                 if j0 < i1:
-                    d[n + 1 + j0] += 1
-                    d[n + 1 + i1] -= 1
-        backlogs: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
-        risks: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
+                    _bump(d, j0, 1, 1)
+                    _bump(d, i1, 1, -1)
+        out: dict[ScopeKey, list[tuple[int, int, int]]] = {}
         for key, d in diffs.items():
             backlog = risky = 0
-            for k in range(n):
-                backlog += d[k]
-                risky += d[n + 1 + k]
-                if backlog > 0:
-                    backlogs[k][key] = Sample(float(backlog), backlog)
-                    risks[k][key] = Sample(float(risky), backlog)
-        return {"backlog": backlogs, "at_risk_count": risks}
+            steps: list[tuple[int, int, int]] = []
+            for i in sorted(d):
+                if i >= n:
+                    break
+                step, step_risky = d[i]
+                if step or step_risky:
+                    backlog += step
+                    risky += step_risky
+                    steps.append((i, backlog, risky))
+            out[key] = steps
+        return out
 
     def entry_row(self, key: tuple[str, str]) -> list[Any] | None:
         """The (tenant, contact)'s row, or None when it is not tracked."""

@@ -108,38 +108,57 @@ def key_memo(specs: Specs) -> KeyMemo:
     return memo
 
 
+def _ratio(num: int, den: int) -> Sample:
+    return Sample(num / den if den > 0 else None, den)
+
+
+def _service_level(met: int, missed: int) -> Sample:  # the policy's formula
+    den = met + missed
+    return Sample(met / den if den > 0 else None, den)
+
+
+def _abandonment(answered: int, abandoned: int, short: int) -> Sample:
+    den = answered + abandoned - short
+    return Sample((abandoned - short) / den if den > 0 else None, den)
+
+
+def _avg_wait(wait_ms: int, answered: int) -> Sample:
+    return Sample(wait_ms / answered / 1000 if answered > 0 else None, answered)
+
+
+def _csat(count: int, total: int) -> Sample:
+    return Sample(total / count if count > 0 else None, count)
+
+
+def _volume(offered: int) -> Sample:
+    return Sample(float(offered), offered)
+
+
+# metric -> (the counters it reads, its sample from their sums, in that order): docs/metrics.md,
+# "Derived rates". All but `volume` are undefined when those counters are all 0.
+SAMPLERS: dict[str, tuple[tuple[int, ...], Any]] = {
+    "service_level": ((SL_MET, SL_MISSED), _service_level),
+    "abandonment_rate": ((ANSWERED, ABANDONED, SHORT), _abandonment),
+    "csat": ((CSAT_COUNT, CSAT_SUM), _csat),
+    "repeat_rate": ((REPEAT, CREATED), _ratio),
+    "avg_wait_s": ((WAIT_MS, ANSWERED), _avg_wait),
+    "volume": ((OFFERED,), _volume),
+}
+
+
 def metric_sample(metric: str, c: Sequence[int]) -> Sample:
     """docs/metrics.md, "Derived rates", over summed counters."""
-    if metric == "service_level":  # the policy's formula: met / (met + missed)
-        den = c[SL_MET] + c[SL_MISSED]
-        return Sample(c[SL_MET] / den if den > 0 else None, den)
-    if metric == "abandonment_rate":
-        den = c[ANSWERED] + c[ABANDONED] - c[SHORT]
-        num = c[ABANDONED] - c[SHORT]
-        return Sample(num / den if den > 0 else None, den)
-    if metric == "csat":
-        n = c[CSAT_COUNT]
-        return Sample(c[CSAT_SUM] / n if n > 0 else None, n)
-    if metric == "repeat_rate":
-        return Sample(c[REPEAT] / c[CREATED] if c[CREATED] > 0 else None, c[CREATED])
-    if metric == "avg_wait_s":
-        return Sample(c[WAIT_MS] / c[ANSWERED] / 1000 if c[ANSWERED] > 0 else None, c[ANSWERED])
-    if metric == "volume":
-        return Sample(float(c[OFFERED]), c[OFFERED])
-    raise ValueError(f"{metric} is not computed from the one-minute windows")
+    reads = SAMPLERS.get(metric)
+    if reads is None:
+        raise ValueError(f"{metric} is not computed from the one-minute windows")
+    counters, sample = reads
+    return sample(*[c[i] for i in counters])  # type: ignore[no-any-return]
 
 
 # The counters each metric reads (`metric_sample`), as a bit mask: a metric's value over a
 # window depends on these alone, and is undefined (as if absent) when they are all 0.
-METRIC_COUNTERS = {
-    metric: sum(1 << i for i in counters) for metric, counters in {
-        "service_level": (SL_MET, SL_MISSED),
-        "abandonment_rate": (ANSWERED, ABANDONED, SHORT),
-        "csat": (CSAT_COUNT, CSAT_SUM),
-        "repeat_rate": (REPEAT, CREATED),
-        "avg_wait_s": (WAIT_MS, ANSWERED),
-        "volume": (OFFERED,),
-    }.items()}
+METRIC_COUNTERS = {metric: sum(1 << i for i in counters)
+                   for metric, (counters, _sample) in SAMPLERS.items()}
 
 
 @dataclass(slots=True)
@@ -169,10 +188,13 @@ class RollingStore:
         self._version = 0
         self._slides: dict[tuple[Specs, int], _Slide] = {}
         self._keys: dict[Specs, dict[Dims, ScopeKey | None]] = {}
+        # specs -> minute -> (its revision, its non-zero counts summed per scope key)
+        self._groups: dict[Specs, dict[int, tuple[int, list[tuple[ScopeKey, list[int]]]]]] = {}
         self._changed: set[int] = set()  # minutes changed or evicted since take_changed()
         self._ordered: list[int] = []  # sorted minutes, as of `_ordered_version`
         self._ordered_version = -1
-        self._masks: dict[int, int] = {}  # minute -> bit i set: counter i non-zero in some dims
+        # minute -> (its revision, bit i set: counter i non-zero in some dims), made when read
+        self._masks: dict[int, tuple[int, int]] = {}
 
     def __len__(self) -> int:
         return sum(len(parts) for parts in self._parts.values())
@@ -195,15 +217,10 @@ class RollingStore:
         new = [int(x) for x in counts]
         parts[(dims, shard)] = (version, new)
         total = self._minutes.setdefault(minute, {}).setdefault(dims, [0] * N_COUNTERS)
-        before = old[1] if old is not None else [0] * N_COUNTERS
-        for i in range(N_COUNTERS):
-            total[i] += new[i] - before[i]
-        mask = 0
-        for counts_ in self._minutes[minute].values():
-            for i, x in enumerate(counts_):
-                if x:
-                    mask |= 1 << i
-        self._masks[minute] = mask
+        if old is None:
+            total[:] = map(add, total, new)
+        else:
+            total[:] = map(add, total, map(sub, new, old[1]))
         self._rev[minute] = self._rev.get(minute, 0) + 1
         self._version += 1
         self._changed.add(minute)
@@ -230,6 +247,8 @@ class RollingStore:
             self._rev.pop(m, None)
             self._masks.pop(m, None)
             self._changed.add(m)
+            for groups in self._groups.values():
+                groups.pop(m, None)
         if old_horizon is None or old_horizon // 3_600_000 != before_ms // 3_600_000:
             self._keys.clear()  # hourly: forget dims that may be gone for good
         return len(old)
@@ -240,36 +259,46 @@ class RollingStore:
         Keys whose counters are all 0 are left out (every metric reads them as absent). The
         result is only valid until the next call: read it, do not keep it.
         """
+        return self.slide(scope, start_ms, end_ms)[0]
+
+    def slide(self, scope: Scope, start_ms: int, end_ms: int
+              ) -> tuple[dict[ScopeKey, list[int]], set[ScopeKey] | None]:
+        """`sums`, and the keys whose sums may differ from those the previous call for the
+        same scope and window length gave (None: any key may). The other keys' count lists
+        are the very ones that call returned, unchanged."""
+        touched: set[ScopeKey] = set()
         specs = scope.specs
         start, end = start_ms - start_ms % MINUTE_MS, end_ms - end_ms % MINUTE_MS
         width = end - start
         slide = self._slides.get((specs, width))
         if slide is not None and slide.version == self._version:
             if slide.end == end:
-                return slide.sums
+                return slide.sums, touched
             if 0 < end - slide.end < width:  # nothing changed since: slide to `end`
                 # (several minutes at once when the grid jumps over quiet ones)
                 for m in self._data_minutes(slide.end, end):
-                    self._add(slide.sums, specs, m, 1)
+                    self._add(slide.sums, specs, m, 1, touched)
                 for m in self._data_minutes(slide.end - width, start):
-                    self._add(slide.sums, specs, m, -1)
+                    self._add(slide.sums, specs, m, -1, touched)
                 slide.end, slide.revs = end, None
-                return slide.sums
+                return slide.sums, touched
         if slide is not None and slide.end == end and self._same(slide, start, end):
-            return slide.sums
+            return slide.sums, touched
+        fresh: set[ScopeKey] | None = touched
         if slide is not None and slide.end == end - MINUTE_MS and self._same(
                 slide, start - MINUTE_MS, end - MINUTE_MS):
-            self._add(slide.sums, specs, end - MINUTE_MS, 1)  # the minute entering
-            self._add(slide.sums, specs, start - MINUTE_MS, -1)  # the minute leaving
+            self._add(slide.sums, specs, end - MINUTE_MS, 1, touched)  # the minute entering
+            self._add(slide.sums, specs, start - MINUTE_MS, -1, touched)  # the minute leaving
         else:
             slide = _Slide(end, {}, {})
             for minute in self._data_minutes(start, end):
                 self._add(slide.sums, specs, minute, 1)
             self._slides[(specs, width)] = slide
+            fresh = None
         slide.end = end
         slide.revs = {m: self._rev[m] for m in self._data_minutes(start, end) if m in self._rev}
         slide.version = self._version
-        return slide.sums
+        return slide.sums, fresh
 
     def _same(self, slide: _Slide, start: int, end: int) -> bool:
         """No minute of [start, end) changed since `slide` was computed."""
@@ -290,21 +319,89 @@ class RollingStore:
         ordered = self._ordered
         return ordered[bisect_left(ordered, start):bisect_left(ordered, end)]
 
-    def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int) -> None:
+    def _mask(self, minute: int) -> int:
+        """Bit i set: counter i is non-zero in some dims of the minute (0: no rows)."""
+        rev = self._rev.get(minute)
+        got = self._masks.get(minute)
+        if got is not None and got[0] == rev:
+            return got[1]
+        bits = 0
+        for counts in self._minutes.get(minute, {}).values():
+            for i, x in enumerate(counts):
+                if x:
+                    bits |= 1 << i
+        if rev is not None:
+            self._masks[minute] = (rev, bits)
+        return bits
+
+    def _grouped(self, specs: Specs, minute: int) -> list[tuple[ScopeKey, list[int]]]:
+        """One minute's counts summed per scope key of `specs`, keys with all 0 left out
+        (kept until the minute changes: every slide of these specs adds and subtracts it)."""
+        rev = self._rev.get(minute)
+        if rev is None:
+            return []
+        cache = self._groups.setdefault(specs, {})
+        got = cache.get(minute)
+        if got is not None and got[0] == rev:
+            return got[1]
         keys = self._keys.setdefault(specs, {})
-        for dims, counts in self._minutes.get(minute, {}).items():
+        merged: dict[ScopeKey, list[int]] = {}
+        for dims, counts in self._minutes[minute].items():
             key = keys.get(dims, _UNKNOWN)
             if key is _UNKNOWN:
                 key = keys[dims] = group_key(specs, dims)
             if key is None:
                 continue
+            acc = merged.get(key)
+            if acc is None:
+                merged[key] = counts[:]
+            else:
+                acc[:] = map(add, acc, counts)
+        grouped = [(key, c) for key, c in merged.items() if any(c)]
+        cache[minute] = (rev, grouped)
+        return grouped
+
+    def key_series(self, specs: Specs, counters: Sequence[int], start_ms: int, end_ms: int
+                   ) -> dict[ScopeKey, list[tuple[int, tuple[int, ...]]]]:
+        """Per scope key, its minutes in [start_ms, end_ms) (ascending) where one of
+        `counters` is non-zero in one of its dims, with those counters summed over them."""
+        mask = sum(1 << i for i in counters)
+        minutes = self._minutes
+        keys = self._keys.setdefault(specs, {})
+        out: dict[ScopeKey, list[tuple[int, tuple[int, ...]]]] = {}
+        for m in self._data_minutes(start_ms, end_ms):
+            if not self._mask(m) & mask:
+                continue
+            for dims, counts in minutes[m].items():
+                picked = tuple([counts[i] for i in counters])
+                if not any(picked):
+                    continue
+                key = keys.get(dims, _UNKNOWN)
+                if key is _UNKNOWN:
+                    key = keys[dims] = group_key(specs, dims)
+                if key is None:
+                    continue
+                series = out.get(key)
+                if series is None:
+                    out[key] = [(m, picked)]
+                elif series[-1][0] == m:  # another of its dims in this minute
+                    series[-1] = (m, tuple(map(add, series[-1][1], picked)))
+                else:
+                    series.append((m, picked))
+        return out
+
+    def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int,
+             touched: set[ScopeKey] | None = None) -> None:
+        for key, counts in self._grouped(specs, minute):
+            if touched is not None:
+                touched.add(key)
             acc = out.get(key)
             if acc is None:
-                acc = out[key] = counts[:] if sign > 0 else [-x for x in counts]
+                out[key] = counts[:] if sign > 0 else [-x for x in counts]
             else:
                 acc[:] = map(add if sign > 0 else sub, acc, counts)  # integers: exact
-            if not any(acc):
-                del out[key]  # as if never added: a later add starts again from 0
+                if not any(acc):
+                    del out[key]  # as if never added: a later add starts again from 0
 
     def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
                 ) -> dict[ScopeKey, Sample]:
@@ -326,7 +423,7 @@ class RollingStore:
         if counters is None:
             minutes: Any = self._minutes
         else:
-            minutes = [m for m, mask in self._masks.items() if mask & counters]
+            minutes = [m for m in self._minutes if self._mask(m) & counters]
         for m in minutes:
             for b in (m + MINUTE_MS, m + span + MINUTE_MS):
                 if first <= b <= last:

@@ -24,6 +24,7 @@ from sqm.streams.core.alerting.rules import Scope
 WaitDims = tuple[str, str, str, str, str]
 
 PERCENTILES = {"wait_p90_s": 0.9}
+_NO_ANSWER = Sample(None, 0)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -120,6 +121,37 @@ class WaitSamples:
                 if key is not None:
                     groups.setdefault(key, []).append(items[j][1] / 1000)
             out.append({k: Sample(percentile(v, q), len(v)) for k, v in groups.items()})
+        return out
+
+    def timelines(self, metric: str, scope: Scope, window_ms: int, first: int, last: int
+                  ) -> dict[ScopeKey, list[tuple[int, Sample]]]:
+        """Per scope key, its `samples` over the minutes [first, last] where they may change:
+        (minute, the sample from then on), the first at `first`; a minute without an answer
+        in the window reads Sample(None, 0). Each key's answers are read alone, at the
+        minutes one of them enters or leaves the window (`change_minutes`)."""
+        q = PERCENTILES[metric]
+        memo = key_memo(scope.specs)
+        answers_of: dict[ScopeKey, list[tuple[int, float]]] = {}
+        for at, wait_ms, dims in self._waits.values():
+            if first - window_ms <= at < last:
+                key = memo[dims]
+                if key is not None:
+                    answers_of.setdefault(key, []).append((at, wait_ms / 1000))
+        out: dict[ScopeKey, list[tuple[int, Sample]]] = {}
+        for key, answers in answers_of.items():
+            answers.sort()
+            points = {first}
+            for at, _wait in answers:
+                for b in (after_minute(at), after_minute(at + window_ms)):
+                    if first <= b <= last:
+                        points.add(b)
+            timeline: list[tuple[int, Sample]] = []
+            for b in sorted(points):
+                lo = bisect_left(answers, (b - window_ms,))
+                values = [wait for _at, wait in answers[lo:bisect_left(answers, (b,), lo)]]
+                timeline.append((b, Sample(percentile(values, q), len(values)) if values
+                                 else _NO_ANSWER))
+            out[key] = timeline
         return out
 
     # -- state (plain JSON-able data), whole or one contact at a time --
