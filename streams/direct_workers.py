@@ -15,7 +15,6 @@ tests/integration/test_direct_workers.py).
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -25,7 +24,7 @@ from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.ports import Rows
 from sqm.streams.core.stages.alerts import AlertStage
 from sqm.streams.gc_policy import GcPolicy
-from sqm.streams.ingest_pool import child_init
+from sqm.streams.helper_processes import child_init, context
 
 Inputs = dict[int, list[bytes]]  # partition -> its alert-input messages of one chunk
 Split = dict[int, tuple[list[AlertChange], list[AlertChange]]]  # p -> (applied, evaluated)
@@ -88,14 +87,15 @@ class AlertPartitions:
         self.owned: list[list[int]] = []
         self._pools: list[ProcessPoolExecutor] = []
         if processes > 0:
-            # spawn, not fork: the caller has threads (chDB's); see streams/ingest_pool.py.
-            context = multiprocessing.get_context("spawn")
+            # From the fork server, not a fork of this threaded process
+            # (streams/helper_processes.py).
+            mp_context = context()
             gc_every = (gc_policy.freeze_every_s, gc_policy.full_every_s) if gc_policy else (
                 0.0, 600.0)
             for i in range(min(processes, n)):
                 self.owned.append([p for p in range(n) if p % processes == i])
                 self._pools.append(ProcessPoolExecutor(
-                    1, mp_context=context, initializer=_init,
+                    1, mp_context=mp_context, initializer=_init,
                     initargs=(os.getpid(), config, lateness_ms, gc_every)))
             for pool in self._pools:  # start and import now, beside the first chunk's work
                 pool.submit(_step_owned, {})
