@@ -46,7 +46,7 @@ def _preload() -> list[str]:
     main = sys.modules.get("__main__")
     name = getattr(getattr(main, "__spec__", None), "name", None)
     by_name = [name] if name and not name.endswith("__main__") else []
-    return ["__main__", *by_name, *_PRELOAD]
+    return ["sqm.streams.helper_server", "__main__", *by_name, *_PRELOAD]
 
 
 def child_init(parent: int) -> None:
