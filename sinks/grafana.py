@@ -11,12 +11,11 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
-from grafana_client import GrafanaApi
-from grafana_client.client import GrafanaException
-from requests.exceptions import RequestException
+if TYPE_CHECKING:  # grafana-client (with requests, ~0.1 s) only once Grafana is called
+    from grafana_client import GrafanaApi
 
 __all__ = ["GrafanaError", "GrafanaTarget", "call", "connect"]
 
@@ -61,6 +60,8 @@ class GrafanaTarget:
 @contextmanager
 def connect(target: GrafanaTarget) -> Iterator[GrafanaApi]:
     """A grafana-client API object whose HTTP session is closed on exit."""
+    from grafana_client import GrafanaApi
+
     parts = urlsplit(target.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise GrafanaError(f"{URL_ENV} must be an http(s) URL, got {target.shown_url!r}")
@@ -73,6 +74,9 @@ def connect(target: GrafanaTarget) -> Iterator[GrafanaApi]:
 
 def call(target: GrafanaTarget, what: str, fn: Callable[[], T]) -> T:
     """Run one grafana-client call; any failure becomes a one-line `GrafanaError`."""
+    from grafana_client.client import GrafanaException
+    from requests.exceptions import RequestException
+
     try:
         return fn()
     except GrafanaException as ex:

@@ -1,9 +1,10 @@
 """Applies the numbered DDL files of `schemas/clickhouse/` to a ClickHouse store, in order.
 
 Each file `NNNN_name.sql` is applied once and recorded in `sqm.schema_migrations` (created by
-0001 itself). Every statement is idempotent DDL, so two processes migrating at the same time,
-or a run that died half-way through a file, simply apply it again: the worst case is a version
-recorded twice, which the ReplacingMergeTree collapses.
+0001 itself), the files of one run in one insert at its end (or at its failure). Every statement
+is idempotent DDL, so two processes migrating at the same time, or a run that died before it
+recorded what it applied, simply apply it again: the worst case is a version recorded twice,
+which the ReplacingMergeTree collapses.
 
 All statements are fully qualified (`sqm.`) and sent without the client's default database, so
 a fresh server reached through `https://.../sqm` can be migrated before `sqm` exists.
@@ -14,6 +15,7 @@ and their checksums are the same in both forms.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ __all__ = ["Migration", "MigrationError", "load_migrations", "migrate", "pending
 _FILE_RE = re.compile(r"^(\d+)_(\w+)\.sql$")
 # A statement ends with `;` at the end of a line; `;` elsewhere (e.g. in a string) is kept.
 _STATEMENT_END_RE = re.compile(r";[ \t]*(?:\r?\n|$)")
+_ADD_COLUMN_RE = re.compile(r"ALTER TABLE (\S+) (ADD COLUMN\b.*)", re.DOTALL)
 # A concurrent migrator can win the race between IF NOT EXISTS's check and its create.
 _ALREADY_EXISTS = frozenset({57, 82})  # TABLE_ALREADY_EXISTS, DATABASE_ALREADY_EXISTS
 
@@ -83,30 +86,48 @@ def migrate(client: Client, cluster: str | None = None) -> list[str]:
 
     `cluster`: apply the cluster form on every node of that ClickHouse cluster."""
     applied = _applied_checksums(client)
-    names: list[str] = []
-    for migration in load_migrations():
-        recorded = applied.get(migration.version)
-        if recorded is not None:
-            if recorded != migration.checksum:
-                # Editing an applied file would silently leave stores on different schemas.
-                raise MigrationError(
-                    f"migration {migration.name} changed after it was applied; "
-                    "add a new numbered file instead"
-                )
-            continue
-        for statement in statements_for(migration, cluster):
-            _run(client, migration, statement)
-        _run(
-            client,
-            migration,
-            "INSERT INTO sqm.schema_migrations (version, name, checksum, applied_at) "
-            "VALUES ({v:UInt32}, {n:String}, {c:String}, now64(3, 'UTC'))",
-            {"v": migration.version, "n": migration.name, "c": migration.checksum},
-            # Through a Distributed table: recorded on its shard before this returns.
-            {"distributed_foreground_insert": 1} if cluster else None,
-        )
-        names.append(migration.name)
-    return names
+    done: list[Migration] = []
+    try:
+        for migration in load_migrations():
+            recorded = applied.get(migration.version)
+            if recorded is not None:
+                if recorded != migration.checksum:
+                    # Editing an applied file would silently leave stores on different schemas.
+                    raise MigrationError(
+                        f"migration {migration.name} changed after it was applied; "
+                        "add a new numbered file instead"
+                    )
+                continue
+            statements = statements_for(migration, cluster)
+            for statement in statements if cluster else _added_together(statements):
+                _run(client, migration, statement)
+            done.append(migration)
+    except BaseException:
+        with contextlib.suppress(MigrationError):  # the first failure is the one to tell
+            _record(client, done, cluster)
+        raise
+    _record(client, done, cluster)
+    return [m.name for m in done]
+
+
+def _record(client: Client, done: list[Migration], cluster: str | None) -> None:
+    """Record the applied migrations in one insert (a fresh store has a dozen: one insert each
+    cost more than the rest of the bookkeeping)."""
+    if not done:
+        return
+    values = ", ".join(f"({{v{i}:UInt32}}, {{n{i}:String}}, {{c{i}:String}}, now64(3, 'UTC'))"
+                       for i in range(len(done)))
+    parameters: dict[str, object] = {}
+    for i, m in enumerate(done):
+        parameters.update({f"v{i}": m.version, f"n{i}": m.name, f"c{i}": m.checksum})
+    _run(
+        client,
+        done[-1],
+        f"INSERT INTO sqm.schema_migrations (version, name, checksum, applied_at) VALUES {values}",
+        parameters,
+        # Through a Distributed table: recorded on its shard before this returns.
+        {"distributed_foreground_insert": 1} if cluster else None,
+    )
 
 
 def statements_for(migration: Migration, cluster: str | None) -> list[str]:
@@ -117,6 +138,21 @@ def statements_for(migration: Migration, cluster: str | None) -> list[str]:
         return [c for s in migration.statements for c in cluster_statements(s, cluster)]
     except ClusterFormError as ex:
         raise MigrationError(f"migration {migration.name}: {ex}") from None
+
+
+def _added_together(statements: list[str]) -> list[str]:
+    """Consecutive `ALTER TABLE t ADD COLUMN ...` of one table as one ALTER, its actions in the
+    same order: each ALTER is a metadata change of its own (tens of ms on chDB)."""
+    out: list[str] = []
+    table = None
+    for statement in statements:
+        match = _ADD_COLUMN_RE.match(statement)
+        if match is not None and match.group(1) == table:
+            out[-1] += ",\n" + match.group(2)
+        else:
+            out.append(statement)
+        table = match.group(1) if match is not None else None
+    return out
 
 
 def pending(client: Client) -> list[str]:

@@ -140,13 +140,9 @@ class DirectReplay:
         if resume is None:
             await asyncio.to_thread(save_run, self.writer, self._run)
         chunks = _chunks(path)
-        total_hint = path.stat().st_size
-        router = IngestRouter(self.settings.ingest_processes if total_hint > 200 * CHILD_FROM_LINES
-                              else 0)
+        ingest_processes, processes = helper_counts(self.settings, path)
+        router = IngestRouter(ingest_processes)
         router.start()
-        processes = self.settings.replay_alert_processes
-        if processes is None:
-            processes = ALERT_PROCESSES if total_hint > 200 * CHILD_FROM_LINES else 0
         gc_policy = GcPolicy(self.settings.gc_freeze_s, self.settings.gc_full_interval_s)
         self.alerts = AlertPartitions(self.settings.partitions, self.alert_config,
                                       self.settings.lateness_s * 1000, processes, gc_policy)
@@ -279,6 +275,15 @@ class DirectReplay:
         if changes:
             offer_annotations(changes)
         self.stats.batches += 1
+
+
+def helper_counts(settings: Settings, path: Path) -> tuple[int, int]:
+    """The helper processes a replay of `path` uses: (ingest, alert stage)."""
+    large = path.stat().st_size > 200 * CHILD_FROM_LINES
+    alerts = settings.replay_alert_processes
+    if alerts is None:
+        alerts = ALERT_PROCESSES if large else 0
+    return (settings.ingest_processes if large else 0), alerts
 
 
 class _RowsOutbox:

@@ -3,19 +3,21 @@
 On the event clock the alert stage evaluates the rules at every minute where a window or a
 waiting contact changes, for the whole history; it needs nothing from the customer stage but the
 alert-input messages, which are bytes already. So its partitions can run in other processes
-while the caller goes on with the next chunk's customers: partition p lives in worker
-`p % processes` for the whole replay (its state never moves; the same `AlertStage` on
-in-memory state as in the caller), each worker takes its chunks in order (one process per
-pool: first in, first out), and the changes are merged in `AlertStage.prepare`'s order: every
-partition's applied messages, then every partition's evaluation, each in partition order. The
-output is the same with any number of workers (tests/unit/test_direct_workers.py,
+while the caller goes on with the next chunk's customers: a partition goes to a worker at the
+first chunk with messages for it, to the one with the least input so far (bytes; a chunk's
+partitions largest first), and lives there for the whole replay (its state never moves; the
+same `AlertStage` on in-memory state as in the caller). By `p % processes` instead, the busy
+partitions of a few tenants could all land in one worker while another idled. Each worker
+takes its chunks in order (one process per pool: first in, first out), and the changes are
+merged in `AlertStage.prepare`'s order: every partition's applied messages, then every
+partition's evaluation, each in partition order. The output is the same with any number of
+workers and any placement (tests/unit/test_direct_workers.py,
 tests/integration/test_direct_workers.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
@@ -25,7 +27,7 @@ from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.ports import Rows
 from sqm.streams.core.stages.alerts import AlertStage
 from sqm.streams.gc_policy import GcPolicy
-from sqm.streams.ingest_pool import child_init
+from sqm.streams.helper_processes import child_init, context
 
 Inputs = dict[int, list[bytes]]  # partition -> its alert-input messages of one chunk
 Split = dict[int, tuple[list[AlertChange], list[AlertChange]]]  # p -> (applied, evaluated)
@@ -85,17 +87,19 @@ class AlertPartitions:
         self.n = n
         self.local = AlertStage(config, MemoryPartitions(), lateness_ms=lateness_ms) if (
             processes <= 0) else None
-        self.owned: list[list[int]] = []
+        self.owner: dict[int, int] = {}  # partition -> its worker, from its first messages on
+        self._load: list[int] = []  # per worker: the input bytes of its partitions so far
         self._pools: list[ProcessPoolExecutor] = []
         if processes > 0:
-            # spawn, not fork: the caller has threads (chDB's); see streams/ingest_pool.py.
-            context = multiprocessing.get_context("spawn")
+            # From the fork server, not a fork of this threaded process
+            # (streams/helper_processes.py).
+            mp_context = context()
             gc_every = (gc_policy.freeze_every_s, gc_policy.full_every_s) if gc_policy else (
                 0.0, 600.0)
-            for i in range(min(processes, n)):
-                self.owned.append([p for p in range(n) if p % processes == i])
+            for _ in range(min(processes, n)):
+                self._load.append(0)
                 self._pools.append(ProcessPoolExecutor(
-                    1, mp_context=context, initializer=_init,
+                    1, mp_context=mp_context, initializer=_init,
                     initargs=(os.getpid(), config, lateness_ms, gc_every)))
             for pool in self._pools:  # start and import now, beside the first chunk's work
                 pool.submit(_step_owned, {})
@@ -105,8 +109,20 @@ class AlertPartitions:
         if self.local is not None:
             return self.local.prepare({p: inputs[p] for p in range(self.n)},
                                       event_clock=True).changes
-        return [pool.submit(_step_owned, {p: inputs[p] for p in owned})
-                for pool, owned in zip(self._pools, self.owned, strict=True)]
+        size = [sum(len(value) for value in values) for values in inputs]
+        # A partition that never had a message has no state: nothing to apply or evaluate.
+        new = sorted((p for p in range(self.n) if inputs[p] and p not in self.owner),
+                     key=lambda p: -size[p])
+        for p in new:
+            self.owner[p] = min(range(len(self._pools)), key=lambda i: self._load[i])
+            self._load[self.owner[p]] += size[p]
+        owned: list[dict[int, list[bytes]]] = [{} for _ in self._pools]
+        for p, worker in sorted(self.owner.items()):
+            owned[worker][p] = inputs[p]
+            if p not in new:
+                self._load[worker] += size[p]
+        return [pool.submit(_step_owned, chunk) for pool, chunk in zip(
+            self._pools, owned, strict=True)]
 
     async def result(self, pending: Pending) -> list[AlertChange]:
         """The chunk's changes in `AlertStage.prepare`'s order."""

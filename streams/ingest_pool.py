@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
-import signal
-import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from sqm.streams import helper_processes
 from sqm.streams.core.ingest_batch import RoutedBatch, route_batch
 
 log = logging.getLogger(__name__)
 
-ORPHAN_CHECK_S = 1.0
 Routing = RoutedBatch | Future[RoutedBatch]  # done, or running in a child
 
 
@@ -42,11 +38,10 @@ class IngestRouter:
         so that the first batch does not wait for it. Idempotent."""
         if self.processes <= 0 or self._pool is not None:
             return
-        # spawn, not fork: the worker has threads (the broker client's, chDB's), and a forked
-        # child of a threaded process can deadlock on a lock some thread held.
+        # From the fork server, not a fork of this threaded process (streams/helper_processes.py).
         self._pool = ProcessPoolExecutor(
-            self.processes, mp_context=multiprocessing.get_context("spawn"),
-            initializer=child_init, initargs=(os.getpid(),))
+            self.processes, mp_context=helper_processes.context(),
+            initializer=helper_processes.child_init, initargs=(os.getpid(),))
         self._pool.submit(route_batch, [], [], 1, 0, 0)
 
     def submit(self, values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
@@ -75,21 +70,4 @@ class IngestRouter:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-
-
-def child_init(parent: int) -> None:
-    """Set up a helper process of this worker (ingest validation, direct-runner alert workers)."""
-    # Ctrl-C reaches the whole process group: the worker stops its children itself, and a
-    # child's own KeyboardInterrupt would only print a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # A killed worker (SIGKILL, OOM) cannot stop its children; they notice and exit.
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
-                     name="sqm-orphan-check").start()
-
-
-def _exit_when_orphaned(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(ORPHAN_CHECK_S)
-    os._exit(0)
-
 

@@ -134,10 +134,13 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
                    resumed: list[ReplayRun]) -> int:
     import asyncio
 
+    from sqm.streams import helper_processes
     from sqm.streams.app_config import load_alert_config
-    from sqm.streams.direct import replay_direct
+    from sqm.streams.direct import helper_counts, replay_direct
     from sqm.streams.store import open_store
 
+    if any(helper_counts(settings, events)):
+        helper_processes.start()  # its imports overlap the store's opening
     client = open_store(settings, reset=reset)
     try:
         before(client, "")

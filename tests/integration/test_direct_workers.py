@@ -26,6 +26,7 @@ def replay(path: Path, store: Path, processes: int) -> str:
                           str(store), "--no-progress"],
                          capture_output=True, text=True, timeout=600, env=env)
     assert run.returncode == 0, run.stderr
+    assert "Warning" not in run.stderr, run.stderr  # nothing from the helper processes
     logged = run.stderr + run.stdout
     used = f"alert partitions in {processes} worker processes" in logged
     assert used == bool(processes), logged

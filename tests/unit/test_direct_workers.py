@@ -1,6 +1,7 @@
 """The direct runner's alert partitions in worker processes (streams/direct_workers.py) give
 exactly the changes, in the same order, chunk by chunk, as the same partitions stepped in the
-caller: with 2 workers (partitions 0, 2 | 1, 3) and with 3 (uneven: 0, 3 | 1 | 2). The inputs
+caller: with 2 workers and with 3 (uneven), whichever worker each partition lands in (the one
+with the least input so far when the partition's first messages come). The inputs
 are a 3-week history's alert-input messages, made by the customer shards as the direct runner
 makes them (one ordered input, a progress message after each chunk, closed at the end)."""
 
@@ -54,7 +55,8 @@ def chunk_inputs(chunk_events: int) -> list[list[list[bytes]]]:
     return out
 
 
-def changes_by_chunk(chunks: list[list[list[bytes]]], processes: int
+def changes_by_chunk(chunks: list[list[list[bytes]]], processes: int,
+                     owners: dict[int, int] | None = None
                      ) -> tuple[list[list[AlertChange]], set[int]]:
     parts = AlertPartitions(SHARDS, CONFIG, LATENESS_MS, processes)
     try:
@@ -63,6 +65,8 @@ def changes_by_chunk(chunks: list[list[list[bytes]]], processes: int
         async def collect() -> list[list[AlertChange]]:
             return [await parts.result(p) for p in pending]
 
+        if owners is not None:
+            owners.update(parts.owner)
         return asyncio.run(collect()), set(parts.pids())
     finally:
         parts.close()
@@ -80,4 +84,30 @@ def test_workers_give_the_callers_changes_in_its_order() -> None:
     for processes in (2, 3):
         got, pids = changes_by_chunk(chunks, processes)
         assert len(pids) == processes and os.getpid() not in pids
+        assert got == reference, processes
+
+
+def test_busy_partitions_go_to_different_workers() -> None:
+    # The history's tenants make two partitions busy (the others get ticks only); by
+    # `p % 2` both were in one worker while the other idled.
+    chunks = chunk_inputs(700)
+    size = [sum(len(v) for v in values) for values in chunks[0]]
+    busy = sorted(range(SHARDS), key=lambda p: -size[p])[:2]
+    assert min(size[p] for p in busy) > 2 * max(size[p] for p in range(SHARDS) if p not in busy)
+    owners: dict[int, int] = {}
+    changes_by_chunk(chunks[:1], 2, owners)
+    assert owners[busy[0]] != owners[busy[1]], (busy, owners)
+
+
+def test_a_partition_fed_later_joins_a_worker_and_changes_stay_the_same() -> None:
+    # Partitions 1 and 3 get no message in the first two chunks: they are placed when their
+    # first messages come, by then beside partitions with state.
+    chunks = [[values if p in (0, 2) or i >= 2 else [] for p, values in enumerate(inputs)]
+              for i, inputs in enumerate(chunk_inputs(700))]
+    reference, _ = changes_by_chunk(chunks, 0)
+    assert any(reference)
+    for processes in (2, 3):
+        owners: dict[int, int] = {}
+        got, _ = changes_by_chunk(chunks, processes, owners)
+        assert sorted(owners) == list(range(SHARDS))
         assert got == reference, processes

@@ -1,0 +1,83 @@
+"""How a worker starts its helper processes (ingest validation, the direct runner's alert
+workers), and what each helper does first.
+
+Forked from a fork server: the worker has threads by the time its helpers start (chDB's, the
+broker client's), and a forked child of a threaded process can deadlock on a lock some thread
+held, so a plain fork is out. Spawned, each helper imported sqm and its dependencies again
+(~0.3 CPU-s each, three helpers in a large replay). The fork server is a fresh process without
+threads that imports them once (`_PRELOAD`, and the program's main module, which every helper
+re-runs); each helper is forked from it with the imports done. `start()` launches it early, so
+that its imports overlap the worker's own start-up.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.forkserver
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from multiprocessing.context import BaseContext
+
+# What the helpers run (their initializers and functions) and what these import.
+_PRELOAD = ["sqm.streams.direct_workers", "sqm.streams.core.ingest_batch"]
+ORPHAN_CHECK_S = 1.0  # where the worker's exit cannot be waited for (no pidfd)
+
+
+def context() -> BaseContext:
+    """The helpers' multiprocessing context: forked from the fork server."""
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_preload())
+    return ctx
+
+
+def start() -> None:
+    """Launch the fork server now (it imports while the caller goes on). Idempotent."""
+    context()
+    multiprocessing.forkserver.ensure_running()
+
+
+def _preload() -> list[str]:
+    # A helper re-runs the program's main module (multiprocessing does, to find what was
+    # pickled by reference): with its imports done in the server, that costs little.
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    by_name = [name] if name and not name.endswith("__main__") else []
+    return ["sqm.streams.helper_server", "__main__", *by_name, *_PRELOAD]
+
+
+def child_init(parent: int) -> None:
+    """Set up a helper process of the worker `parent`."""
+    # Ctrl-C reaches the whole process group: the worker stops its children itself, and a
+    # child's own KeyboardInterrupt would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A killed worker (SIGKILL, OOM) cannot stop its children; they notice and exit. The
+    # child's parent is the fork server, which stays while helpers live: watch the worker.
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
+                     name="sqm-orphan-check").start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    try:
+        watched = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # no pidfd (not Linux 5.3+): poll
+        while _alive(parent):
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(0)
+    select.select([watched], [], [])  # readable once the worker has exited
+    os._exit(0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
