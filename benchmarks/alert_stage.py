@@ -24,6 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checkout
+
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 20_000
 
@@ -94,24 +97,9 @@ print(events, cpu, len(changes), hashlib.sha256(repr(changes).encode()).hexdiges
 """
 
 
-def view(tree: Path) -> Path:
-    """`sqm.<folder>` of TREE importable ahead of the editable install (which maps `sqm` to the
-    checkout it was installed from): a throwaway folder of symlinks, as .ci/typecheck makes."""
-    where = Path(tempfile.mkdtemp(prefix="sqm-stage-view-"))
-    (where / "sqm").mkdir()
-    (where / "sqm" / "__init__.py").touch()
-    for folder in ("streams", "sinks", "schemas", "dashboards"):
-        (where / "sqm" / folder).symlink_to(tree.resolve() / folder)
-    return where
-
-
 def run_in(tree: Path, script: str, *args: str) -> list[str]:
-    where = view(tree)
-    try:
-        return subprocess.run([sys.executable, "-c", script, str(where), *args],
-                              capture_output=True, text=True, check=True).stdout.split()
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
+    return subprocess.run([sys.executable, "-c", script, str(checkout.view(tree)), *args],
+                          capture_output=True, text=True, check=True).stdout.split()
 
 
 def main() -> None:

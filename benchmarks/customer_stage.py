@@ -14,12 +14,13 @@ run alternately so that both see the same machine. Prints each run and the best 
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import checkout
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 20_000
@@ -62,25 +63,10 @@ print(len(events), cpu)
 """
 
 
-def view(tree: Path) -> Path:
-    """`sqm.<folder>` of TREE importable ahead of the editable install (which maps `sqm` to the
-    checkout it was installed from): a throwaway folder of symlinks, as .ci/typecheck makes."""
-    where = Path(tempfile.mkdtemp(prefix="sqm-stage-view-"))
-    (where / "sqm").mkdir()
-    (where / "sqm" / "__init__.py").touch()
-    for folder in ("streams", "sinks", "schemas", "dashboards"):
-        (where / "sqm" / folder).symlink_to(tree.resolve() / folder)
-    return where
-
-
 def one_run(tree: Path, history: Path) -> tuple[int, float]:
-    where = view(tree)
-    try:
-        out = subprocess.run(
-            [sys.executable, "-c", ONE_RUN, str(where), str(history), str(CHUNK)],
-            capture_output=True, text=True, check=True).stdout.split()
-    finally:
-        shutil.rmtree(where, ignore_errors=True)
+    out = subprocess.run(
+        [sys.executable, "-c", ONE_RUN, str(checkout.view(tree)), str(history), str(CHUNK)],
+        capture_output=True, text=True, check=True).stdout.split()
     return int(out[0]), float(out[1])
 
 
