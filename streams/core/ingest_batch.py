@@ -67,14 +67,8 @@ def route_batch(values: Sequence[bytes | None], sources: Sequence[int], partitio
     rejections: list[tuple[int, Rejection]] = []
     marks: dict[int, int] = {}
     forwarded = 0
-    for i, result in _validated(values, horizon_ms, max_future_s, max_past_days):
-        if isinstance(result, Rejection):
-            rejections.append((i, result))
-            continue
-        source = sources[i]
-        part = (shard_for(result[WIRE_TENANT], result[WIRE_CUSTOMER], partitions), source)
-        if result[WIRE_TS] > marks.get(source, -1):
-            marks[source] = result[WIRE_TS]
+    for i, part, result in _routed(values, sources, partitions, horizon_ms, max_future_s,
+                                   max_past_days, rejections, marks):
         # Positional: about half the encode and decode cost of the dict form.
         wire = orjson.dumps(result)
         pieces = chunks.get(part)
@@ -103,14 +97,8 @@ def _route_lists(values: Sequence[bytes | None], sources: Sequence[int], partiti
     where: dict[tuple[int, int], list[int]] = {}
     rejections: list[tuple[int, Rejection]] = []
     marks: dict[int, int] = {}
-    for i, result in _validated(values, horizon_ms, max_future_s, max_past_days):
-        if isinstance(result, Rejection):
-            rejections.append((i, result))
-            continue
-        source = sources[i]
-        part = (shard_for(result[WIRE_TENANT], result[WIRE_CUSTOMER], partitions), source)
-        if result[WIRE_TS] > marks.get(source, -1):
-            marks[source] = result[WIRE_TS]
+    for i, part, result in _routed(values, sources, partitions, horizon_ms, max_future_s,
+                                   max_past_days, rejections, marks):
         events = lists.get(part)
         if events is None:
             events = lists[part] = []
@@ -122,9 +110,12 @@ def _route_lists(values: Sequence[bytes | None], sources: Sequence[int], partiti
                        [(target, source, events) for (target, source), events in lists.items()])
 
 
-def _validated(values: Sequence[bytes | None], horizon_ms: int, max_future_s: int,
-               max_past_days: int) -> Iterator[tuple[int, list[Any] | Rejection]]:
-    """Each value's wire list, or why it is rejected, by its index."""
+def _routed(values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
+            horizon_ms: int, max_future_s: int, max_past_days: int,
+            rejections: list[tuple[int, Rejection]], marks: dict[int, int],
+            ) -> Iterator[tuple[int, tuple[int, int], list[Any]]]:
+    """Each valid value's index, (target, source) partitions and wire list; the rejected ones
+    go to `rejections`, and `marks` keeps each source's latest valid event time."""
     now_ms = horizon_ms - max_future_s * 1000
     # Rejected at or before the floor: (now − ts) // DAY_MS > max_past_days.
     floor_ms = now_ms - (max_past_days + 1) * DAY_MS if max_past_days > 0 else None
@@ -139,7 +130,14 @@ def _validated(values: Sequence[bytes | None], horizon_ms: int, max_future_s: in
         elif type(result) is list and floor_ms is not None and result[WIRE_TS] <= floor_ms:
             result = Rejection(past_reason(result[WIRE_TS], now_ms, max_past_days),
                                result[WIRE_EVENT_ID], result[WIRE_TENANT])
-        yield i, result
+        if isinstance(result, Rejection):
+            rejections.append((i, result))
+            continue
+        source = sources[i]
+        if result[WIRE_TS] > marks.get(source, -1):
+            marks[source] = result[WIRE_TS]
+        yield i, (shard_for(result[WIRE_TENANT], result[WIRE_CUSTOMER], partitions),
+                  source), result
 
 
 def past_reason(ts_ms: int, now_ms: int, max_past_days: int) -> str:
