@@ -12,7 +12,7 @@ from sqm.streams.core.alerting.at_risk import AtRiskTracker, WaitingContact, wai
 from sqm.streams.core.alerting.changes import AlertChange, ScopeKey
 from sqm.streams.core.alerting.engine import Engine, MetricSource
 from sqm.streams.core.alerting.monitor import AlertMonitor
-from sqm.streams.core.alerting.rolling import RollingStore, Sample
+from sqm.streams.core.alerting.rolling import RollingStore
 from sqm.streams.core.alerting.rules import (
     DEFAULT_ANOMALIES,
     DEFAULT_CONFIG,
@@ -26,6 +26,7 @@ from sqm.streams.core.alerting.rules import (
     load_rules,
     parse_config,
 )
+from sqm.streams.core.alerting.samples import Sample
 from sqm.streams.core.alerting.supplied import MeanSource, ScopedValues
 
 __all__ = [

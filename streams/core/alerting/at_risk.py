@@ -41,8 +41,9 @@ from sqm.streams.core.alerting.changes import (
     iso,
 )
 from sqm.streams.core.alerting.grid import ceil_minute
-from sqm.streams.core.alerting.rolling import Sample, key_memo
 from sqm.streams.core.alerting.rules import AtRiskConfig, Scope
+from sqm.streams.core.alerting.samples import Sample
+from sqm.streams.core.alerting.scope_keys import key_memo
 from sqm.streams.core.derive import ContactView
 
 STOP_REASONS = ("answered", "abandoned", "resolved", "expired")

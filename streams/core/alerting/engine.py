@@ -46,19 +46,15 @@ from sqm.streams.core.alerting.changes import (
 )
 from sqm.streams.core.alerting.grid import GridSamples, ceil_minute, change_points
 from sqm.streams.core.alerting.machine import PENDING, Machines
-from sqm.streams.core.alerting.rolling import (
-    MetricReads,
-    RollingStore,
-    Sample,
-    Specs,
-    metric_sample,
-)
+from sqm.streams.core.alerting.rolling import MetricReads, RollingStore
 from sqm.streams.core.alerting.rules import (
     GAUGE_METRICS,
     MINUTE_MS,
     Rule,
     Scope,
 )
+from sqm.streams.core.alerting.samples import Sample, metric_sample
+from sqm.streams.core.alerting.scope_keys import Specs
 from sqm.streams.core.alerting.walk import (
     Found,
     Member,

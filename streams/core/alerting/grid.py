@@ -26,8 +26,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqm.streams.core.alerting.changes import ScopeKey
-from sqm.streams.core.alerting.rolling import Sample, Specs
 from sqm.streams.core.alerting.rules import GAUGE_METRICS, MINUTE_MS, Rule, Scope
+from sqm.streams.core.alerting.samples import Sample
+from sqm.streams.core.alerting.scope_keys import Specs
 
 
 class GridSource(Protocol):

@@ -23,142 +23,15 @@ from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from operator import add, sub
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqm.streams.core.alerting.changes import ScopeKey
 from sqm.streams.core.alerting.rules import Scope
-from sqm.streams.core.rollup import (
-    ABANDONED,
-    ANSWERED,
-    CREATED,
-    CSAT_COUNT,
-    CSAT_SUM,
-    MINUTE_MS,
-    N_COUNTERS,
-    OFFERED,
-    REPEAT,
-    SHORT,
-    SL_MET,
-    SL_MISSED,
-    WAIT_MS,
-    WindowKey,
-    pad,
-)
+from sqm.streams.core.alerting.samples import METRIC_COUNTERS, Sample, metric_sample
+from sqm.streams.core.alerting.scope_keys import Specs, group_key
+from sqm.streams.core.rollup import MINUTE_MS, N_COUNTERS, WindowKey, pad
 
 Dims = tuple[str, str, str, str]  # tenant_id, channel, queue, priority
-Specs = tuple[str | None, ...]
-
-# Metrics computable from the windows; `volume` (offered) serves the anomaly rules.
-WINDOW_METRICS = (
-    "service_level", "abandonment_rate", "repeat_rate", "avg_wait_s", "csat", "volume",
-)
-
-
-class Sample(NamedTuple):
-    """A metric's value (None when undefined) and its sample size (the ratio's denominator)."""
-
-    value: float | None
-    n: float
-
-
-def group_key(specs: Specs, dims: Sequence[str]) -> ScopeKey | None:
-    """The scope key `dims` falls under, or None when the scope excludes it.
-
-    Per dimension: None (all together) → '', '*' (each separately) → the value, a fixed value →
-    itself when it matches. Missing trailing dims (sla_1m has no agent) count as ''.
-    """
-    out: list[str] = []
-    for i, spec in enumerate(specs):
-        v = dims[i] if i < len(dims) else ""
-        if spec is None:
-            out.append("")
-        elif spec == "*" or spec == v:
-            out.append(v)
-        else:
-            return None
-    return (out[0], out[1], out[2], out[3], out[4])
-
-
-class KeyMemo(dict[tuple[str, ...], ScopeKey | None]):
-    """`group_key(specs, dims)` by dims, for one scope: the hot loops (a pass over every
-    waiting contact or answered wait, per rule and evaluation) ask for the same few dims again
-    and again, and a hit is one dict lookup in C. Bounded: agents are part of the dims."""
-
-    LIMIT = 100_000
-
-    def __init__(self, specs: Specs) -> None:
-        super().__init__()
-        self.specs = specs
-
-    def __missing__(self, dims: tuple[str, ...]) -> ScopeKey | None:
-        if len(self) >= self.LIMIT:
-            self.clear()
-        key = self[dims] = group_key(self.specs, dims)
-        return key
-
-
-_MEMOS: dict[Specs, KeyMemo] = {}
-
-
-def key_memo(specs: Specs) -> KeyMemo:
-    """The shared `KeyMemo` of a scope (scope keys depend on the specs alone)."""
-    memo = _MEMOS.get(specs)
-    if memo is None:
-        memo = _MEMOS[specs] = KeyMemo(specs)
-    return memo
-
-
-def _ratio(num: int, den: int) -> Sample:
-    return Sample(num / den if den > 0 else None, den)
-
-
-def _service_level(met: int, missed: int) -> Sample:  # the policy's formula
-    den = met + missed
-    return Sample(met / den if den > 0 else None, den)
-
-
-def _abandonment(answered: int, abandoned: int, short: int) -> Sample:
-    den = answered + abandoned - short
-    return Sample((abandoned - short) / den if den > 0 else None, den)
-
-
-def _avg_wait(wait_ms: int, answered: int) -> Sample:
-    return Sample(wait_ms / answered / 1000 if answered > 0 else None, answered)
-
-
-def _csat(count: int, total: int) -> Sample:
-    return Sample(total / count if count > 0 else None, count)
-
-
-def _volume(offered: int) -> Sample:
-    return Sample(float(offered), offered)
-
-
-# metric -> (the counters it reads, its sample from their sums, in that order): docs/metrics.md,
-# "Derived rates". All but `volume` are undefined when those counters are all 0.
-SAMPLERS: dict[str, tuple[tuple[int, ...], Any]] = {
-    "service_level": ((SL_MET, SL_MISSED), _service_level),
-    "abandonment_rate": ((ANSWERED, ABANDONED, SHORT), _abandonment),
-    "csat": ((CSAT_COUNT, CSAT_SUM), _csat),
-    "repeat_rate": ((REPEAT, CREATED), _ratio),
-    "avg_wait_s": ((WAIT_MS, ANSWERED), _avg_wait),
-    "volume": ((OFFERED,), _volume),
-}
-
-
-def metric_sample(metric: str, c: Sequence[int]) -> Sample:
-    """docs/metrics.md, "Derived rates", over summed counters."""
-    reads = SAMPLERS.get(metric)
-    if reads is None:
-        raise ValueError(f"{metric} is not computed from the one-minute windows")
-    counters, sample = reads
-    return sample(*[c[i] for i in counters])  # type: ignore[no-any-return]
-
-
-# The counters each metric reads (`metric_sample`), as a bit mask: a metric's value over a
-# window depends on these alone, and is undefined (as if absent) when they are all 0.
-METRIC_COUNTERS = {metric: sum(1 << i for i in counters)
-                   for metric, (counters, _sample) in SAMPLERS.items()}
 
 
 @dataclass(slots=True)

@@ -36,8 +36,9 @@ from operator import add
 from sqm.streams.core.alerting.changes import BREACH, AlertChange, ScopeKey
 from sqm.streams.core.alerting.grid import ceil_minute
 from sqm.streams.core.alerting.machine import PENDING, Describe, Machines
-from sqm.streams.core.alerting.rolling import SAMPLERS, RollingStore, Sample
+from sqm.streams.core.alerting.rolling import RollingStore
 from sqm.streams.core.alerting.rules import MINUTE_MS, Rule
+from sqm.streams.core.alerting.samples import SAMPLERS, Sample
 
 Found = tuple[int, int, list[AlertChange]]  # (minute, rule position, its changes there)
 Member = tuple[int, Rule, Iterator[int]]  # (rule position, rule, its minutes, ascending)
