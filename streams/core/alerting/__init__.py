@@ -10,7 +10,8 @@ warnings on a timer (`at_risk.py`); anomalies compare a scope with its own EWMA 
 from sqm.streams.core.alerting.anomaly import AnomalyDetector
 from sqm.streams.core.alerting.at_risk import AtRiskTracker, WaitingContact, waiting_contact
 from sqm.streams.core.alerting.changes import AlertChange, ScopeKey
-from sqm.streams.core.alerting.engine import Engine, MetricSource
+from sqm.streams.core.alerting.engine import Engine
+from sqm.streams.core.alerting.grid import MetricSource
 from sqm.streams.core.alerting.monitor import AlertMonitor
 from sqm.streams.core.alerting.rolling import RollingStore
 from sqm.streams.core.alerting.rules import (

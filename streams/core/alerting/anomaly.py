@@ -40,8 +40,8 @@ from sqm.streams.core.alerting.changes import (
     scope_text,
     value_text,
 )
-from sqm.streams.core.alerting.engine import HOUR_MS, MetricSource, boundaries
-from sqm.streams.core.alerting.grid import change_points
+from sqm.streams.core.alerting.engine import HOUR_MS
+from sqm.streams.core.alerting.grid import MetricSource, boundaries, change_points
 from sqm.streams.core.alerting.machine import PENDING, Machines
 from sqm.streams.core.alerting.rules import MINUTE_MS, AnomalyRule
 from sqm.streams.core.alerting.samples import Sample
