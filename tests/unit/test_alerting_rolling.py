@@ -8,7 +8,8 @@ import random
 import pytest
 
 from sqm.streams.core.alerting import RollingStore, Scope
-from sqm.streams.core.alerting.rolling import group_key, metric_sample
+from sqm.streams.core.alerting.samples import metric_sample
+from sqm.streams.core.alerting.scope_keys import group_key
 from tests.events import ms
 
 T0 = ms("2026-03-02T01:00:00+00:00")

@@ -29,7 +29,8 @@ from sqm.streams.core.alerting import engine as engine_module
 from sqm.streams.core.alerting import walk as walk_module
 from sqm.streams.core.alerting.anomaly import AnomalyDetector
 from sqm.streams.core.alerting.changes import AlertChange
-from sqm.streams.core.alerting.engine import Engine, boundaries
+from sqm.streams.core.alerting.engine import Engine
+from sqm.streams.core.alerting.grid import boundaries
 from sqm.streams.core.alerting.rolling import MetricReads
 from sqm.streams.core.records import EventRecord
 from sqm.streams.core.shard import Shard, ShardConfig

@@ -10,9 +10,10 @@ warnings on a timer (`at_risk.py`); anomalies compare a scope with its own EWMA 
 from sqm.streams.core.alerting.anomaly import AnomalyDetector
 from sqm.streams.core.alerting.at_risk import AtRiskTracker, WaitingContact, waiting_contact
 from sqm.streams.core.alerting.changes import AlertChange, ScopeKey
-from sqm.streams.core.alerting.engine import Engine, MetricSource
+from sqm.streams.core.alerting.engine import Engine
+from sqm.streams.core.alerting.grid import MetricSource
 from sqm.streams.core.alerting.monitor import AlertMonitor
-from sqm.streams.core.alerting.rolling import RollingStore, Sample
+from sqm.streams.core.alerting.rolling import RollingStore
 from sqm.streams.core.alerting.rules import (
     DEFAULT_ANOMALIES,
     DEFAULT_CONFIG,
@@ -26,6 +27,7 @@ from sqm.streams.core.alerting.rules import (
     load_rules,
     parse_config,
 )
+from sqm.streams.core.alerting.samples import Sample
 from sqm.streams.core.alerting.supplied import MeanSource, ScopedValues
 
 __all__ = [

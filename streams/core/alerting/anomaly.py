@@ -40,11 +40,11 @@ from sqm.streams.core.alerting.changes import (
     scope_text,
     value_text,
 )
-from sqm.streams.core.alerting.engine import HOUR_MS, MetricSource, boundaries
-from sqm.streams.core.alerting.grid import change_points
+from sqm.streams.core.alerting.engine import HOUR_MS
+from sqm.streams.core.alerting.grid import MetricSource, boundaries, change_points
 from sqm.streams.core.alerting.machine import PENDING, Machines
-from sqm.streams.core.alerting.rolling import Sample
 from sqm.streams.core.alerting.rules import MINUTE_MS, AnomalyRule
+from sqm.streams.core.alerting.samples import Sample
 
 MAX_SCORE = 1e9  # a finite cap: the value column and JSON need a number
 IDLE_MEAN = 1e-3  # a volume baseline this close to 0 is forgotten (keeps state bounded)

@@ -1,4 +1,4 @@
-"""Pre-breach warnings per waiting contact, and the queue gauges `backlog` and `at_risk_count`.
+"""Pre-breach warnings per waiting contact (the queue gauges over the same contacts: gauges.py).
 
 A contact waits from its SLA clock start until it is answered, abandoned or resolved. Its
 timeline is fixed by its data: it breaches at its due time (`sla_due_at`: `start + target` in
@@ -23,7 +23,6 @@ contact's row (None once it left), `take_changed()` the contacts changed since i
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,14 +34,12 @@ from sqm.streams.core.alerting.changes import (
     RESOLVED,
     VERSIONS,
     AlertChange,
-    ScopeKey,
     alert_id,
     duration_text,
     iso,
 )
-from sqm.streams.core.alerting.grid import ceil_minute
-from sqm.streams.core.alerting.rolling import Sample, key_memo
-from sqm.streams.core.alerting.rules import AtRiskConfig, Scope
+from sqm.streams.core.alerting.gauges import LEGACY, WaitingGauges
+from sqm.streams.core.alerting.rules import AtRiskConfig
 from sqm.streams.core.derive import ContactView
 
 STOP_REASONS = ("answered", "abandoned", "resolved", "expired")
@@ -62,15 +59,7 @@ class WaitingContact:
     due_ms: int | None = -1
 
 
-LEGACY = -1  # the due_ms of a contact recorded before due times were sent
 _NEVER = 2**62  # a wake time: nothing is due until the entry changes
-
-
-def _bump(d: dict[int, list[int]], i: int, which: int, by: int) -> None:
-    deltas = d.get(i)
-    if deltas is None:
-        deltas = d[i] = [0, 0]
-    deltas[which] += by
 
 
 def waiting_contact(v: ContactView) -> WaitingContact | None:
@@ -94,7 +83,9 @@ def stopped_waiting(v: ContactView) -> tuple[int, str]:
 
 
 @dataclass(slots=True)
-class _Entry:
+class TrackedContact:
+    """A waiting contact as the tracker holds it: its interval and its warnings' state."""
+
     c: WaitingContact
     stop_ms: int | None = None  # when it stopped waiting, once known
     reason: str = ""
@@ -108,23 +99,12 @@ class _Entry:
     wake: int | None = None
 
 
-class AtRiskTracker:
+class AtRiskTracker(WaitingGauges):
     def __init__(self, config: AtRiskConfig | None = None) -> None:
         self.config = config if config is not None else AtRiskConfig()
-        self.entries: dict[tuple[str, str], _Entry] = {}
+        self.entries: dict[tuple[str, str], TrackedContact] = {}
         self.now: int | None = None  # the clock of the last evaluate
         self._changed: set[tuple[str, str]] = set()  # since take_changed(), maybe unchanged
-
-    def breach_at(self, c: WaitingContact) -> int | None:
-        if c.due_ms == LEGACY:
-            return c.clock_start_ms + c.target_s * 1000
-        return c.due_ms
-
-    def risk_at(self, c: WaitingContact) -> int | None:
-        due = self.breach_at(c)
-        if due is None:
-            return None
-        return due - round((1 - self.config.fraction) * c.target_s * 1000)
 
     def upsert(self, c: WaitingContact) -> None:
         """The contact is waiting (new, or its clock start or queue corrected)."""
@@ -134,7 +114,7 @@ class AtRiskTracker:
         if e is not None:
             e.c, e.stop_ms, e.reason, e.wake = c, None, "", None
             return
-        e = self.entries[key] = _Entry(c)
+        e = self.entries[key] = TrackedContact(c)
         breach = self.breach_at(c)
         if self.now is not None and breach is not None and self.now >= breach:
             e.risk_done, e.late_since = True, self.now
@@ -149,7 +129,7 @@ class AtRiskTracker:
         self._changed.add(key)
         e = self.entries.get(key)
         if e is None:
-            e = self.entries[key] = _Entry(c)
+            e = self.entries[key] = TrackedContact(c)
         else:
             e.c, e.wake = c, None
         if stop is not None and (e.stop_ms is None or stop[0] < e.stop_ms):
@@ -190,7 +170,7 @@ class AtRiskTracker:
             e.wake = self._wake(e, now)
         return out
 
-    def _wake(self, e: _Entry, now: int) -> int:
+    def _wake(self, e: TrackedContact, now: int) -> int:
         """The earliest clock after `now` at which `_end` or `_advance` can change `e`: every
         transition happens at its risk point, its due time, its stop or its expiry."""
         c = e.c
@@ -198,14 +178,15 @@ class AtRiskTracker:
                  self.breach_at(c)]
         return min((t for t in times if t is not None and t > now), default=_NEVER)
 
-    def _end(self, e: _Entry, now: int) -> tuple[int, str] | None:
+    def _end(self, e: TrackedContact, now: int) -> tuple[int, str] | None:
         ends = [(e.c.clock_start_ms + self.config.max_wait, "expired")]
         if e.stop_ms is not None:
             ends.append((e.stop_ms, e.reason))
         end = min(ends)
         return end if end[0] <= now else None
 
-    def _advance(self, e: _Entry, now: int, end: tuple[int, str] | None) -> list[AlertChange]:
+    def _advance(self, e: TrackedContact, now: int, end: tuple[int, str] | None
+                 ) -> list[AlertChange]:
         cfg, c = self.config, e.c
         out: list[AlertChange] = []
         risk, breach = self.risk_at(c), self.breach_at(c)
@@ -236,7 +217,7 @@ class AtRiskTracker:
                 out.append(self._change(e, BREACH, RESOLVED, end[0], end[0], end[1]))
         return out
 
-    def _change(self, e: _Entry, kind: str, state: str, at: int, elapsed_at: int,
+    def _change(self, e: TrackedContact, kind: str, state: str, at: int, elapsed_at: int,
                 reason: str | None) -> AlertChange:
         cfg, c = self.config, e.c
         at_risk = kind == AT_RISK
@@ -274,115 +255,6 @@ class AtRiskTracker:
             started, at if state == RESOLVED else None, msg, VERSIONS[state], at,
         )
 
-    def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
-                ) -> dict[ScopeKey, Sample]:
-        """`backlog` (waiting) or `at_risk_count` (waiting and past the at-risk point, breached
-        included) per scope key as of `end_ms`; the window plays no part. Sample size = backlog."""
-        counts: dict[ScopeKey, list[int]] = {}
-        keys = key_memo(scope.specs)
-        for e in self.entries.values():
-            c = e.c
-            if c.clock_start_ms > end_ms or (e.stop_ms is not None and e.stop_ms <= end_ms):
-                continue
-            if end_ms - c.clock_start_ms >= self.config.max_wait:
-                continue
-            key = keys[(c.tenant_id, c.channel, c.queue, c.priority)]
-            if key is None:
-                continue
-            acc = counts.setdefault(key, [0, 0])
-            acc[0] += 1
-            risk = self.risk_at(c)
-            acc[1] += risk is not None and risk <= end_ms
-        i = 1 if metric == "at_risk_count" else 0
-        return {key: Sample(float(acc[i]), acc[0]) for key, acc in counts.items()}
-
-    def change_minutes(self, window_ms: int, first: int, last: int) -> set[int]:
-        """The minutes of [first, last] at which a gauge may differ from the minute before: a
-        contact counts from its clock start, at risk from its at-risk point, until it stops
-        or expires (`grid.change_points`)."""
-        out: set[int] = set()
-        max_wait = self.config.max_wait
-        for e in self.entries.values():
-            c = e.c
-            stop = c.clock_start_ms + max_wait
-            if e.stop_ms is not None and e.stop_ms < stop:
-                stop = e.stop_ms
-            for t in (c.clock_start_ms, stop, self.risk_at(c)):
-                if t is not None:
-                    b = ceil_minute(t)
-                    if first <= b <= last:
-                        out.add(b)
-        return out
-
-    def samples_over(self, metric: str, scope: Scope, window_ms: int, ends: Sequence[int]
-                     ) -> list[dict[ScopeKey, Sample]]:
-        """`samples` as of each of `ends` (ascending)."""
-        return self.gauges_over(scope, ends)[metric]
-
-    def gauges_over(self, scope: Scope, ends: Sequence[int]
-                    ) -> dict[str, list[dict[ScopeKey, Sample]]]:
-        """Both gauges' `samples` as of each of `ends` (ascending), in one pass over the
-        contacts (`gauge_steps`)."""
-        n = len(ends)
-        backlogs: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
-        risks: list[dict[ScopeKey, Sample]] = [{} for _ in range(n)]
-        for key, steps in self.gauge_steps(scope, ends).items():
-            for j, (i, backlog, risky) in enumerate(steps):
-                if backlog > 0:
-                    by_backlog = Sample(float(backlog), backlog)
-                    by_risk = Sample(float(risky), backlog)
-                    for k in range(i, steps[j + 1][0] if j + 1 < len(steps) else n):
-                        backlogs[k][key] = by_backlog
-                        risks[k][key] = by_risk
-        return {"backlog": backlogs, "at_risk_count": risks}
-
-    def gauge_steps(self, scope: Scope, ends: Sequence[int]
-                    ) -> dict[ScopeKey, list[tuple[int, int, int]]]:
-        """Per scope key, where its gauges change over `ends` (ascending): (index in `ends`,
-        contacts waiting, of them at risk) from that end on, the first of them where it
-        starts. Each contact counts at the ends in [clock start, min(stop, start +
-        max_wait)), at risk from its at-risk point on (differences per scope key)."""
-        n = len(ends)
-        diffs: dict[ScopeKey, dict[int, list[int]]] = {}  # index -> [waiting, at risk] deltas
-        keys = key_memo(scope.specs)
-        max_wait = self.config.max_wait
-        for e in self.entries.values():
-            c = e.c
-            stop = c.clock_start_ms + max_wait
-            if e.stop_ms is not None and e.stop_ms < stop:
-                stop = e.stop_ms
-            i0, i1 = bisect_left(ends, c.clock_start_ms), bisect_left(ends, stop)
-            if i0 >= i1:
-                continue
-            key = keys[(c.tenant_id, c.channel, c.queue, c.priority)]
-            if key is None:
-                continue
-            d = diffs.get(key)
-            if d is None:
-                d = diffs[key] = {}
-            _bump(d, i0, 0, 1)
-            _bump(d, i1, 0, -1)
-            risk = self.risk_at(c)
-            if risk is not None:
-                j0 = max(i0, bisect_left(ends, risk))
-                if j0 < i1:
-                    _bump(d, j0, 1, 1)
-                    _bump(d, i1, 1, -1)
-        out: dict[ScopeKey, list[tuple[int, int, int]]] = {}
-        for key, d in diffs.items():
-            backlog = risky = 0
-            steps: list[tuple[int, int, int]] = []
-            for i in sorted(d):
-                if i >= n:
-                    break
-                step, step_risky = d[i]
-                if step or step_risky:
-                    backlog += step
-                    risky += step_risky
-                    steps.append((i, backlog, risky))
-            out[key] = steps
-        return out
-
     def entry_row(self, key: tuple[str, str]) -> list[Any] | None:
         """The (tenant, contact)'s row, or None when it is not tracked."""
         e = self.entries.get(key)
@@ -417,5 +289,5 @@ class AtRiskTracker:
             t_id, c_id, ch, q, pr, start, target = row[:7]
             due = row[14] if len(row) > 14 else LEGACY
             c = WaitingContact(t_id, c_id, ch, q, pr, start, target, due)
-            t.entries[(c.tenant_id, c.contact_id)] = _Entry(c, *row[7:14])
+            t.entries[(c.tenant_id, c.contact_id)] = TrackedContact(c, *row[7:14])
         return t

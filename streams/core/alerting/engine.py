@@ -30,9 +30,9 @@ firing until enough data says otherwise (docs/alerting.md, "No data").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from sqm.streams.core.alerting.changes import (
     BREACH,
@@ -44,21 +44,18 @@ from sqm.streams.core.alerting.changes import (
     scope_text,
     value_text,
 )
-from sqm.streams.core.alerting.grid import GridSamples, ceil_minute, change_points
-from sqm.streams.core.alerting.machine import PENDING, Machines
-from sqm.streams.core.alerting.rolling import (
-    MetricReads,
-    RollingStore,
-    Sample,
-    Specs,
-    metric_sample,
+from sqm.streams.core.alerting.grid import (
+    GridSamples,
+    MetricSource,
+    boundaries,
+    change_points,
+    walk_points,
 )
-from sqm.streams.core.alerting.rules import (
-    GAUGE_METRICS,
-    MINUTE_MS,
-    Rule,
-    Scope,
-)
+from sqm.streams.core.alerting.machine import Machines
+from sqm.streams.core.alerting.rolling import MetricReads, RollingStore
+from sqm.streams.core.alerting.rules import GAUGE_METRICS, Rule
+from sqm.streams.core.alerting.samples import Sample, metric_sample
+from sqm.streams.core.alerting.scope_keys import Specs
 from sqm.streams.core.alerting.walk import (
     Found,
     Member,
@@ -71,29 +68,6 @@ from sqm.streams.core.alerting.walk import (
 
 HOUR_MS = 3_600_000
 _NO_DATA = Sample(None, 0)
-
-
-class MetricSource(Protocol):
-    """Anything that gives a metric per scope key: RollingStore, AtRiskTracker, supplied data."""
-
-    def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
-                ) -> Mapping[ScopeKey, Sample]: ...
-
-
-def boundaries(last: int | None, now_ms: int, catch_up_ms: int, skip: bool = True,
-               since: int | None = None) -> range:
-    """Whole minutes in (last, now_ms], at most `catch_up_ms` back (also on the first call, so
-    the result does not depend on where the first tick falls). `skip=False` (the event clock):
-    no minute is skipped, however far the clock jumped; the first call starts after the first
-    minute with data (`since`), if that is earlier."""
-    end = now_ms - now_ms % MINUTE_MS
-    if last is None:
-        start = end - catch_up_ms
-        if not skip and since is not None:
-            start = min(start, since - since % MINUTE_MS + MINUTE_MS)
-    else:
-        start = max(last + MINUTE_MS, end - catch_up_ms) if skip else last + MINUTE_MS
-    return range(start, end + 1, MINUTE_MS)
 
 
 def describe(rule: Rule, key: ScopeKey, state: str, value: float) -> str:
@@ -222,7 +196,8 @@ class Engine:
                                         ends[-1], pos, r, self.machines, describe)
                 continue
             own = points[(id(src), r.window, r.metric) if window else id(src)]
-            minutes = ends if own is None else self._walk(own, ends[-1], r.id)
+            minutes = ends if own is None else walk_points(
+                own, ends[-1], self.machines, r.id, self._for.get(r.id))
             if window and self.skip_unchanged and isinstance(src, RollingStore):
                 # walked below with the other rules of its slide
                 slides.setdefault((id(src), r.scope.specs, r.window), []).append(
@@ -254,37 +229,6 @@ class Engine:
             found += walk_slide(src, members, self._window_rule)
         found.sort(key=lambda f: (f[0], f[1]))  # stable: one rule's changes keep their order
         return [c for _b, _pos, changes in found for c in changes]
-
-    def _walk(self, points: Sequence[int], last: int, rule_id: str) -> Iterator[int]:
-        """The change points, and the minutes between them at which a pending breach of
-        `rule_id` reaches its `for` (asked after the minute before was evaluated: a breach may
-        start there)."""
-        i, b = 0, points[0]
-        while True:
-            yield b
-            nxt = points[i + 1] if i + 1 < len(points) else None
-            if nxt != b + MINUTE_MS:
-                wake = self._next_wake(b, rule_id)
-                if wake is not None and wake <= last and (nxt is None or wake < nxt):
-                    b = wake
-                    continue
-            if nxt is None:
-                return
-            i, b = i + 1, nxt
-
-    def _next_wake(self, after: int, rule_id: str) -> int | None:
-        """The first minute after `after` at which a pending track of the rule has breached
-        for `for`."""
-        for_ = self._for.get(rule_id)
-        if for_ is None:
-            return None
-        best: int | None = None
-        for t in self.machines.tracks.get(rule_id, {}).values():
-            if t.state == PENDING:
-                wake = ceil_minute(t.since + for_)
-                if wake > after and (best is None or wake < best):
-                    best = wake
-        return best
 
     @staticmethod
     def _source(rule: Rule, gauges: MetricSource | None,

@@ -1,5 +1,7 @@
-"""Samples of the instant rules (gauges, supplied metrics) at successive whole minutes, and the
-minutes at which a source's samples can change at all.
+"""The minutes an evaluate call walks, the minutes at which a source's samples can change at
+all, and the samples of the instant rules (gauges, supplied metrics) at successive minutes.
+
+`boundaries` are the whole minutes a call passes; a `MetricSource` gives a metric per scope key.
 
 On the event clock one `evaluate` call can pass hundreds of minutes (the quiet hours of a
 replay), and a source's `samples` reads everything it holds, so asking it at every minute cost
@@ -14,23 +16,27 @@ Every source's samples are a step function of the minute: they change only at th
 `change_minutes(window_ms, first, last)` names (a window row entering or leaving a window, a
 contact starting, reaching its at-risk point or stopping, an answer entering or leaving a
 window). Between two such minutes a rule sees the same samples, so its alerts can only change
-when a pending breach has lasted its `for` (`Engine`); a long call is evaluated at those
-minutes only (`change_points`), and `GridSamples` gives each minute the samples of the last
-change point at or before it.
+when a pending breach has lasted its `for`; a long call is evaluated at those minutes only
+(`change_points`) and at those wake-ups (`walk_points`), and `GridSamples` gives each minute
+the samples of the last change point at or before it.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from sqm.streams.core.alerting.changes import ScopeKey
-from sqm.streams.core.alerting.rolling import Sample, Specs
+from sqm.streams.core.alerting.machine import PENDING, Machines
 from sqm.streams.core.alerting.rules import GAUGE_METRICS, MINUTE_MS, Rule, Scope
+from sqm.streams.core.alerting.samples import Sample
+from sqm.streams.core.alerting.scope_keys import Specs
 
 
-class GridSource(Protocol):
+class MetricSource(Protocol):
+    """Anything that gives a metric per scope key: RollingStore, AtRiskTracker, supplied data."""
+
     def samples(self, metric: str, scope: Scope, window_ms: int, end_ms: int
                 ) -> Mapping[ScopeKey, Sample]: ...
 
@@ -59,6 +65,55 @@ def change_points(reads: Iterable[tuple[object, int]], first: int, last: int
     return sorted(p for p in points if first <= p <= last)
 
 
+def boundaries(last: int | None, now_ms: int, catch_up_ms: int, skip: bool = True,
+               since: int | None = None) -> range:
+    """Whole minutes in (last, now_ms], at most `catch_up_ms` back (also on the first call, so
+    the result does not depend on where the first tick falls). `skip=False` (the event clock):
+    no minute is skipped, however far the clock jumped; the first call starts after the first
+    minute with data (`since`), if that is earlier."""
+    end = now_ms - now_ms % MINUTE_MS
+    if last is None:
+        start = end - catch_up_ms
+        if not skip and since is not None:
+            start = min(start, since - since % MINUTE_MS + MINUTE_MS)
+    else:
+        start = max(last + MINUTE_MS, end - catch_up_ms) if skip else last + MINUTE_MS
+    return range(start, end + 1, MINUTE_MS)
+
+
+def walk_points(points: Sequence[int], last: int, machines: Machines, rule_id: str,
+                for_: int | None) -> Iterator[int]:
+    """The change points, and the minutes between them at which a pending breach of
+    `rule_id` reaches its `for` (asked after the minute before was evaluated: a breach may
+    start there)."""
+    i, b = 0, points[0]
+    while True:
+        yield b
+        nxt = points[i + 1] if i + 1 < len(points) else None
+        if nxt != b + MINUTE_MS:
+            wake = next_wake(machines, b, rule_id, for_)
+            if wake is not None and wake <= last and (nxt is None or wake < nxt):
+                b = wake
+                continue
+        if nxt is None:
+            return
+        i, b = i + 1, nxt
+
+
+def next_wake(machines: Machines, after: int, rule_id: str, for_: int | None) -> int | None:
+    """The first minute after `after` at which a pending track of the rule has breached
+    for `for`."""
+    if for_ is None:
+        return None
+    best: int | None = None
+    for t in machines.tracks.get(rule_id, {}).values():
+        if t.state == PENDING:
+            wake = ceil_minute(t.since + for_)
+            if wake > after and (best is None or wake < best):
+                best = wake
+    return best
+
+
 class GridSamples:
     """One rule's samples as of the whole minutes `ends` of one evaluate call.
 
@@ -68,7 +123,7 @@ class GridSamples:
     source with `gauges_over(scope, ends)` (`AtRiskTracker`) gives every gauge at once.
     """
 
-    def __init__(self, source: GridSource, rule: Rule, ends: Sequence[int],
+    def __init__(self, source: MetricSource, rule: Rule, ends: Sequence[int],
                  shared: dict[tuple[int, Specs], Any] | None = None) -> None:
         self.source = source
         self.rule = rule

@@ -27,7 +27,8 @@ from typing import Any, cast
 from sqm.streams.core.alerting.anomaly import AnomalyDetector
 from sqm.streams.core.alerting.at_risk import AtRiskTracker, WaitingContact
 from sqm.streams.core.alerting.changes import AlertChange
-from sqm.streams.core.alerting.engine import HOUR_MS, Engine, MetricSource
+from sqm.streams.core.alerting.engine import HOUR_MS, Engine
+from sqm.streams.core.alerting.grid import MetricSource
 from sqm.streams.core.alerting.rolling import RollingStore
 from sqm.streams.core.alerting.rules import DEFAULT_CONFIG, MINUTE_MS, AlertConfig
 from sqm.streams.core.alerting.waits import PERCENTILES, WaitDims, WaitSamples

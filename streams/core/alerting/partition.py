@@ -31,7 +31,8 @@ from typing import Any, cast
 import orjson
 
 from sqm.streams.core.alerting import AlertChange, AlertConfig, AlertMonitor
-from sqm.streams.core.alerting.at_risk import LEGACY, WaitingContact
+from sqm.streams.core.alerting.at_risk import WaitingContact
+from sqm.streams.core.alerting.gauges import LEGACY
 from sqm.streams.core.alerting.monitor import META, PartKey
 from sqm.streams.core.ports import PartitionedStateStore, PartitionState
 from sqm.streams.core.rollup import WindowKey

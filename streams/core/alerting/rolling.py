@@ -1,164 +1,24 @@
-"""Rolling sums over one-minute windows, fed from `sqm.sla_1m`-style partial rows.
-
-A row is one shard's *absolute* total for one window (docs/schema.md): the row with the highest
-`version` per (window key, shard) replaces the shard's previous one, and the window's total is
-the sum over shards. So re-delivered rows, corrections and rows arriving out of order never
-double count: the result depends only on the set of rows seen, not on their order or number.
+"""Rolling sums over one-minute windows, over the rows `WindowRows` keeps (window_rows.py).
 
 Counters are in `streams/core/rollup.py` order (`COUNTER_NAMES`; the wait sum in ms).
 A sum over a window is kept per (scope, window length) and slid forward a minute at a time (add
 the minute entering, subtract the one leaving) while none of its minutes changed; a late row
 forces a full recomputation. Counters are integers, so both ways give the same sums.
-Windows starting before the horizon (`evict`) are dropped and rows aimed at them ignored:
-the clock only moves forward, so no later evaluation can read them.
-
-State by minute, for a changelog that writes only what changed: `minute_rows(m)` is one
-minute's rows (None once evicted), `take_changed()` the minutes changed since its last call,
-`from_minutes` restores.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import add, sub
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqm.streams.core.alerting.changes import ScopeKey
 from sqm.streams.core.alerting.rules import Scope
-from sqm.streams.core.rollup import (
-    ABANDONED,
-    ANSWERED,
-    CREATED,
-    CSAT_COUNT,
-    CSAT_SUM,
-    MINUTE_MS,
-    N_COUNTERS,
-    OFFERED,
-    REPEAT,
-    SHORT,
-    SL_MET,
-    SL_MISSED,
-    WAIT_MS,
-    WindowKey,
-    pad,
-)
-
-Dims = tuple[str, str, str, str]  # tenant_id, channel, queue, priority
-Specs = tuple[str | None, ...]
-
-# Metrics computable from the windows; `volume` (offered) serves the anomaly rules.
-WINDOW_METRICS = (
-    "service_level", "abandonment_rate", "repeat_rate", "avg_wait_s", "csat", "volume",
-)
-
-
-class Sample(NamedTuple):
-    """A metric's value (None when undefined) and its sample size (the ratio's denominator)."""
-
-    value: float | None
-    n: float
-
-
-def group_key(specs: Specs, dims: Sequence[str]) -> ScopeKey | None:
-    """The scope key `dims` falls under, or None when the scope excludes it.
-
-    Per dimension: None (all together) → '', '*' (each separately) → the value, a fixed value →
-    itself when it matches. Missing trailing dims (sla_1m has no agent) count as ''.
-    """
-    out: list[str] = []
-    for i, spec in enumerate(specs):
-        v = dims[i] if i < len(dims) else ""
-        if spec is None:
-            out.append("")
-        elif spec == "*" or spec == v:
-            out.append(v)
-        else:
-            return None
-    return (out[0], out[1], out[2], out[3], out[4])
-
-
-class KeyMemo(dict[tuple[str, ...], ScopeKey | None]):
-    """`group_key(specs, dims)` by dims, for one scope: the hot loops (a pass over every
-    waiting contact or answered wait, per rule and evaluation) ask for the same few dims again
-    and again, and a hit is one dict lookup in C. Bounded: agents are part of the dims."""
-
-    LIMIT = 100_000
-
-    def __init__(self, specs: Specs) -> None:
-        super().__init__()
-        self.specs = specs
-
-    def __missing__(self, dims: tuple[str, ...]) -> ScopeKey | None:
-        if len(self) >= self.LIMIT:
-            self.clear()
-        key = self[dims] = group_key(self.specs, dims)
-        return key
-
-
-_MEMOS: dict[Specs, KeyMemo] = {}
-
-
-def key_memo(specs: Specs) -> KeyMemo:
-    """The shared `KeyMemo` of a scope (scope keys depend on the specs alone)."""
-    memo = _MEMOS.get(specs)
-    if memo is None:
-        memo = _MEMOS[specs] = KeyMemo(specs)
-    return memo
-
-
-def _ratio(num: int, den: int) -> Sample:
-    return Sample(num / den if den > 0 else None, den)
-
-
-def _service_level(met: int, missed: int) -> Sample:  # the policy's formula
-    den = met + missed
-    return Sample(met / den if den > 0 else None, den)
-
-
-def _abandonment(answered: int, abandoned: int, short: int) -> Sample:
-    den = answered + abandoned - short
-    return Sample((abandoned - short) / den if den > 0 else None, den)
-
-
-def _avg_wait(wait_ms: int, answered: int) -> Sample:
-    return Sample(wait_ms / answered / 1000 if answered > 0 else None, answered)
-
-
-def _csat(count: int, total: int) -> Sample:
-    return Sample(total / count if count > 0 else None, count)
-
-
-def _volume(offered: int) -> Sample:
-    return Sample(float(offered), offered)
-
-
-# metric -> (the counters it reads, its sample from their sums, in that order): docs/metrics.md,
-# "Derived rates". All but `volume` are undefined when those counters are all 0.
-SAMPLERS: dict[str, tuple[tuple[int, ...], Any]] = {
-    "service_level": ((SL_MET, SL_MISSED), _service_level),
-    "abandonment_rate": ((ANSWERED, ABANDONED, SHORT), _abandonment),
-    "csat": ((CSAT_COUNT, CSAT_SUM), _csat),
-    "repeat_rate": ((REPEAT, CREATED), _ratio),
-    "avg_wait_s": ((WAIT_MS, ANSWERED), _avg_wait),
-    "volume": ((OFFERED,), _volume),
-}
-
-
-def metric_sample(metric: str, c: Sequence[int]) -> Sample:
-    """docs/metrics.md, "Derived rates", over summed counters."""
-    reads = SAMPLERS.get(metric)
-    if reads is None:
-        raise ValueError(f"{metric} is not computed from the one-minute windows")
-    counters, sample = reads
-    return sample(*[c[i] for i in counters])  # type: ignore[no-any-return]
-
-
-# The counters each metric reads (`metric_sample`), as a bit mask: a metric's value over a
-# window depends on these alone, and is undefined (as if absent) when they are all 0.
-METRIC_COUNTERS = {metric: sum(1 << i for i in counters)
-                   for metric, (counters, _sample) in SAMPLERS.items()}
+from sqm.streams.core.alerting.samples import METRIC_COUNTERS, Sample, metric_sample
+from sqm.streams.core.alerting.scope_keys import Specs, group_key
+from sqm.streams.core.alerting.window_rows import Dims, WindowRows
+from sqm.streams.core.rollup import MINUTE_MS
 
 
 @dataclass(slots=True)
@@ -172,86 +32,23 @@ class _Slide:
 _UNKNOWN: Any = object()
 
 
-class RollingStore:
+class RollingStore(WindowRows):
+    """The rows' counters summed per scope key over windows of whole minutes; the sums and
+    their per-minute groupings are caches, forgotten with the minutes `evict` drops."""
+
     def __init__(self) -> None:
-        # minute → (dims, shard) → (version, that shard's absolute counts)
-        self._parts: dict[int, dict[tuple[Dims, int], tuple[int, list[int]]]] = {}
-        # minute → dims → counts summed over shards (kept in step with _parts)
-        self._minutes: dict[int, dict[Dims, list[int]]] = {}
-        self.horizon: int | None = None
-        # Caches (not state). A minute's revision counts the rows that changed it; a sum over
-        # a window slides forward a minute when none of its minutes changed since.
-        self._rev: dict[int, int] = {}
-        # Counts every change of the windows (rows, evictions): a sum computed at the current
-        # version slides without checking its minutes (one evaluate call passes many minutes
-        # of an unchanged store, on the event clock every minute of a replay's quiet hours).
-        self._version = 0
+        super().__init__()
         self._slides: dict[tuple[Specs, int], _Slide] = {}
         self._keys: dict[Specs, dict[Dims, ScopeKey | None]] = {}
         # specs -> minute -> (its revision, its non-zero counts summed per scope key)
         self._groups: dict[Specs, dict[int, tuple[int, list[tuple[ScopeKey, list[int]]]]]] = {}
-        self._changed: set[int] = set()  # minutes changed or evicted since take_changed()
-        self._ordered: list[int] = []  # sorted minutes, as of `_ordered_version`
-        self._ordered_version = -1
-        # minute -> (its revision, bit i set: counter i non-zero in some dims), made when read
-        self._masks: dict[int, tuple[int, int]] = {}
 
-    def __len__(self) -> int:
-        return sum(len(parts) for parts in self._parts.values())
-
-    def apply(self, window: WindowKey, shard: int, version: int, counts: Sequence[int]) -> bool:
-        """Take one shard's row for one window; False when it changes nothing (older version,
-        re-delivery, or a window before the horizon)."""
-        minute, dims = window[0], (window[1], window[2], window[3], window[4])
-        if minute % MINUTE_MS:
-            raise ValueError(f"window start {minute} is not a whole UTC minute")
-        if len(counts) > N_COUNTERS:
-            raise ValueError(f"a window row has {N_COUNTERS} counters, got {len(counts)}")
-        counts = pad(list(counts))  # a row from before newer counters were appended
-        if self.horizon is not None and minute < self.horizon:
-            return False
-        parts = self._parts.setdefault(minute, {})
-        old = parts.get((dims, shard))
-        if old is not None and old[0] >= version:
-            return False  # equal: a re-delivery; lower: overtaken by a newer row
-        new = [int(x) for x in counts]
-        parts[(dims, shard)] = (version, new)
-        total = self._minutes.setdefault(minute, {}).setdefault(dims, [0] * N_COUNTERS)
-        if old is None:
-            total[:] = map(add, total, new)
-        else:
-            total[:] = map(add, total, map(sub, new, old[1]))
-        self._rev[minute] = self._rev.get(minute, 0) + 1
-        self._version += 1
-        self._changed.add(minute)
-        return True
-
-    def apply_row(self, row: Sequence[Any]) -> bool:
-        """(window_start_ms, tenant, channel, queue, priority, shard, version, *counts)."""
-        start, tenant, channel, queue, priority, shard, version, *counts = row
-        return self.apply((int(start), tenant, channel, queue, priority), int(shard),
-                          int(version), counts)
-
-    def evict(self, before_ms: int) -> int:
-        """Drop windows starting before `before_ms` (the horizon only moves forward)."""
-        before_ms -= before_ms % MINUTE_MS
-        old_horizon = self.horizon
-        if old_horizon is not None and before_ms <= old_horizon:
-            return 0
-        self.horizon = before_ms
-        self._version += 1
-        old = [m for m in self._minutes if m < before_ms]
+    def _evicted(self, old: list[int], old_horizon: int | None, horizon: int) -> None:
         for m in old:
-            del self._minutes[m]
-            self._parts.pop(m, None)
-            self._rev.pop(m, None)
-            self._masks.pop(m, None)
-            self._changed.add(m)
             for groups in self._groups.values():
                 groups.pop(m, None)
-        if old_horizon is None or old_horizon // 3_600_000 != before_ms // 3_600_000:
+        if old_horizon is None or old_horizon // 3_600_000 != horizon // 3_600_000:
             self._keys.clear()  # hourly: forget dims that may be gone for good
-        return len(old)
 
     def sums(self, scope: Scope, start_ms: int, end_ms: int) -> dict[ScopeKey, list[int]]:
         """Counters summed per scope key over the windows starting in [start_ms, end_ms).
@@ -306,33 +103,6 @@ class RollingStore:
             return False
         revs = {m: self._rev[m] for m in self._data_minutes(start, end) if m in self._rev}
         return revs == slide.revs
-
-    def _data_minutes(self, start: int, end: int) -> list[int]:
-        """The minutes in [start, end) that hold rows: the cost of a sum over a day's window
-        follows the minutes with data, not the day's 1,440."""
-        if end - start <= 64 * MINUTE_MS:
-            minutes = self._minutes
-            return [m for m in range(start, end, MINUTE_MS) if m in minutes]
-        if self._ordered_version != self._version:
-            self._ordered = sorted(self._minutes)
-            self._ordered_version = self._version
-        ordered = self._ordered
-        return ordered[bisect_left(ordered, start):bisect_left(ordered, end)]
-
-    def _mask(self, minute: int) -> int:
-        """Bit i set: counter i is non-zero in some dims of the minute (0: no rows)."""
-        rev = self._rev.get(minute)
-        got = self._masks.get(minute)
-        if got is not None and got[0] == rev:
-            return got[1]
-        bits = 0
-        for counts in self._minutes.get(minute, {}).values():
-            for i, x in enumerate(counts):
-                if x:
-                    bits |= 1 << i
-        if rev is not None:
-            self._masks[minute] = (rev, bits)
-        return bits
 
     def _grouped(self, specs: Specs, minute: int) -> list[tuple[ScopeKey, list[int]]]:
         """One minute's counts summed per scope key of `specs`, keys with all 0 left out
@@ -408,69 +178,6 @@ class RollingStore:
         """The metric per scope key over the `window_ms` of whole minutes before `end_ms`."""
         sums = self.sums(scope, end_ms - window_ms, end_ms)
         return {key: metric_sample(metric, c) for key, c in sums.items()}
-
-    def minutes(self) -> list[int]:
-        return sorted(self._parts)
-
-    def change_minutes(self, window_ms: int, first: int, last: int,
-                       counters: int | None = None) -> set[int]:
-        """The minutes of [first, last] at which a sum over `window_ms` may differ from the
-        minute before: a row's minute enters the window a minute after it, and leaves it a
-        window later (`grid.change_points`). `counters` (a `METRIC_COUNTERS` mask): only the
-        minutes where one of those counters is non-zero, the only ones that move that metric."""
-        span = -(-window_ms // MINUTE_MS) * MINUTE_MS
-        out: set[int] = set()
-        if counters is None:
-            minutes: Any = self._minutes
-        else:
-            minutes = [m for m in self._minutes if self._mask(m) & counters]
-        for m in minutes:
-            for b in (m + MINUTE_MS, m + span + MINUTE_MS):
-                if first <= b <= last:
-                    out.add(b)
-        return out
-
-
-    def minute_rows(self, minute: int) -> list[list[Any]] | None:
-        """One minute's rows `[tenant, channel, queue, priority, shard, version, *counts]`,
-        or None when the store holds nothing for it (never seen, or evicted)."""
-        parts = self._parts.get(minute)
-        if parts is None:
-            return None
-        return [[*dims, shard, version, *counts]
-                for (dims, shard), (version, counts) in sorted(parts.items())]
-
-    def take_changed(self) -> set[int]:
-        """The minutes whose rows changed (or that were evicted) since the last call."""
-        changed, self._changed = self._changed, set()
-        return changed
-
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "horizon": self.horizon,
-            "parts": [[m, *row] for m in self.minutes() for row in self.minute_rows(m) or []],
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> RollingStore:
-        store = cls()
-        for row in state["parts"]:
-            store.apply_row(row)
-        store.horizon = state["horizon"]
-        store._changed.clear()
-        return store
-
-    @classmethod
-    def from_minutes(cls, horizon: int | None, minutes: Mapping[int, Sequence[Sequence[Any]]]
-                     ) -> RollingStore:
-        """Restore from `minute_rows` per minute (the inverse of the two)."""
-        store = cls()
-        for minute, rows in minutes.items():
-            for row in rows:
-                store.apply_row((minute, *row))
-        store.horizon = horizon
-        store._changed.clear()
-        return store
 
 
 class MetricReads:

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqm.streams.core.alerting.changes import ScopeKey
-from sqm.streams.core.alerting.rolling import Sample, group_key
 from sqm.streams.core.alerting.rules import Scope
+from sqm.streams.core.alerting.samples import Sample
+from sqm.streams.core.alerting.scope_keys import group_key
 
 
 class MeanSource:

@@ -17,8 +17,9 @@ from typing import Any
 
 from sqm.streams.core.alerting.changes import ScopeKey
 from sqm.streams.core.alerting.grid import after_minute
-from sqm.streams.core.alerting.rolling import Sample, key_memo
 from sqm.streams.core.alerting.rules import Scope
+from sqm.streams.core.alerting.samples import Sample
+from sqm.streams.core.alerting.scope_keys import key_memo
 
 # tenant, channel, queue, priority, agent (the answering agent)
 WaitDims = tuple[str, str, str, str, str]

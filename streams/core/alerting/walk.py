@@ -36,8 +36,9 @@ from operator import add
 from sqm.streams.core.alerting.changes import BREACH, AlertChange, ScopeKey
 from sqm.streams.core.alerting.grid import ceil_minute
 from sqm.streams.core.alerting.machine import PENDING, Describe, Machines
-from sqm.streams.core.alerting.rolling import SAMPLERS, RollingStore, Sample
+from sqm.streams.core.alerting.rolling import RollingStore
 from sqm.streams.core.alerting.rules import MINUTE_MS, Rule
+from sqm.streams.core.alerting.samples import SAMPLERS, Sample
 
 Found = tuple[int, int, list[AlertChange]]  # (minute, rule position, its changes there)
 Member = tuple[int, Rule, Iterator[int]]  # (rule position, rule, its minutes, ascending)
@@ -63,7 +64,7 @@ def changed_keys(before: Mapping[ScopeKey, Sample], now: Mapping[ScopeKey, Sampl
 def walk_slide(store: RollingStore, members: Sequence[Member], step: WindowStep) -> list[Found]:
     """Evaluate the window rules `members`, all of one scope and window length, each at its
     own minutes, sliding their sums once over the union of those minutes. A rule's minutes
-    are asked for one at a time, after its evaluation at the one before (`Engine._walk` looks
+    are asked for one at a time, after its evaluation at the one before (`grid.walk_points` looks
     at the state for its wake-ups)."""
     scope, width = members[0][1].scope, members[0][1].window
     heads: list[int | None] = [next(minutes, None) for _pos, _r, minutes in members]
