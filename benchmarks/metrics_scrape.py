@@ -1,5 +1,5 @@
-"""What counting the state costs a worker (`sqm_state_*`, streams/observe/metrics.py): one
-pass over the state table's keys, on the event loop, once a minute.
+"""What counting the state costs a worker (`sqm_state_*`, streams/observe/state_count.py): a
+pass over the state table's keys, on the event loop, started once a minute.
 
     python benchmarks/metrics_scrape.py [--contacts 20000] [--customers 1000000]
 
@@ -7,8 +7,10 @@ Builds a real shard state from simulated traffic (the core's `Shard`, no Kafka),
 of `--customers` customer entries made of copies of those states (plus the windows and the
 meta record, as in the Faust table), twice: as live objects (a worker's state after it
 processed them) and as encoded bytes (right after a changelog recovery, before they are
-touched; each is decoded to count its contacts). Prints the CPU seconds of one count: the
-event loop's pause once a minute (`STATE_EVERY_S`), and of the copy of the keys it starts with.
+touched; each is decoded to count its contacts). Prints the CPU seconds of one whole count and
+of the copy of the keys it starts with, then what the worker does: the same pass in slices of
+`STATE_SLICE_S`, one per heartbeat (streams/observe/state_count.py): how many heartbeats a pass
+takes, and the longest pause of the event loop.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from sqm.streams.core.records import EventRecord
 from sqm.streams.core.shard import Shard, ShardConfig
 from sqm.streams.core.state import CustomerState, DictStore
 from sqm.streams.core.validate import validate
-from sqm.streams.observe.metrics import count_state
+from sqm.streams.observe.metrics import STATE_SLICE_S
+from sqm.streams.observe.state_count import StateCount, count_state
 from sqm.streams.simulate import SimConfig, history
 
 
@@ -68,6 +71,18 @@ def measure(data: dict[bytes, Any]) -> tuple[float, float, int]:
     return copy_s, time.process_time() - t0, contacts
 
 
+def sliced(data: dict[bytes, Any]) -> tuple[int, float]:
+    """The worker's way: slices of STATE_SLICE_S, one per heartbeat. (slices, longest s)."""
+    counter, longest, slices = StateCount(), 0.0, 0
+    while True:
+        t0 = time.process_time()
+        done = counter.step(data, STATE_SLICE_S)
+        longest = max(longest, time.process_time() - t0)
+        slices += 1
+        if done is not None:
+            return slices, longest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=20_000)
@@ -82,8 +97,10 @@ def main() -> None:
         data = table(state, args.customers, encoded)
         copy_s, count_s, contacts = measure(data)
         kind = "encoded (after recovery)" if encoded else "live objects"
+        slices, longest = sliced(data)
         print(f"{args.customers:,} customers, {kind}: count {count_s:.3f} s CPU, of which "
-              f"key copy {copy_s:.3f} s; {contacts:,} contacts")
+              f"key copy {copy_s:.3f} s; {contacts:,} contacts; in the worker: {slices:,} "
+              f"heartbeats, the longest pause {longest * 1000:.0f} ms")
         del data
 
 

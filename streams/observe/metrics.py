@@ -18,9 +18,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import orjson
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
@@ -28,7 +27,6 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from sqm.streams.core.state import SEP, CustomerState
 from sqm.streams.observe.reasons import CATEGORIES
 
 if TYPE_CHECKING:
@@ -37,9 +35,10 @@ if TYPE_CHECKING:
 # Events per batch: from a trickle to SQM_BATCH_MAX's default (5,000) and beyond.
 BATCH_BUCKETS = (1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000)
 INSERT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-STATE_EVERY_S = 60.0  # the state gauges are at most this old (plus a heartbeat)
-_CUSTOMER = f"c{SEP}".encode()
-_WINDOW = f"w{SEP}".encode()
+# A pass of the state count starts this often; it runs in slices of STATE_SLICE_S per
+# heartbeat (streams/observe/state_count.py).
+STATE_EVERY_S = 60.0
+STATE_SLICE_S = 0.02
 
 
 @dataclass
@@ -152,28 +151,6 @@ class PipelineCollector(Collector):
             delay.add_metric([str(shard)], now - ms / 1000)
         yield clock
         yield delay
-
-
-def count_state(data: dict[bytes, Any]) -> tuple[int, int, int]:
-    """(customers, contacts, windows) in this worker's shards (its partitions of the table).
-
-    One pass over the table's keys, on the event loop, once per `STATE_EVERY_S`; a customer
-    restored from the changelog and not touched since is still its encoded bytes and is
-    decoded here to count its contacts (cost: benchmarks/metrics_scrape.py)."""
-    customers = contacts = windows = 0
-    for key in list(data):  # a copy: the event loop changes the table meanwhile
-        if key.startswith(_CUSTOMER):
-            value = data.get(key)
-            if isinstance(value, CustomerState):
-                contacts += len(value.contacts)
-            elif isinstance(value, bytes):
-                contacts += len(orjson.loads(value))
-            else:
-                continue  # removed since the copy
-            customers += 1
-        elif key.startswith(_WINDOW):
-            windows += 1
-    return customers, contacts, windows
 
 
 def _state_metrics(counts: tuple[int, int, int]) -> Iterator[Metric]:

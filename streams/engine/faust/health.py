@@ -19,7 +19,13 @@ from sqm.streams.core.alerting.partition import PartitionAlerts, table_key
 from sqm.streams.core.state import ShardMeta, meta_key
 from sqm.streams.engine.faust.alerts import FIRING_STATES
 from sqm.streams.engine.faust.ingest_consumer import ingest_group
-from sqm.streams.observe.metrics import STATE_EVERY_S, LoopSnapshot, count_state, read_counters
+from sqm.streams.observe.metrics import (
+    STATE_EVERY_S,
+    STATE_SLICE_S,
+    LoopSnapshot,
+    read_counters,
+)
+from sqm.streams.observe.state_count import StateCount
 
 if TYPE_CHECKING:
     from sqm.streams.engine.faust.app import Pipeline
@@ -44,6 +50,7 @@ class LoopSampler:
         self.store_problem: str | None = "the store has not been checked yet"
         self._store_checked = -STORE_CHECK_S
         self._state_counted = -STATE_EVERY_S
+        self._state_count = StateCount()
         self.ready = Answer(False, "starting: the worker has not finished starting")
         self._store_check: asyncio.Task[None] | None = None
 
@@ -57,9 +64,14 @@ class LoopSampler:
         self.snapshot.counters = read_counters(self.pipeline)
         self.snapshot.dead = dict(self.pipeline.stats.dead_reasons)
         self.ready = self._ready()
-        if now - self._state_counted >= STATE_EVERY_S:
-            self._state_counted = now
-            self.snapshot.state = count_state(cast(Any, self.pipeline.customers.table).data.data)
+        if self._state_count.counting or now - self._state_counted >= STATE_EVERY_S:
+            if not self._state_count.counting:
+                self._state_counted = now
+            # A slice per beat: a large state is counted over several beats, not in one pause.
+            totals = self._state_count.step(
+                cast(Any, self.pipeline.customers.table).data.data, STATE_SLICE_S)
+            if totals is not None:
+                self.snapshot.state = totals
         if now - self._store_checked >= STORE_CHECK_S and (
                 self._store_check is None or self._store_check.done()):
             self._store_checked = now
