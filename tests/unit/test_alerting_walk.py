@@ -24,6 +24,7 @@ from sqm.streams.core.alerting.engine import Engine
 from sqm.streams.core.alerting.rolling import RollingStore
 from sqm.streams.core.alerting.rules import Scope
 from tests.events import ms
+from tests.window_counts import random_counts
 
 T0 = ms("2026-03-02T01:00:00+00:00")
 MIN = 60_000
@@ -79,16 +80,7 @@ def inputs(rnd: random.Random, minutes: int) -> list[tuple[int, str, Any]]:
         t += MIN + gaps.get(m, 0) * MIN
         for dims in rnd.sample(DIMS, rnd.randrange(0, 5)):
             shard = rnd.randrange(2)
-            offered = rnd.randrange(0, 9)
-            answered = rnd.randrange(0, offered + 1)
-            in_sla = rnd.randrange(0, answered + 1)
-            abandoned = offered - answered
-            short = rnd.randrange(0, abandoned + 1)
-            csat = rnd.randrange(0, 3)
-            counts = [offered, answered, in_sla, answered * rnd.randrange(5, 90) * SEC,
-                      abandoned, short, offered, rnd.randrange(0, 2), in_sla,
-                      answered - in_sla + abandoned - short, csat, csat * rnd.randrange(1, 6),
-                      rnd.randrange(0, csat + 1)]
+            counts = random_counts(rnd, 9, 90, 3)
             if rnd.random() < 0.1:
                 counts = [0] * len(counts)  # a correction to nothing: the key may vanish
             # Now and then a row for an earlier minute: a correction of one already sent.

@@ -36,6 +36,7 @@ from sqm.streams.core.records import EventRecord
 from sqm.streams.core.shard import Shard, ShardConfig
 from sqm.streams.core.state import DictStore
 from tests.events import ms
+from tests.window_counts import random_counts
 
 T0 = ms("2026-03-02T01:00:00+00:00")
 MIN = 60_000
@@ -114,16 +115,7 @@ def inputs(seed: int) -> list[Input]:
             for channel, queue in QUEUES:
                 if rnd.random() < 0.2:
                     continue  # a minute without a row now and then
-                offered = rnd.randrange(0, 12)
-                answered = rnd.randrange(0, offered + 1)
-                in_sla = rnd.randrange(0, answered + 1)
-                abandoned = offered - answered
-                short = rnd.randrange(0, abandoned + 1)
-                csat = rnd.randrange(0, 4)
-                counts = [offered, answered, in_sla, answered * rnd.randrange(5, 120) * SEC,
-                          abandoned, short, offered, rnd.randrange(0, 2), in_sla,
-                          answered - in_sla + abandoned - short, csat,
-                          csat * rnd.randrange(1, 6), rnd.randrange(0, csat + 1)]
+                counts = random_counts(rnd, 12, 120, 4)
                 out.append((t + 59 * SEC, "row",
                             (t, "t1", channel, queue, "normal", 0, m + 1, *counts)))
             for _ in range(rnd.randrange(0, 4)):
