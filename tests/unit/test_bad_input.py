@@ -28,6 +28,8 @@ def test_a_byte_order_mark_is_not_part_of_the_first_event(tmp_path: Path) -> Non
     (b',"tenant_id":"t2"}', "tenant_id"),  # the second one silently won before
     (b',"ratings":{"patience":5,"patience":1}}', "patience"),  # inside a nested object
     (b', "tenant_id" : "t2"}', "tenant_id"),  # spaced out: found by the full parse
+    (b',"tenant_id"\t:"t2"}', "tenant_id"),  # no space, a tab: found by the full parse
+    (b',"tenant_id"\r\n:"t2"}', "tenant_id"),
     (b',"note":"a \\"quoted\\" word","note":"x"}', "note"),  # escapes: found by the full parse
 ])
 def test_a_repeated_key_is_rejected_with_its_name(extra: bytes, key: str) -> None:
