@@ -77,6 +77,34 @@ def test_a_child_process_routes_exactly_as_the_caller_does() -> None:
         ("e41", "t1"), ("e42", "t0"), ("e43", "t1")]
 
 
+def test_the_wire_form_crosses_from_the_child_unchanged() -> None:
+    """The direct runner's form (`encode=False`), sent back marshalled: same lists, same types
+    (a bool stays a bool, not the int it equals), ratings as dicts, rejections as before."""
+    values = [*VALUES,
+              event(70, type="message.sent", sender="agent", agent_id="a1", public=False),
+              event(71, type="survey.submitted", csat=4, ratings={"patience": 5}, nps=None)]
+    sources = [0] * len(values)
+
+    async def in_child() -> RoutedBatch:
+        router = IngestRouter(1)
+        router.start()
+        try:
+            return await IngestRouter.result(router.submit(
+                values, sources, 4, NOW_MS + 3_600_000, 3600, encode=False))
+        finally:
+            router.close()
+
+    here = route_batch(values, sources, 4, NOW_MS + 3_600_000, 3600, encode=False)
+    there = asyncio.run(in_child())
+    assert there == here
+    assert repr(there.wires) == repr(here.wires)  # types too: repr tells False from 0
+    wires = [w for _, _, chunk in there.wires for w in chunk]
+    assert any(w[-1] == {"patience": 5} for w in wires)
+    assert any(False in w for w in wires if w[1] == "message.sent")
+    assert [(i, r.reason) for i, r in there.rejections] == [
+        (i, r.reason) for i, r in here.rejections]
+
+
 def test_messages_keep_the_events_order_per_partition_pair() -> None:
     routed = routed_here()
     seen: dict[tuple[int, int], list[str]] = {}
