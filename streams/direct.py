@@ -68,7 +68,9 @@ log = logging.getLogger(__name__)
 
 CHUNK_LINES = 20_000  # the chunks' size once the pipeline runs
 # The first chunk is this small, and the next ones double up to CHUNK_LINES: the stages after
-# ingest wait for the first chunk only, and the child processes start meanwhile.
+# ingest wait for the first chunk only, and the child processes start meanwhile. Towards the
+# end each chunk takes half of what is left (down to this size again): once the last one is
+# applied, only its write and the one before are left, on one core.
 FIRST_CHUNK_LINES = 5_000
 CHILD_FROM_LINES = 50_000  # below this, a child process costs more to start than it saves
 ALERT_PROCESSES = 2  # the alert stage's worker processes for large files, by default
@@ -133,13 +135,15 @@ class DirectReplay:
             self._evicted = EvictedArchive(archive)
             self.customers.archive = self.customers.evictions = self._evicted
 
-    async def run(self, path: Path, progressed: Progressed | None = None) -> None:
+    async def run(self, path: Path, progressed: Progressed | None = None,
+                  lines: int | None = None) -> None:
+        """Replay `path`; `lines`, its non-empty lines if known, lets the last chunks shrink."""
         resume = self.resume
         self._run = ReplayRun(file_key(path), path.name, resume.lines_done if resume else 0,
                               False, self.generation, self.now)
         if resume is None:
             await asyncio.to_thread(save_run, self.writer, self._run)
-        chunks = _chunks(path)
+        chunks = _chunks(path, lines)
         ingest_processes, processes = helper_counts(self.settings, path)
         router = IngestRouter(ingest_processes)
         router.start()
@@ -307,12 +311,14 @@ class _RowsOutbox:
         self.acknowledged()
 
 
-def _chunks(path: Path) -> Iterator[_Chunk]:
-    """The file's non-empty lines in chunks, with their line numbers (too long ones apart)."""
+def _chunks(path: Path, lines: int | None = None) -> Iterator[_Chunk]:
+    """The file's non-empty lines in chunks, with their line numbers (too long ones apart).
+    With `lines` (how many there are), the last chunks shrink: see FIRST_CHUNK_LINES."""
     values: list[bytes] = []
     numbers: list[int] = []
     oversize: list[tuple[int, bytes]] = []
-    size = min(FIRST_CHUNK_LINES, CHUNK_LINES)
+    first = min(FIRST_CHUNK_LINES, CHUNK_LINES)
+    size, left = first, lines
     for number, line in numbered_lines(path):
         if len(line) > MAX_LINE_BYTES:
             oversize.append((number, line))
@@ -321,8 +327,11 @@ def _chunks(path: Path) -> Iterator[_Chunk]:
         numbers.append(number)
         if len(values) >= size:
             yield _Chunk(numbers, values, oversize)
-            values, numbers, oversize = [], [], []
             size = min(size * 2, CHUNK_LINES)
+            if left is not None:
+                left -= len(values) + len(oversize)
+                size = min(size, max(first, left // 2))
+            values, numbers, oversize = [], [], []
     if values or oversize:
         yield _Chunk(numbers, values, oversize)
 
@@ -347,7 +356,7 @@ async def replay_direct(settings: Settings, client: Client, alert_config: AlertC
               TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress)
     with bar:
         task = bar.add_task("replay", total=total)
-        await runner.run(path, lambda n: bar.advance(task, n))
+        await runner.run(path, lambda n: bar.advance(task, n), total)
     stats = runner.stats
     contacts = await asyncio.to_thread(
         lambda: int(client.command("SELECT count() FROM sqm.contacts FINAL")))  # type: ignore[arg-type]
