@@ -160,14 +160,17 @@ class DirectReplay:
             # last written with chunk K-2 at the latest (core/archive.py).
             writing: asyncio.Future[None] | None = None
             unwritten: _Prepared | None = None
-            current = next(chunks, None)
-            # The first chunk here: the child would validate it only once it has started.
+            # The child validates a chunk ahead of the one applied here, and from the start:
+            # it takes the second chunk while this process validates the first.
+            current, following = next(chunks, None), next(chunks, None)
+            ahead = self._route(router, following)
             routing = self._route(IngestRouter(0), current)
             while current is not None:
                 routed = await IngestRouter.result(routing)
-                following = next(chunks, None)
-                routing = self._route(router, following)  # validated while this one is applied
                 batch = self._batch(path, current, routed, last=following is None)
+                current, routing = following, ahead
+                following = next(chunks, None)
+                ahead = self._route(router, following)
                 if writing is not None:
                     await writing
                 read_back = self.customers.read_back(batch.customers)
@@ -176,7 +179,6 @@ class DirectReplay:
                     await asyncio.sleep(0)  # the write's thread starts before the work below
                 unwritten = self._apply(batch, read_back)
                 gc_policy.tick()
-                current = following
             if writing is not None:
                 await writing
             if unwritten is not None:
