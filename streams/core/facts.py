@@ -16,8 +16,19 @@ from typing import Any
 
 import orjson
 
-from sqm.streams.core import records as r
-from sqm.streams.core.records import EventRecord
+from sqm.streams.core.records import (
+    ABANDONED,
+    ASSIGNED,
+    CREATED,
+    MESSAGE,
+    QUEUED,
+    REOPENED,
+    RESOLVED,
+    STATUS,
+    SURVEY,
+    TRANSFERRED,
+    EventRecord,
+)
 
 # A "mark" is (ts, event_id, *payload); only (ts, event_id) is compared.
 Mark = tuple[Any, ...]
@@ -75,23 +86,24 @@ class ContactFacts:
         """Merge one event; False when it was already merged (a duplicate)."""
         if e.event_id in self.event_ids:
             return False
+        self.add(e)
+        return True
+
+    def add(self, e: EventRecord) -> None:
+        """Merge an event not merged yet (`apply` without its duplicate check, for a caller
+        that made it already)."""
         self._json = None
-        self.event_ids.add(e.event_id)
         ts, eid = e.ts, e.event_id
-        # `earliest` and `max`, inline: this runs for every event.
+        self.event_ids.add(eid)
+        # `earliest` and `max`, inline and without tuples to compare: this runs for every event.
         first = self.first
-        if first is None or (ts, eid) < first[:2]:
+        if first is None or ts < first[0] or (ts == first[0] and eid < first[1]):
             self.first = (ts, eid, e.channel)
         if ts > self.last_ts:
             self.last_ts = ts
+        # Most frequent types first.
         t = e.type
-        if t == r.CREATED:
-            queue, priority = e.queue or "", e.priority or "normal"
-            created = (ts, eid, e.channel, queue, priority, e.order_id, e.topic)
-            self.created = earliest(self.created, created)
-        elif t == r.QUEUED:
-            self.queued = earliest(self.queued, (ts, eid, e.queue or ""))
-        elif t == r.MESSAGE:
+        if t == MESSAGE:
             # Only a public message from a human agent answers; bots and notes never do
             # (a policy may let bot replies stop the SLA clock: derive decides).
             if e.public is not False:
@@ -101,29 +113,34 @@ class ContactFacts:
                     self.answer = earliest(self.answer, (ts, eid, e.agent_id))
                 elif sender == "bot":
                     self.bot_answer = earliest(self.bot_answer, (ts, eid, e.agent_id))
-        elif t == r.ASSIGNED:
+        elif t == ASSIGNED:
             if e.agent_kind == "human":
                 self.human_assigned = earliest(self.human_assigned, (ts, eid, e.agent_id))
-        elif t == r.STATUS:
-            self.statuses.add((ts, eid, e.status or ""))
-        elif t == r.ABANDONED:
-            self.abandoned = earliest(self.abandoned, (ts, eid))
-        elif t == r.RESOLVED:
+        elif t == CREATED:
+            queue, priority = e.queue or "", e.priority or "normal"
+            created = (ts, eid, e.channel, queue, priority, e.order_id, e.topic)
+            self.created = earliest(self.created, created)
+        elif t == RESOLVED:
             resolution = (ts, eid, e.resolved_by)
             self.first_resolved = earliest(self.first_resolved, resolution)
             self.last_resolved = latest(self.last_resolved, resolution)
-        elif t == r.REOPENED:
-            self.last_reopened = latest(self.last_reopened, (ts, eid))
-            self.reopens.add(eid)
-        elif t == r.TRANSFERRED:
+        elif t == QUEUED:
+            self.queued = earliest(self.queued, (ts, eid, e.queue or ""))
+        elif t == SURVEY:
+            ratings = tuple(sorted(e.ratings.items())) if e.ratings else ()
+            self.survey = latest(self.survey, (ts, eid, e.csat, e.nps, ratings))
+        elif t == STATUS:
+            self.statuses.add((ts, eid, e.status or ""))
+        elif t == ABANDONED:
+            self.abandoned = earliest(self.abandoned, (ts, eid))
+        elif t == TRANSFERRED:
             if e.to_kind == "human":
                 self.to_human = True
                 self.handoff = earliest(self.handoff, (ts, eid))
             self.transfers.add(eid)
-        elif t == r.SURVEY:
-            ratings = tuple(sorted(e.ratings.items())) if e.ratings else ()
-            self.survey = latest(self.survey, (ts, eid, e.csat, e.nps, ratings))
-        return True
+        elif t == REOPENED:
+            self.last_reopened = latest(self.last_reopened, (ts, eid))
+            self.reopens.add(eid)
 
     def merge(self, other: ContactFacts) -> None:
         """Join with another view of the same contact (used by tests and state migration)."""

@@ -248,6 +248,7 @@ class Shard:
         marks = self.meta.watermarks
         dirty = self._dirty_customers
         cprefix = shard_prefixes(self.id)[0]
+        accept = res.accepted.append
         for message in messages:
             offset, events = message[0], message[1]
             source = message[2] if len(message) > 2 else 0
@@ -275,28 +276,33 @@ class Shard:
                         touched_contacts[(ckey, cid)] = derive(
                             facts, st.repeat.get(cid, False), policy)
                     continue
-                if e.ts < floor:
+                ts = e.ts
+                if ts < floor:
                     res.late.append(Late(offset, index, e, self._late_reason(e, floor)))
                     continue
-                if e.ts > mark:
-                    marks[source] = mark = e.ts
+                if ts > mark:
+                    marks[source] = mark = ts
                     self._meta_dirty = True
-                vkey = (ckey, cid)
                 if facts is None:
-                    views.setdefault(vkey, None)
+                    views.setdefault((ckey, cid), None)
                     facts = st.contacts[cid] = ContactFacts(e.tenant_id, cid, e.customer_id)
-                elif vkey not in views:
-                    views[vkey] = derive(facts, st.repeat.get(cid, False), policy)
-                created = facts.created
-                facts.apply(e)
-                if facts.created is not created:
-                    created_moved.add(ckey)
-                res.accepted.append(e)
+                    facts.add(e)
+                    if facts.created is not None:
+                        created_moved.add(ckey)
+                else:
+                    vkey = (ckey, cid)
+                    if vkey not in views:
+                        views[vkey] = derive(facts, st.repeat.get(cid, False), policy)
+                    created = facts.created
+                    facts.add(e)  # not a duplicate: checked above
+                    if facts.created is not created:
+                        created_moved.add(ckey)
+                accept(e)
                 ids = changed.get(ckey)
                 if ids is None:
                     ids = changed[ckey] = set()
+                    dirty[ckey] = st
                 ids.add(cid)
-                dirty[ckey] = st
             self._apply_changes(offset, changed, created_moved, batch)
             progress = message[3] if len(message) > 3 else None
             if progress is not None and meta.apply_progress(progress):
