@@ -32,7 +32,6 @@ from sqm.streams.core.state import (
     parse_window_key,
     shard_prefixes,
     window_key,
-    window_minute,
 )
 
 HOUR_MS = 3_600_000
@@ -398,40 +397,47 @@ class Shard:
         self.meta.swept_hour = hour
         self._meta_dirty = True
         horizon = self._horizon()
+        last_minute = horizon - MINUTE_MS  # the latest window start that ends by the horizon
         cprefix, wprefix = shard_prefixes(self.id)
         # What this batch touched stays until a later sweep: what is evicted was then written
         # (rows, batches before) by the time an archive may read it back (core/archive.py).
         dirty_windows, dirty_customers = self._dirty_windows, self._dirty_customers
+        deleted, evictions = self._deleted, self.evictions
+        # Every key of the shard, in the store's order (that of the changelog's deletions):
+        # the loop stays flat, with `window_minute` inline.
         for key in self.store.keys((cprefix, wprefix)):
             if key.startswith(wprefix):
-                if window_minute(key) + MINUTE_MS <= horizon and key not in dirty_windows:
-                    if self.evictions is not None:
-                        wkey = parse_window_key(key)
-                        w = self._window(key, wkey)
-                        if w is not None:
-                            self.evictions.evicted_window(self.id, wkey, list(w.counts), w.stamp)
-                    self._evict(key)
-            elif key.startswith(cprefix) and key not in dirty_customers:
-                st = self._customer(key)
-                old = [cid for cid, f in st.contacts.items() if f.last_ts < horizon]
-                if not old:
-                    continue
-                for cid in old:
-                    if self.evictions is not None:
-                        f = st.contacts[cid]
-                        self.evictions.evicted_contact((f.tenant_id, cid), f.event_ids,
-                                                       st.repeat.get(cid, False))
-                    del st.contacts[cid]
-                    st.repeat.pop(cid, None)
-                if st.contacts:
-                    dirty_customers[key] = st
-                else:
-                    self._evict(key)
+                if int(key.split(SEP, 3)[2]) <= last_minute and key not in dirty_windows:
+                    if evictions is not None:
+                        self._evict_window(evictions, key)
+                    deleted.append(key)  # not dirty: nothing else to drop
+            elif key not in dirty_customers:
+                self._sweep_customer(key, horizon)
 
-    def _evict(self, key: str) -> None:
-        self._dirty_customers.pop(key, None)
-        self._dirty_windows.pop(key, None)
-        self._deleted.append(key)
+    def _evict_window(self, evictions: Evictions, key: str) -> None:
+        wkey = parse_window_key(key)
+        w = self._window(key, wkey)
+        if w is not None:
+            evictions.evicted_window(self.id, wkey, list(w.counts), w.stamp)
+
+    def _sweep_customer(self, key: str, horizon: int) -> None:
+        """Evict the customer's contacts whose last event is older than the horizon (the
+        customer with the last of them)."""
+        st = self._customer(key)
+        old = [cid for cid, f in st.contacts.items() if f.last_ts < horizon]
+        if not old:
+            return
+        for cid in old:
+            if self.evictions is not None:
+                f = st.contacts[cid]
+                self.evictions.evicted_contact((f.tenant_id, cid), f.event_ids,
+                                               st.repeat.get(cid, False))
+            del st.contacts[cid]
+            st.repeat.pop(cid, None)
+        if st.contacts:
+            self._dirty_customers[key] = st
+        else:
+            self._deleted.append(key)  # not dirty: nothing else to drop
 
     # -- changelog --------------------------------------------------------------------------
     def commit(self) -> None:
