@@ -144,10 +144,12 @@ class Shard:
         self.store.keep(key, st)
         return st
 
-    def _window(self, key: str, wkey: WindowKey) -> WindowState | None:
+    def _window(self, key: str, wkey: WindowKey,
+                horizon: int | None = None) -> WindowState | None:
+        """The window's state; `horizon`: `self._horizon()`, when the caller has it."""
         raw = self.store.get(key)
         if raw is None:
-            if wkey[0] < self._horizon():
+            if wkey[0] < (self._horizon() if horizon is None else horizon):
                 # Evicted long ago: a fresh zero would overwrite the stored total.
                 st_ = self._restore_window(wkey)
                 if st_ is None:
@@ -360,9 +362,10 @@ class Shard:
                             add_into(acc, d)
                     views[vkey] = new
                 touched_contacts[vkey] = new
+        horizon = self._horizon()  # the clock moves only between messages
         for wkey, d in deltas.items():
             skey = window_key(self.id, wkey)
-            w = self._window(skey, wkey)
+            w = self._window(skey, wkey, horizon)
             if w is None:
                 res.dropped.append((wkey, d, offset))
                 continue
