@@ -10,9 +10,10 @@ one deterministic winner.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -29,6 +30,25 @@ from sqm.streams.core.records import (
     TRANSFERRED,
     EventRecord,
 )
+
+T = TypeVar("T")
+# The value of the sets most contacts never fill (reopens, transfers, statuses) until they do:
+# one shared immutable empty set instead of ~200 bytes and one more object per contact.
+EMPTY: frozenset[Any] = frozenset()
+
+
+def _with(items: Set[T], item: T) -> Set[T]:
+    """`items` and `item`: added in place into a set of the contact's own, else (`EMPTY`, or a
+    frozen set after a merge) copied into one."""
+    if type(items) is set:
+        items.add(item)
+        return items
+    return {*items, item}
+
+
+def _own(items: list[Any]) -> Set[Any]:
+    return set(items) if items else EMPTY
+
 
 # A "mark" is (ts, event_id, *payload); only (ts, event_id) is compared.
 Mark = tuple[Any, ...]
@@ -70,14 +90,14 @@ class ContactFacts:
     last_reopened: Mark | None = None  # (ts, id)
     to_human: bool = False  # any transfer to a human
     survey: Mark | None = None  # (ts, id, csat, nps, ((dimension, 1-5), ...)): latest survey
-    reopens: set[str] = field(default_factory=set)  # event ids of contact.reopened
-    transfers: set[str] = field(default_factory=set)  # event ids of contact.transferred
+    reopens: Set[str] = EMPTY  # event ids of contact.reopened
+    transfers: Set[str] = EMPTY  # event ids of contact.transferred
     bot_answer: Mark | None = None  # (ts, id, agent_id): earliest public bot message
     handoff: Mark | None = None  # (ts, id): earliest transfer to a human
     human_assigned: Mark | None = None  # (ts, id, agent_id): earliest assignment to a human
     # Public messages as (ts, id, sender): next-response times need the whole conversation.
     messages: set[tuple[int, str, str]] = field(default_factory=set)
-    statuses: set[tuple[int, str, str]] = field(default_factory=set)  # (ts, id, status)
+    statuses: Set[tuple[int, str, str]] = EMPTY  # (ts, id, status)
     # `to_state()` as JSON, kept until the next change: a customer's changelog record holds
     # all its contacts, and most of them did not change since it was last written.
     _json: bytes | None = field(default=None, compare=False, repr=False)
@@ -130,17 +150,17 @@ class ContactFacts:
             ratings = tuple(sorted(e.ratings.items())) if e.ratings else ()
             self.survey = latest(self.survey, (ts, eid, e.csat, e.nps, ratings))
         elif t == STATUS:
-            self.statuses.add((ts, eid, e.status or ""))
+            self.statuses = _with(self.statuses, (ts, eid, e.status or ""))
         elif t == ABANDONED:
             self.abandoned = earliest(self.abandoned, (ts, eid))
         elif t == TRANSFERRED:
             if e.to_kind == "human":
                 self.to_human = True
                 self.handoff = earliest(self.handoff, (ts, eid))
-            self.transfers.add(eid)
+            self.transfers = _with(self.transfers, eid)
         elif t == REOPENED:
             self.last_reopened = latest(self.last_reopened, (ts, eid))
-            self.reopens.add(eid)
+            self.reopens = _with(self.reopens, eid)
 
     def merge(self, other: ContactFacts) -> None:
         """Join with another view of the same contact (used by tests and state migration)."""
@@ -194,12 +214,12 @@ class ContactFacts:
         """Older states lack the trailing parts: what they did not track starts empty."""
         f = cls(s[0], s[1], s[2], set(s[3]), last_ts=s[4], to_human=s[5])
         if len(s) > 7:
-            f.reopens, f.transfers = set(s[7]), set(s[8])
+            f.reopens, f.transfers = _own(s[7]), _own(s[8])
         marks = list(zip(cls._MARKS, s[6], strict=True))
         if len(s) > 9:
             marks += zip(cls._MARKS_2, s[9], strict=True)
             f.messages = {(m[0], m[1], m[2]) for m in s[10]}
-            f.statuses = {(m[0], m[1], m[2]) for m in s[11]}
+            f.statuses = _own([(m[0], m[1], m[2]) for m in s[11]])
         for name, mark in marks:
             setattr(f, name, tuple(mark) if mark is not None else None)
         return f
