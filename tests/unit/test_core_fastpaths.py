@@ -178,7 +178,8 @@ def test_delta_is_new_minus_old_contribution(simulated: list[EventRecord]) -> No
     by_contact: dict[str, list[ContactView]] = {}
     for v in views:
         by_contact.setdefault(v.contact_id, []).append(v)
-    pairs = [(None, views[0]), (views[0], None), (None, None)]
+    # A view against none, either way: every view (the shortcut for one view's contribution).
+    pairs = [(None, v) for v in views] + [(v, None) for v in views] + [(None, None)]
     pairs += [(a, b) for vs in by_contact.values() for a in vs for b in vs]
     pairs += list(pairwise(views))  # different contacts and dimensions
     moved = 0
