@@ -84,8 +84,13 @@ def alert_inputs(
             "windows": [], "waiting": [], "waits": []}
         for p in range(partitions)
     }
+    # Tenants are few: each one's partition hashed once per call, not once per row.
+    partition_of: dict[str, int] = {}
     for key, counts, version in windows:
-        out[alert_partition(key[1], partitions)]["windows"].append([*key, version, *counts])
+        p = partition_of.get(key[1])
+        if p is None:
+            p = partition_of[key[1]] = alert_partition(key[1], partitions)
+        out[p]["windows"].append([*key, version, *counts])
     for view, _ in contacts:
         wait = _wait_row(view)
         if wait is None:
@@ -101,7 +106,10 @@ def alert_inputs(
                     wait = None
                 if _waiting_row(old) == waiting:
                     waiting = None
-        message = out[alert_partition(view.tenant_id, partitions)]
+        p = partition_of.get(view.tenant_id)
+        if p is None:
+            p = partition_of[view.tenant_id] = alert_partition(view.tenant_id, partitions)
+        message = out[p]
         if wait is not None:
             message["waits"].append(wait)
         if waiting is not None:
