@@ -284,6 +284,7 @@ class Shard:
                 if ts > mark:
                     marks[source] = mark = ts
                     self._meta_dirty = True
+                ids = changed.get(ckey)
                 if facts is None:
                     views.setdefault((ckey, cid), None)
                     facts = st.contacts[cid] = ContactFacts(e.tenant_id, cid, e.customer_id)
@@ -291,15 +292,17 @@ class Shard:
                     if facts.created is not None:
                         created_moved.add(ckey)
                 else:
-                    vkey = (ckey, cid)
-                    if vkey not in views:
-                        views[vkey] = derive(facts, st.repeat.get(cid, False), policy)
+                    # Its view before its first change in the batch (a change in this message
+                    # already made sure of it).
+                    if ids is None or cid not in ids:
+                        vkey = (ckey, cid)
+                        if vkey not in views:
+                            views[vkey] = derive(facts, st.repeat.get(cid, False), policy)
                     created = facts.created
                     facts.add(e)  # not a duplicate: checked above
                     if facts.created is not created:
                         created_moved.add(ckey)
                 accept(e)
-                ids = changed.get(ckey)
                 if ids is None:
                     ids = changed[ckey] = set()
                     dirty[ckey] = st
