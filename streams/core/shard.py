@@ -144,9 +144,10 @@ class Shard:
         self.store.keep(key, st)
         return st
 
-    def _window(self, key: str, wkey: WindowKey,
-                horizon: int | None = None) -> WindowState | None:
-        """The window's state; `horizon`: `self._horizon()`, when the caller has it."""
+    def _window(self, key: str, wkey: WindowKey, horizon: int | None = None,
+                counts: list[int] | None = None) -> WindowState | None:
+        """The window's state; `horizon`: `self._horizon()`, when the caller has it. A window
+        new to state starts with `counts` (zeros without), which the caller then holds."""
         raw = self.store.get(key)
         if raw is None:
             if wkey[0] < (self._horizon() if horizon is None else horizon):
@@ -156,7 +157,7 @@ class Shard:
                     return None
                 st = st_
             else:
-                st = WindowState()
+                st = WindowState() if counts is None else WindowState(counts)
         elif isinstance(raw, bytes):
             st = WindowState.decode(raw)
         else:
@@ -368,14 +369,15 @@ class Shard:
         horizon = self._horizon()  # the clock moves only between messages
         for wkey, d in deltas.items():
             skey = window_key(self.id, wkey)
-            w = self._window(skey, wkey, horizon)
+            w = self._window(skey, wkey, horizon, d)
             if w is None:
                 res.dropped.append((wkey, d, offset))
                 continue
             touched_windows[skey] = (wkey, w)
             if w.stamp >= offset:
                 continue  # this message already reached the window before a restart
-            add_into(w.counts, d)
+            if w.counts is not d:  # else new to state, with the delta as its counts
+                add_into(w.counts, d)
             w.stamp = offset
             self._dirty_windows[skey] = w
 
