@@ -1,6 +1,6 @@
 """CPU of the customer stage alone (`CustomerStage.prepare`) over a history, per event.
 
-    python benchmarks/customer_stage.py HISTORY [--against TREE ...] [--runs 3]
+    python benchmarks/customer_stage.py HISTORY [--against TREE ...] [--runs 3] [--freeze]
 
 The direct runner's hot stage without its neighbours (ingest child, alert workers, ClickHouse
 writes, start-up), whose CPU swamps a few % of it in `benchmarks/replay_direct.py`: the
@@ -9,6 +9,9 @@ direct runner does, and prepared in chunks of 20,000 lines on in-memory state wi
 archive; only `prepare` is timed (process CPU time). Each run is a fresh process; with
 `--against TREE` (a checkout of another version, e.g. a `git worktree add --detach`), the trees
 run alternately so that both see the same machine. Prints each run and the best and median.
+`--freeze` sets the runner's GC thresholds and freezes what is alive after each batch, as
+`sqm replay` does (streams/gc_policy.py); without it the stock collector's full collections
+over the growing state weigh on every run (~40 % of the figure).
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ stage = CustomerStage(settings.shard_config(), n, MemoryPartitions(), None)
 lines = [line.strip() for line in open(sys.argv[2], "rb")]
 events = [e for e in map(validate, filter(None, lines)) if isinstance(e, EventRecord)]
 gc.freeze()
+freeze = sys.argv[4] == "freeze"
+if freeze:  # the runner's GC policy (streams/gc_policy.py), ticked after each batch
+    from sqm.streams.gc_policy import THRESHOLDS
+    gc.set_threshold(*THRESHOLDS)
 size = int(sys.argv[3])
 offsets, mark, cpu, now = [0] * n, 0, 0.0, datetime.now(UTC)
 for i in range(0, len(events), size):
@@ -59,13 +66,16 @@ for i in range(0, len(events), size):
     started = time.process_time()
     stage.prepare(CustomerBatch(messages, Origin("history", lines={}), now))
     cpu += time.process_time() - started
+    if freeze:
+        gc.freeze()
 print(len(events), cpu)
 """
 
 
-def one_run(tree: Path, history: Path) -> tuple[int, float]:
+def one_run(tree: Path, history: Path, freeze: bool) -> tuple[int, float]:
     out = subprocess.run(
-        [sys.executable, "-c", ONE_RUN, str(checkout.view(tree)), str(history), str(CHUNK)],
+        [sys.executable, "-c", ONE_RUN, str(checkout.view(tree)), str(history), str(CHUNK),
+         "freeze" if freeze else "stock"],
         capture_output=True, text=True, check=True).stdout.split()
     return int(out[0]), float(out[1])
 
@@ -75,12 +85,13 @@ def main() -> None:
     parser.add_argument("history", type=Path)
     parser.add_argument("--against", type=Path, action="append", default=[])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--freeze", action="store_true")
     args = parser.parse_args()
     trees = [ROOT, *args.against]
     per_event: dict[Path, list[float]] = {tree: [] for tree in trees}
     for _ in range(args.runs):
         for tree in trees:
-            n, cpu = one_run(tree, args.history)
+            n, cpu = one_run(tree, args.history, args.freeze)
             per_event[tree].append(cpu / n * 1e6)
             print(f"{tree}: {n:,} events, customer stage {cpu:.2f} s CPU, "
                   f"{cpu / n * 1e6:.1f} µs/event", flush=True)

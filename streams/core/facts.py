@@ -10,14 +10,45 @@ one deterministic winner.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from sqm.streams.core import records as r
-from sqm.streams.core.records import EventRecord
+from sqm.streams.core.records import (
+    ABANDONED,
+    ASSIGNED,
+    CREATED,
+    MESSAGE,
+    QUEUED,
+    REOPENED,
+    RESOLVED,
+    STATUS,
+    SURVEY,
+    TRANSFERRED,
+    EventRecord,
+)
+
+T = TypeVar("T")
+# The value of the sets most contacts never fill (reopens, transfers, statuses) until they do:
+# one shared immutable empty set instead of ~200 bytes and one more object per contact.
+EMPTY: frozenset[Any] = frozenset()
+
+
+def _with(items: Set[T], item: T) -> Set[T]:
+    """`items` and `item`: added in place into a set of the contact's own, else (`EMPTY`, or a
+    frozen set after a merge) copied into one."""
+    if type(items) is set:
+        items.add(item)
+        return items
+    return {*items, item}
+
+
+def _own(items: list[Any]) -> Set[Any]:
+    return set(items) if items else EMPTY
+
 
 # A "mark" is (ts, event_id, *payload); only (ts, event_id) is compared.
 Mark = tuple[Any, ...]
@@ -59,14 +90,14 @@ class ContactFacts:
     last_reopened: Mark | None = None  # (ts, id)
     to_human: bool = False  # any transfer to a human
     survey: Mark | None = None  # (ts, id, csat, nps, ((dimension, 1-5), ...)): latest survey
-    reopens: set[str] = field(default_factory=set)  # event ids of contact.reopened
-    transfers: set[str] = field(default_factory=set)  # event ids of contact.transferred
+    reopens: Set[str] = EMPTY  # event ids of contact.reopened
+    transfers: Set[str] = EMPTY  # event ids of contact.transferred
     bot_answer: Mark | None = None  # (ts, id, agent_id): earliest public bot message
     handoff: Mark | None = None  # (ts, id): earliest transfer to a human
     human_assigned: Mark | None = None  # (ts, id, agent_id): earliest assignment to a human
     # Public messages as (ts, id, sender): next-response times need the whole conversation.
     messages: set[tuple[int, str, str]] = field(default_factory=set)
-    statuses: set[tuple[int, str, str]] = field(default_factory=set)  # (ts, id, status)
+    statuses: Set[tuple[int, str, str]] = EMPTY  # (ts, id, status)
     # `to_state()` as JSON, kept until the next change: a customer's changelog record holds
     # all its contacts, and most of them did not change since it was last written.
     _json: bytes | None = field(default=None, compare=False, repr=False)
@@ -75,23 +106,24 @@ class ContactFacts:
         """Merge one event; False when it was already merged (a duplicate)."""
         if e.event_id in self.event_ids:
             return False
+        self.add(e)
+        return True
+
+    def add(self, e: EventRecord) -> None:
+        """Merge an event not merged yet (`apply` without its duplicate check, for a caller
+        that made it already)."""
         self._json = None
-        self.event_ids.add(e.event_id)
         ts, eid = e.ts, e.event_id
-        # `earliest` and `max`, inline: this runs for every event.
+        self.event_ids.add(eid)
+        # `earliest` and `max`, inline and without tuples to compare: this runs for every event.
         first = self.first
-        if first is None or (ts, eid) < first[:2]:
+        if first is None or ts < first[0] or (ts == first[0] and eid < first[1]):
             self.first = (ts, eid, e.channel)
         if ts > self.last_ts:
             self.last_ts = ts
+        # Most frequent types first.
         t = e.type
-        if t == r.CREATED:
-            queue, priority = e.queue or "", e.priority or "normal"
-            created = (ts, eid, e.channel, queue, priority, e.order_id, e.topic)
-            self.created = earliest(self.created, created)
-        elif t == r.QUEUED:
-            self.queued = earliest(self.queued, (ts, eid, e.queue or ""))
-        elif t == r.MESSAGE:
+        if t == MESSAGE:
             # Only a public message from a human agent answers; bots and notes never do
             # (a policy may let bot replies stop the SLA clock: derive decides).
             if e.public is not False:
@@ -101,29 +133,34 @@ class ContactFacts:
                     self.answer = earliest(self.answer, (ts, eid, e.agent_id))
                 elif sender == "bot":
                     self.bot_answer = earliest(self.bot_answer, (ts, eid, e.agent_id))
-        elif t == r.ASSIGNED:
+        elif t == ASSIGNED:
             if e.agent_kind == "human":
                 self.human_assigned = earliest(self.human_assigned, (ts, eid, e.agent_id))
-        elif t == r.STATUS:
-            self.statuses.add((ts, eid, e.status or ""))
-        elif t == r.ABANDONED:
-            self.abandoned = earliest(self.abandoned, (ts, eid))
-        elif t == r.RESOLVED:
+        elif t == CREATED:
+            queue, priority = e.queue or "", e.priority or "normal"
+            created = (ts, eid, e.channel, queue, priority, e.order_id, e.topic)
+            self.created = earliest(self.created, created)
+        elif t == RESOLVED:
             resolution = (ts, eid, e.resolved_by)
             self.first_resolved = earliest(self.first_resolved, resolution)
             self.last_resolved = latest(self.last_resolved, resolution)
-        elif t == r.REOPENED:
-            self.last_reopened = latest(self.last_reopened, (ts, eid))
-            self.reopens.add(eid)
-        elif t == r.TRANSFERRED:
+        elif t == QUEUED:
+            self.queued = earliest(self.queued, (ts, eid, e.queue or ""))
+        elif t == SURVEY:
+            ratings = tuple(sorted(e.ratings.items())) if e.ratings else ()
+            self.survey = latest(self.survey, (ts, eid, e.csat, e.nps, ratings))
+        elif t == STATUS:
+            self.statuses = _with(self.statuses, (ts, eid, e.status or ""))
+        elif t == ABANDONED:
+            self.abandoned = earliest(self.abandoned, (ts, eid))
+        elif t == TRANSFERRED:
             if e.to_kind == "human":
                 self.to_human = True
                 self.handoff = earliest(self.handoff, (ts, eid))
-            self.transfers.add(eid)
-        elif t == r.SURVEY:
-            ratings = tuple(sorted(e.ratings.items())) if e.ratings else ()
-            self.survey = latest(self.survey, (ts, eid, e.csat, e.nps, ratings))
-        return True
+            self.transfers = _with(self.transfers, eid)
+        elif t == REOPENED:
+            self.last_reopened = latest(self.last_reopened, (ts, eid))
+            self.reopens = _with(self.reopens, eid)
 
     def merge(self, other: ContactFacts) -> None:
         """Join with another view of the same contact (used by tests and state migration)."""
@@ -177,12 +214,12 @@ class ContactFacts:
         """Older states lack the trailing parts: what they did not track starts empty."""
         f = cls(s[0], s[1], s[2], set(s[3]), last_ts=s[4], to_human=s[5])
         if len(s) > 7:
-            f.reopens, f.transfers = set(s[7]), set(s[8])
+            f.reopens, f.transfers = _own(s[7]), _own(s[8])
         marks = list(zip(cls._MARKS, s[6], strict=True))
         if len(s) > 9:
             marks += zip(cls._MARKS_2, s[9], strict=True)
             f.messages = {(m[0], m[1], m[2]) for m in s[10]}
-            f.statuses = {(m[0], m[1], m[2]) for m in s[11]}
+            f.statuses = _own([(m[0], m[1], m[2]) for m in s[11]])
         for name, mark in marks:
             setattr(f, name, tuple(mark) if mark is not None else None)
         return f

@@ -49,8 +49,11 @@ def delta(old: ContactView | None, new: ContactView | None) -> dict[WindowKey, C
     out: dict[WindowKey, Counts] = {}
     if new is not None:
         _accumulate(out, new, 1)
-    if old is not None:
-        _accumulate(out, old, -1)
+    if old is None:
+        return out  # one view's: each window it has counts it once at least, none is all-zero
+    _accumulate(out, old, -1)
+    if new is None:
+        return out
     return {key: d for key, d in out.items() if any(d)}
 
 

@@ -32,7 +32,6 @@ from sqm.streams.core.state import (
     parse_window_key,
     shard_prefixes,
     window_key,
-    window_minute,
 )
 
 HOUR_MS = 3_600_000
@@ -145,17 +144,20 @@ class Shard:
         self.store.keep(key, st)
         return st
 
-    def _window(self, key: str, wkey: WindowKey) -> WindowState | None:
+    def _window(self, key: str, wkey: WindowKey, horizon: int | None = None,
+                counts: list[int] | None = None) -> WindowState | None:
+        """The window's state; `horizon`: `self._horizon()`, when the caller has it. A window
+        new to state starts with `counts` (zeros without), which the caller then holds."""
         raw = self.store.get(key)
         if raw is None:
-            if wkey[0] < self._horizon():
+            if wkey[0] < (self._horizon() if horizon is None else horizon):
                 # Evicted long ago: a fresh zero would overwrite the stored total.
                 st_ = self._restore_window(wkey)
                 if st_ is None:
                     return None
                 st = st_
             else:
-                st = WindowState()
+                st = WindowState() if counts is None else WindowState(counts)
         elif isinstance(raw, bytes):
             st = WindowState.decode(raw)
         else:
@@ -248,6 +250,7 @@ class Shard:
         marks = self.meta.watermarks
         dirty = self._dirty_customers
         cprefix = shard_prefixes(self.id)[0]
+        accept = res.accepted.append
         for message in messages:
             offset, events = message[0], message[1]
             source = message[2] if len(message) > 2 else 0
@@ -275,28 +278,36 @@ class Shard:
                         touched_contacts[(ckey, cid)] = derive(
                             facts, st.repeat.get(cid, False), policy)
                     continue
-                if e.ts < floor:
+                ts = e.ts
+                if ts < floor:
                     res.late.append(Late(offset, index, e, self._late_reason(e, floor)))
                     continue
-                if e.ts > mark:
-                    marks[source] = mark = e.ts
+                if ts > mark:
+                    marks[source] = mark = ts
                     self._meta_dirty = True
-                vkey = (ckey, cid)
-                if facts is None:
-                    views.setdefault(vkey, None)
-                    facts = st.contacts[cid] = ContactFacts(e.tenant_id, cid, e.customer_id)
-                elif vkey not in views:
-                    views[vkey] = derive(facts, st.repeat.get(cid, False), policy)
-                created = facts.created
-                facts.apply(e)
-                if facts.created is not created:
-                    created_moved.add(ckey)
-                res.accepted.append(e)
                 ids = changed.get(ckey)
+                if facts is None:
+                    views.setdefault((ckey, cid), None)
+                    facts = st.contacts[cid] = ContactFacts(e.tenant_id, cid, e.customer_id)
+                    facts.add(e)
+                    if facts.created is not None:
+                        created_moved.add(ckey)
+                else:
+                    # Its view before its first change in the batch (a change in this message
+                    # already made sure of it).
+                    if ids is None or cid not in ids:
+                        vkey = (ckey, cid)
+                        if vkey not in views:
+                            views[vkey] = derive(facts, st.repeat.get(cid, False), policy)
+                    created = facts.created
+                    facts.add(e)  # not a duplicate: checked above
+                    if facts.created is not created:
+                        created_moved.add(ckey)
+                accept(e)
                 if ids is None:
                     ids = changed[ckey] = set()
+                    dirty[ckey] = st
                 ids.add(cid)
-                dirty[ckey] = st
             self._apply_changes(offset, changed, created_moved, batch)
             progress = message[3] if len(message) > 3 else None
             if progress is not None and meta.apply_progress(progress):
@@ -355,16 +366,18 @@ class Shard:
                             add_into(acc, d)
                     views[vkey] = new
                 touched_contacts[vkey] = new
+        horizon = self._horizon()  # the clock moves only between messages
         for wkey, d in deltas.items():
             skey = window_key(self.id, wkey)
-            w = self._window(skey, wkey)
+            w = self._window(skey, wkey, horizon, d)
             if w is None:
                 res.dropped.append((wkey, d, offset))
                 continue
             touched_windows[skey] = (wkey, w)
             if w.stamp >= offset:
                 continue  # this message already reached the window before a restart
-            add_into(w.counts, d)
+            if w.counts is not d:  # else new to state, with the delta as its counts
+                add_into(w.counts, d)
             w.stamp = offset
             self._dirty_windows[skey] = w
 
@@ -392,40 +405,47 @@ class Shard:
         self.meta.swept_hour = hour
         self._meta_dirty = True
         horizon = self._horizon()
+        last_minute = horizon - MINUTE_MS  # the latest window start that ends by the horizon
         cprefix, wprefix = shard_prefixes(self.id)
         # What this batch touched stays until a later sweep: what is evicted was then written
         # (rows, batches before) by the time an archive may read it back (core/archive.py).
         dirty_windows, dirty_customers = self._dirty_windows, self._dirty_customers
+        deleted, evictions = self._deleted, self.evictions
+        # Every key of the shard, in the store's order (that of the changelog's deletions):
+        # the loop stays flat, with `window_minute` inline.
         for key in self.store.keys((cprefix, wprefix)):
             if key.startswith(wprefix):
-                if window_minute(key) + MINUTE_MS <= horizon and key not in dirty_windows:
-                    if self.evictions is not None:
-                        wkey = parse_window_key(key)
-                        w = self._window(key, wkey)
-                        if w is not None:
-                            self.evictions.evicted_window(self.id, wkey, list(w.counts), w.stamp)
-                    self._evict(key)
-            elif key.startswith(cprefix) and key not in dirty_customers:
-                st = self._customer(key)
-                old = [cid for cid, f in st.contacts.items() if f.last_ts < horizon]
-                if not old:
-                    continue
-                for cid in old:
-                    if self.evictions is not None:
-                        f = st.contacts[cid]
-                        self.evictions.evicted_contact((f.tenant_id, cid), f.event_ids,
-                                                       st.repeat.get(cid, False))
-                    del st.contacts[cid]
-                    st.repeat.pop(cid, None)
-                if st.contacts:
-                    dirty_customers[key] = st
-                else:
-                    self._evict(key)
+                if int(key.split(SEP, 3)[2]) <= last_minute and key not in dirty_windows:
+                    if evictions is not None:
+                        self._evict_window(evictions, key)
+                    deleted.append(key)  # not dirty: nothing else to drop
+            elif key not in dirty_customers:
+                self._sweep_customer(key, horizon)
 
-    def _evict(self, key: str) -> None:
-        self._dirty_customers.pop(key, None)
-        self._dirty_windows.pop(key, None)
-        self._deleted.append(key)
+    def _evict_window(self, evictions: Evictions, key: str) -> None:
+        wkey = parse_window_key(key)
+        w = self._window(key, wkey)
+        if w is not None:
+            evictions.evicted_window(self.id, wkey, list(w.counts), w.stamp)
+
+    def _sweep_customer(self, key: str, horizon: int) -> None:
+        """Evict the customer's contacts whose last event is older than the horizon (the
+        customer with the last of them)."""
+        st = self._customer(key)
+        old = [cid for cid, f in st.contacts.items() if f.last_ts < horizon]
+        if not old:
+            return
+        for cid in old:
+            if self.evictions is not None:
+                f = st.contacts[cid]
+                self.evictions.evicted_contact((f.tenant_id, cid), f.event_ids,
+                                               st.repeat.get(cid, False))
+            del st.contacts[cid]
+            st.repeat.pop(cid, None)
+        if st.contacts:
+            self._dirty_customers[key] = st
+        else:
+            self._deleted.append(key)  # not dirty: nothing else to drop
 
     # -- changelog --------------------------------------------------------------------------
     def commit(self) -> None:

@@ -28,7 +28,7 @@ def customer_key(shard: int, tenant_id: str, customer_id: str) -> str:
 
 
 def window_key(shard: int, w: WindowKey) -> str:
-    return SEP.join(("w", str(shard), str(w[0]), *w[1:]))
+    return f"w{SEP}{shard}{SEP}{w[0]}{SEP}{w[1]}{SEP}{w[2]}{SEP}{w[3]}{SEP}{w[4]}"
 
 
 def parse_window_key(key: str) -> WindowKey:

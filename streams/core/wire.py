@@ -84,8 +84,15 @@ def alert_inputs(
             "windows": [], "waiting": [], "waits": []}
         for p in range(partitions)
     }
+    # Tenants are few: each one's partition hashed once per call, not once per row.
+    partition_of: dict[str, int] = {}
     for key, counts, version in windows:
-        out[alert_partition(key[1], partitions)]["windows"].append([*key, version, *counts])
+        p = partition_of.get(key[1])
+        if p is None:
+            p = partition_of[key[1]] = alert_partition(key[1], partitions)
+        # Rows are tuples (orjson writes arrays alike): a tuple of plain values leaves the
+        # collector's lists at its first pass, where thousands of lists would stay to be rescanned.
+        out[p]["windows"].append((*key, version, *counts))
     for view, _ in contacts:
         wait = _wait_row(view)
         if wait is None:
@@ -101,7 +108,10 @@ def alert_inputs(
                     wait = None
                 if _waiting_row(old) == waiting:
                     waiting = None
-        message = out[alert_partition(view.tenant_id, partitions)]
+        p = partition_of.get(view.tenant_id)
+        if p is None:
+            p = partition_of[view.tenant_id] = alert_partition(view.tenant_id, partitions)
+        message = out[p]
         if wait is not None:
             message["waits"].append(wait)
         if waiting is not None:
@@ -139,16 +149,16 @@ def _chunked(message: dict[str, Any]) -> list[bytes]:
 ROW_KINDS = ("windows", "waiting", "waits")
 
 
-def _wait_row(view: ContactView) -> list[Any] | None:
+def _wait_row(view: ContactView) -> tuple[Any, ...] | None:
     """Its current wait, or none (an answer can disappear: a late abandon before it); None for
     a contact without a clock start."""
     if view.queued_at is None:
         return None
-    return [view.tenant_id, view.contact_id, view.channel, view.queue, view.priority,
-            view.first_agent_id or "", view.answered_at, view.wait_ms]
+    return (view.tenant_id, view.contact_id, view.channel, view.queue, view.priority,
+            view.first_agent_id or "", view.answered_at, view.wait_ms)
 
 
-def _waiting_row(view: ContactView) -> list[Any] | None:
+def _waiting_row(view: ContactView) -> tuple[Any, ...] | None:
     """The whole waiting interval, also when it already ended: the alert stage then raises
     the same warnings whether it saw the contact waiting or only afterwards. None for a
     contact never offered to a queue (it never waits, never warns)."""
@@ -156,5 +166,5 @@ def _waiting_row(view: ContactView) -> list[Any] | None:
         return None
     stop = None if waiting_contact(view) is not None else stopped_waiting(view)
     start = view.sla_start_at if view.sla_start_at is not None else view.queued_at
-    return [view.tenant_id, view.contact_id, view.channel, view.queue, view.priority,
-            start, view.sla_target_s, *(stop or (None, None)), view.sla_due_at]
+    return (view.tenant_id, view.contact_id, view.channel, view.queue, view.priority,
+            start, view.sla_target_s, *(stop or (None, None)), view.sla_due_at)

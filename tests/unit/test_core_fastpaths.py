@@ -8,6 +8,8 @@
   after every event.
 - `rollup.delta`: equals "new contribution − old contribution, without all-zero windows", and
   its shortcut for views that agree on every window input is sound.
+- `rows.seconds`: `MILLI × ms` is `Decimal(ms).scaleb(-3)`, digits and exponent.
+- `ContactFacts`: the empty set its rare sets share is never changed through a contact.
 """
 
 from __future__ import annotations
@@ -176,7 +178,8 @@ def test_delta_is_new_minus_old_contribution(simulated: list[EventRecord]) -> No
     by_contact: dict[str, list[ContactView]] = {}
     for v in views:
         by_contact.setdefault(v.contact_id, []).append(v)
-    pairs = [(None, views[0]), (views[0], None), (None, None)]
+    # A view against none, either way: every view (the shortcut for one view's contribution).
+    pairs = [(None, v) for v in views] + [(v, None) for v in views] + [(None, None)]
     pairs += [(a, b) for vs in by_contact.values() for a in vs for b in vs]
     pairs += list(pairwise(views))  # different contacts and dimensions
     moved = 0
@@ -239,3 +242,33 @@ def test_cached_contact_json_is_the_encoding_from_scratch(simulated: list[EventR
     other.apply(ev("contact.reopened", BASE + 99_000_000, a.contact_id))
     a.merge(other)
     assert bytes(orjson.dumps(a.state_json())) == orjson.dumps(a.to_state())
+
+
+def test_seconds_have_the_digits_and_places_of_scaleb() -> None:
+    for ms in (0, 1, 7, 999, 1000, 1500, 86_400_000, 123_456_789_012, -5, -1500):
+        exact = Decimal(ms).scaleb(-3)
+        assert rows.seconds(ms).as_tuple() == exact.as_tuple()
+        assert rows.opt_seconds(ms).as_tuple() == exact.as_tuple()  # type: ignore[union-attr]
+    assert rows.opt_seconds(None) is None
+
+
+def test_rare_sets_start_shared_and_empty_and_stay_so() -> None:
+    """reopens, transfers and statuses share one immutable empty set until a contact has
+    one: filling, merging or restoring a contact's never shows in another's."""
+    a = ContactFacts("t1", "c1", "u1")
+    for e in (ev("contact.reopened", BASE, "c1"), ev("contact.transferred", BASE + 1, "c1"),
+              ev("contact.status_changed", BASE + 2, "c1", status="pending"),
+              ev("contact.reopened", BASE + 3, "c1")):
+        a.apply(e)
+    assert len(a.reopens) == 2 and len(a.transfers) == 1 and len(a.statuses) == 1
+    b = ContactFacts("t1", "c1", "u1")
+    b.merge(a)
+    b.apply(ev("contact.reopened", BASE + 4, "c1"))
+    assert len(b.reopens) == 3 and len(a.reopens) == 2
+    restored = ContactFacts.from_state(a.to_state())
+    assert restored == a
+    restored.apply(ev("contact.transferred", BASE + 5, "c1"))
+    assert len(restored.transfers) == 2 and len(a.transfers) == 1
+    fresh = ContactFacts("t1", "c2", "u1")
+    assert fresh.reopens == fresh.transfers == fresh.statuses == set()
+    assert ContactFacts.from_state(fresh.to_state()) == fresh

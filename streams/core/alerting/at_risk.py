@@ -75,10 +75,13 @@ def waiting_contact(v: ContactView) -> WaitingContact | None:
 
 def stopped_waiting(v: ContactView) -> tuple[int, str]:
     """When and why a contact that is not waiting stopped (for `AtRiskTracker.stop`)."""
-    for at, reason in ((v.answered_at, "answered"), (v.abandoned_at, "abandoned"),
-                       (v.resolved_at, "resolved")):
-        if at is not None:
-            return at, reason
+    # An if-chain: this runs for every changed contact of every batch (wire.alert_inputs).
+    if v.answered_at is not None:
+        return v.answered_at, "answered"
+    if v.abandoned_at is not None:
+        return v.abandoned_at, "abandoned"
+    if v.resolved_at is not None:
+        return v.resolved_at, "resolved"
     return v.last_event_at, "left the queue"
 
 
