@@ -40,7 +40,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import checkout  # noqa: F401, I001  (benchmarks/: this checkout's sqm comes first)
+import checkout  # noqa: I001  (benchmarks/: this checkout's sqm comes first)
 
 import history_mode  # benchmarks/, this script's directory
 
@@ -142,8 +142,10 @@ def _without(argv: list[str], option: str) -> list[str]:
 
 def _run_once(script: Path, argv: list[str]) -> dict[str, float] | str:
     """The figures of one run in a fresh process, or the failure's last line."""
+    # Its tree's code in its helper processes too: they are forked from a fork server that
+    # imports sqm before running the script, so it must find the tree through PYTHONPATH.
     out = subprocess.run([sys.executable, str(script), *argv], capture_output=True, text=True,
-                         check=False)
+                         check=False, env=checkout.env(script.resolve().parents[1]))
     if out.returncode != 0:
         return (out.stderr.strip().splitlines() or [f"exit code {out.returncode}"])[-1]
     figures = {}
