@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from importlib import import_module
+from typing import NoReturn
 
 from sqm.streams.commands.alerts import mount_subcommands
 from sqm.streams.commands.base import Entity, cli, err, fail, out, settings_for
@@ -33,7 +34,7 @@ def main() -> None:
     _exit(0)
 
 
-def _exit(code: object) -> None:
+def _exit(code: str | int | None) -> NoReturn:
     """Exit with `code`; once chDB ran in this process, without the interpreter's teardown.
 
     chDB's engine shuts down in the teardown (C++ destructors): ~0.1 s, an eighth of a small
