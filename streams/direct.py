@@ -5,8 +5,8 @@ workers, offsets, changelogs to survive a crash), and paid for all of it: broker
 joins (~12 s for a 4-event file) and every event crossing Kafka twice. Here the same
 engine-free stages run in order on the file's lines:
 - ingest: `route_batch` validates and routes a chunk of lines to the shards (in a child process
-  for large files, so the next chunk is validated while this one is processed), and the
-  worker's `IngestStage` names the rejected lines' dead letters;
+  for large files, ahead of the stages: `streams/direct_feed.py`), and the worker's
+  `IngestStage` names the rejected lines' dead letters;
 - customers and alerts: the worker's own stages (`streams/core/stages/`: a `Shard` per
   partition of `SQM_PARTITIONS`, then a `PartitionAlerts` per partition on the event clock),
   on in-memory state without a changelog (`MemoryPartitions`), with the same ClickHouse
@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,38 +50,20 @@ from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Orig
 from sqm.streams.core.stages.ingest import IngestBatch, IngestStage
 from sqm.streams.core.stages.settle import Prepared, settle
 from sqm.streams.core.state import Progress
+from sqm.streams.direct_feed import Chunk, ChunkFeed, helper_counts
 from sqm.streams.direct_workers import AlertPartitions, Pending
 from sqm.streams.gc_policy import GcPolicy
-from sqm.streams.ingest_pool import IngestRouter
 from sqm.streams.replay_evicted import EvictedArchive
 from sqm.streams.replay_progress import ReplayRun, file_key, save_run
 from sqm.streams.replay_summary import (
-    MAX_LINE_BYTES,
     ReplaySummary,
-    numbered_lines,
     oversize_reason,
-    read_lines,
 )
 from sqm.streams.stats import PipelineStats
 
 log = logging.getLogger(__name__)
 
-CHUNK_LINES = 20_000  # the chunks' size once the pipeline runs
-# The first chunk is this small, and the next ones double up to CHUNK_LINES: the stages after
-# ingest wait for the first chunk only, and the child processes start meanwhile. Towards the
-# end each chunk takes half of what is left (down to this size again): once the last one is
-# applied, only its write and the one before are left, on one core.
-FIRST_CHUNK_LINES = 5_000
-CHILD_FROM_LINES = 50_000  # below this, a child process costs more to start than it saves
-ALERT_PROCESSES = 2  # the alert stage's worker processes for large files, by default
 Progressed = Callable[[int], None]
-
-
-@dataclass
-class _Chunk:
-    lines: list[int]  # 1-based line number of each value
-    values: list[bytes]
-    oversize: list[tuple[int, bytes]] = field(default_factory=list)  # (line number, line)
 
 
 @dataclass
@@ -136,17 +118,24 @@ class DirectReplay:
             self.customers.archive = self.customers.evictions = self._evicted
 
     async def run(self, path: Path, progressed: Progressed | None = None,
-                  lines: int | None = None) -> None:
-        """Replay `path`; `lines`, its non-empty lines if known, lets the last chunks shrink."""
+                  feed: ChunkFeed | None = None) -> None:
+        """Replay `path`, its chunks from `feed` (started already or not; closed here)."""
         resume = self.resume
         self._run = ReplayRun(file_key(path), path.name, resume.lines_done if resume else 0,
                               False, self.generation, self.now)
-        if resume is None:
-            await asyncio.to_thread(save_run, self.writer, self._run)
-        chunks = _chunks(path, lines)
-        ingest_processes, processes = helper_counts(self.settings, path)
-        router = IngestRouter(ingest_processes)
-        router.start()
+        feed = feed or ChunkFeed(self.settings, path)
+        feed.start()
+        try:
+            if resume is None:
+                await asyncio.to_thread(save_run, self.writer, self._run)
+            await self._replay(path, feed, progressed)
+        finally:
+            feed.close()
+        self._run = replace(self._run, finished=True)
+        await asyncio.to_thread(save_run, self.writer, self._run)
+
+    async def _replay(self, path: Path, feed: ChunkFeed, progressed: Progressed | None) -> None:
+        processes = helper_counts(self.settings, path)[1]
         gc_policy = GcPolicy(self.settings.gc_freeze_s, self.settings.gc_full_interval_s)
         self.alerts = AlertPartitions(self.settings.partitions, self.alert_config,
                                       self.settings.lateness_s * 1000, processes, gc_policy)
@@ -160,17 +149,8 @@ class DirectReplay:
             # last written with chunk K-2 at the latest (core/archive.py).
             writing: asyncio.Future[None] | None = None
             unwritten: _Prepared | None = None
-            # The child validates a chunk ahead of the one applied here, and from the start:
-            # it takes the second chunk while this process validates the first.
-            current, following = next(chunks, None), next(chunks, None)
-            ahead = self._route(router, following)
-            routing = self._route(IngestRouter(0), current)
-            while current is not None:
-                routed = await IngestRouter.result(routing)
-                batch = self._batch(path, current, routed, last=following is None)
-                current, routing = following, ahead
-                following = next(chunks, None)
-                ahead = self._route(router, following)
+            while (taken := await feed.take()) is not None:
+                batch = self._batch(path, *taken)
                 if writing is not None:
                     await writing
                 read_back = self.customers.read_back(batch.customers)
@@ -185,21 +165,10 @@ class DirectReplay:
                 await self._write(unwritten, progressed)
         finally:
             self._end_re_read()
-            router.close()
             self.alerts.close()
             gc_policy.uninstall()
-        self._run = replace(self._run, finished=True)
-        await asyncio.to_thread(save_run, self.writer, self._run)
 
-    def _route(self, router: IngestRouter, chunk: _Chunk | None) -> Any:
-        if chunk is None:
-            return None
-        horizon_ms = int(time.time() * 1000) + self.settings.max_future_s * 1000
-        return router.submit(chunk.values, [0] * len(chunk.values), self.settings.partitions,
-                             horizon_ms, self.settings.max_future_s, self.settings.max_past_days,
-                             encode=False)
-
-    def _batch(self, path: Path, chunk: _Chunk, routed: RoutedBatch, *, last: bool) -> _Batch:
+    def _batch(self, path: Path, chunk: Chunk, routed: RoutedBatch, last: bool) -> _Batch:
         """Ingest's output as the customer stage's batch, and the chunk's dead letters."""
         n = self.settings.partitions
         name = path.name
@@ -283,15 +252,6 @@ class DirectReplay:
         self.stats.batches += 1
 
 
-def helper_counts(settings: Settings, path: Path) -> tuple[int, int]:
-    """The helper processes a replay of `path` uses: (ingest, alert stage)."""
-    large = path.stat().st_size > 200 * CHILD_FROM_LINES
-    alerts = settings.replay_alert_processes
-    if alerts is None:
-        alerts = ALERT_PROCESSES if large else 0
-    return (settings.ingest_processes if large else 0), alerts
-
-
 class _RowsOutbox:
     """The direct runner's outbox: rows only (nothing to produce, no changelog: a replay that
     fails is run again from the file); acknowledging a chunk advances the progress bar."""
@@ -313,31 +273,6 @@ class _RowsOutbox:
         self.acknowledged()
 
 
-def _chunks(path: Path, lines: int | None = None) -> Iterator[_Chunk]:
-    """The file's non-empty lines in chunks, with their line numbers (too long ones apart).
-    With `lines` (how many there are), the last chunks shrink: see FIRST_CHUNK_LINES."""
-    values: list[bytes] = []
-    numbers: list[int] = []
-    oversize: list[tuple[int, bytes]] = []
-    first = min(FIRST_CHUNK_LINES, CHUNK_LINES)
-    size, left = first, lines
-    for number, line in numbered_lines(path):
-        if len(line) > MAX_LINE_BYTES:
-            oversize.append((number, line))
-            continue
-        values.append(line)
-        numbers.append(number)
-        if len(values) >= size:
-            yield _Chunk(numbers, values, oversize)
-            size = min(size * 2, CHUNK_LINES)
-            if left is not None:
-                left -= len(values) + len(oversize)
-                size = min(size, max(first, left // 2))
-            values, numbers, oversize = [], [], []
-    if values or oversize:
-        yield _Chunk(numbers, values, oversize)
-
-
 async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,
                         path: Path, *, show_progress: bool = True,
                         resume: ReplayRun | None = None) -> ReplaySummary:
@@ -352,17 +287,17 @@ async def replay_direct(settings: Settings, client: Client, alert_config: AlertC
     from rich.progress import Progress as Bar
 
     started = time.monotonic()
-    total = sum(1 for _ in read_lines(path))
+    feed = ChunkFeed(settings, path)
     runner = DirectReplay(settings, client, alert_config, resume=resume)
     bar = Bar(TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(),
               TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress)
     with bar:
-        task = bar.add_task("replay", total=total)
-        await runner.run(path, lambda n: bar.advance(task, n), total)
+        task = bar.add_task("replay", total=feed.lines)
+        await runner.run(path, lambda n: bar.advance(task, n), feed)
     stats = runner.stats
     contacts = await asyncio.to_thread(
         lambda: int(client.command("SELECT count() FROM sqm.contacts FINAL")))  # type: ignore[arg-type]
     return ReplaySummary(
-        read=total, stored=stats.accepted + stats.duplicates, distinct=stats.accepted,
+        read=feed.lines, stored=stats.accepted + stats.duplicates, distinct=stats.accepted,
         duplicates=stats.duplicates, dead_lettered=stats.dead_lettered, contacts=contacts,
         seconds=time.monotonic() - started, dropped_corrections=stats.dropped_corrections)

@@ -136,7 +136,8 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
 
     from sqm.streams import helper_processes
     from sqm.streams.app_config import load_alert_config
-    from sqm.streams.direct import helper_counts, replay_direct
+    from sqm.streams.direct import replay_direct
+    from sqm.streams.direct_feed import helper_counts
     from sqm.streams.store import open_store
 
     if any(helper_counts(settings, events)):

@@ -29,9 +29,9 @@ NAMES = ("offered", "answered", "answered_in_sla", "wait_ms_sum", "abandoned",
 # come back through the store (written a chunk or two before) instead of from state.
 SMALL_CHUNKS = """
 import sys
-import sqm.streams.direct as direct
+import sqm.streams.direct_feed as feed
 
-direct.FIRST_CHUNK_LINES, direct.CHUNK_LINES = 50, int(sys.argv.pop(1))
+feed.FIRST_CHUNK_LINES, feed.CHUNK_LINES = 50, int(sys.argv.pop(1))
 from sqm.streams.cli import main
 sys.argv = ["sqm", *sys.argv[1:]]
 main()

@@ -30,8 +30,9 @@ pytestmark = pytest.mark.integration
 PROGRAM = """
 import sys
 import sqm.streams.direct as direct
+import sqm.streams.direct_feed as feed
 
-direct.CHUNK_LINES = 2_500
+feed.CHUNK_LINES = 2_500
 real = direct.save_run
 
 def save_run(writer, run):

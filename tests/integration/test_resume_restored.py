@@ -39,8 +39,9 @@ CHUNK = 10
 PROGRAM = """
 import os, signal, sys
 import sqm.streams.direct as direct
+import sqm.streams.direct_feed as feed
 
-direct.CHUNK_LINES = int(sys.argv[1])
+feed.CHUNK_LINES = int(sys.argv[1])
 kill_at = int(sys.argv[2])
 real = direct.save_run
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from sqm.streams import direct
+from sqm.streams import direct_feed
 from sqm.streams.replay_summary import read_lines
 
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(direct, "FIRST_CHUNK_LINES", 5)
-    monkeypatch.setattr(direct, "CHUNK_LINES", 20)
+    monkeypatch.setattr(direct_feed, "FIRST_CHUNK_LINES", 5)
+    monkeypatch.setattr(direct_feed, "CHUNK_LINES", 20)
 
 
 def write(tmp_path: Path, lines: int) -> Path:
@@ -30,11 +30,11 @@ def test_the_last_chunks_shrink_when_the_count_is_known(tmp_path: Path) -> None:
     path = write(tmp_path, 150)  # 135 non-empty lines
     total = sum(1 for _ in read_lines(path))
     assert total == 135
-    sizes = [len(c.values) for c in direct._chunks(path, total)]
+    sizes = [len(c.values) for c in direct_feed.chunks(path, total)]
     # 5, 10, 20 ... while at least 40 are left; then half of what is left: 20 → 10,
     # 10 → 5, and 5 (the floor).
     assert sizes == [5, 10, 20, 20, 20, 20, 20, 10, 5, 5]
-    assert [len(c.values) for c in direct._chunks(path)] == [5, 10, 20, 20, 20, 20, 20, 20]
+    assert [len(c.values) for c in direct_feed.chunks(path)] == [5, 10, 20, 20, 20, 20, 20, 20]
 
 
 @pytest.mark.usefixtures("small_chunks")
@@ -43,6 +43,6 @@ def test_every_line_once_in_order(tmp_path: Path, lines: int) -> None:
     path = write(tmp_path, lines)
     expected = [i for i in range(1, lines + 1) if i % 10]
     for known in (None, len(expected)):
-        chunks = list(direct._chunks(path, known))
+        chunks = list(direct_feed.chunks(path, known))
         assert [n for c in chunks for n in c.lines] == expected
         assert all(c.values for c in chunks)
