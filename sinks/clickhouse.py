@@ -21,6 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# chDB imports numpy, whose OpenBLAS starts a thread per core that spins (~0.1 CPU-s per process
+# measured here), and sqm never multiplies a matrix. Before the import, unless the user chose.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import clickhouse_connect
 from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
