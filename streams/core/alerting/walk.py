@@ -28,10 +28,11 @@ and the percentile rules over `WaitSamples.timelines` (each key's answers alone)
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import groupby
-from operator import add
+from itertools import accumulate, groupby
+from operator import sub
 
 from sqm.streams.core.alerting.changes import BREACH, AlertChange, ScopeKey
 from sqm.streams.core.alerting.grid import ceil_minute
@@ -97,25 +98,29 @@ def walk_keys(store: RollingStore, pos: int, rule: Rule, first: int, last: int,
     found: list[tuple[int, ScopeKey, AlertChange]] = []
     for key, series in store.key_series(rule.scope.specs, counters, first - width,
                                         last).items():
-        # its minutes: `first`, and where one of its minutes enters or leaves the window
-        points = {first}
-        for m, _picked in series:
-            for p in (m + MINUTE_MS, m + width + MINUTE_MS):
-                if first <= p <= last:
-                    points.add(p)
-        timeline: list[tuple[int, Sample]] = []
-        sums = (0,) * len(counters)
-        entered = left = 0
-        for b in sorted(points):
-            while entered < len(series) and series[entered][0] < b:
-                sums = tuple(map(add, sums, series[entered][1]))
-                entered += 1
-            while left < entered and series[left][0] < b - width:
-                sums = tuple([x - y for x, y in zip(sums, series[left][1], strict=True)])
-                left += 1
-            timeline.append((b, sample(*sums)))
+        timeline = _window_timeline(series, width, first, last, sample)
         walk_key(key, timeline, last, rule, machines, describe, found)
     return _by_minute(found, pos)
+
+
+def _window_timeline(series: Sequence[tuple[int, tuple[int, ...]]], width: int, first: int,
+                     last: int, sample: Callable[..., Sample]) -> list[tuple[int, Sample]]:
+    """A key's sample over the window before `first` and before each minute of [first, last]
+    where one of its minutes (`series`, ascending, with its counters) enters or leaves it."""
+    minutes, picked = zip(*series, strict=True)
+    # a minute enters the window a minute after it, and leaves it a window later
+    points = sorted({first, *map((MINUTE_MS).__add__, minutes),
+                     *map((width + MINUTE_MS).__add__, minutes)})
+    points = points[bisect_left(points, first):bisect_right(points, last)]
+    # the window before b holds the minutes [b - width, b): a difference of prefix sums
+    # (integers: exact), taken point by point in C rather than slid entry by entry
+    upto = partial(bisect_left, minutes)
+    his = list(map(upto, points))
+    los = list(map(upto, [b - width for b in points]))
+    prefixes = [list(accumulate(column, initial=0)) for column in zip(*picked, strict=True)]
+    sums = [list(map(sub, map(prefix.__getitem__, his), map(prefix.__getitem__, los)))
+            for prefix in prefixes]
+    return list(zip(points, map(sample, *sums), strict=True))
 
 
 def walk_gauge_keys(steps: Mapping[ScopeKey, Sequence[tuple[int, int, int]]],
