@@ -8,9 +8,9 @@ forces a full recomputation. Counters are integers, so both ways give the same s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from operator import add, sub
+from operator import add, itemgetter, sub
 from typing import Any
 
 from sqm.streams.core.alerting.changes import ScopeKey
@@ -30,6 +30,14 @@ class _Slide:
 
 
 _UNKNOWN: Any = object()
+
+
+def picker(counters: Sequence[int]) -> Callable[[Sequence[int]], tuple[int, ...]]:
+    """Takes the `counters` of a count list, as a tuple (in C: `itemgetter`)."""
+    if len(counters) == 1:
+        (i,) = counters
+        return lambda counts: (counts[i],)
+    return itemgetter(*counters)
 
 
 class RollingStore(WindowRows):
@@ -135,15 +143,13 @@ class RollingStore(WindowRows):
                    ) -> dict[ScopeKey, list[tuple[int, tuple[int, ...]]]]:
         """Per scope key, its minutes in [start_ms, end_ms) (ascending) where one of
         `counters` is non-zero in one of its dims, with those counters summed over them."""
-        mask = sum(1 << i for i in counters)
+        pick = picker(counters)
         minutes = self._minutes
         keys = self._keys.setdefault(specs, {})
         out: dict[ScopeKey, list[tuple[int, tuple[int, ...]]]] = {}
         for m in self._data_minutes(start_ms, end_ms):
-            if not self._mask(m) & mask:
-                continue
             for dims, counts in minutes[m].items():
-                picked = tuple([counts[i] for i in counters])
+                picked = pick(counts)
                 if not any(picked):
                     continue
                 key = keys.get(dims, _UNKNOWN)
