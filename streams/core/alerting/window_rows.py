@@ -59,17 +59,23 @@ class WindowRows:
             raise ValueError(f"window start {minute} is not a whole UTC minute")
         if len(counts) > N_COUNTERS:
             raise ValueError(f"a window row has {N_COUNTERS} counters, got {len(counts)}")
-        counts = pad(list(counts))  # a row from before newer counters were appended
         if self.horizon is not None and minute < self.horizon:
             return False
-        parts = self._parts.setdefault(minute, {})
+        parts = self._parts.get(minute)
+        if parts is None:
+            parts = self._parts[minute] = {}
+            totals = self._minutes[minute] = {}
+        else:
+            totals = self._minutes[minute]
         old = parts.get((dims, shard))
         if old is not None and old[0] >= version:
             return False  # equal: a re-delivery; lower: overtaken by a newer row
-        new = [int(x) for x in counts]
+        new = pad(list(map(int, counts)))  # a row from before newer counters were appended
         parts[(dims, shard)] = (version, new)
-        total = self._minutes.setdefault(minute, {}).setdefault(dims, [0] * N_COUNTERS)
-        if old is None:
+        total = totals.get(dims)
+        if total is None:
+            totals[dims] = new[:]
+        elif old is None:
             total[:] = map(add, total, new)
         else:
             total[:] = map(add, total, map(sub, new, old[1]))
