@@ -103,8 +103,7 @@ class PartitionAlerts:
             due = row[9] if len(row) > 9 else LEGACY  # sent by a sqm without due times
             stop = None if stop_at is None else (stop_at, reason)
             m.waiting.record(WaitingContact(t, c, ch, q, p, start, target, due), stop)
-        for t, c, ch, q, p, agent, answered_at, wait_ms in data.get("waits", ()):
-            m.record_wait(t, c, (t, ch, q, p, agent), answered_at, wait_ms)
+        m.record_waits(data.get("waits", ()))
         return []
 
     def meta(self, monitor_meta: Any) -> dict[str, Any]:
