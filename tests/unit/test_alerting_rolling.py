@@ -187,3 +187,15 @@ def test_sums_sliding_over_an_unchanged_store_equal_a_fresh_computation():
                     assert got == fresh.sums(scope, T0 + (end - minutes) * MIN,
                                              T0 + end * MIN), (call, end, minutes)
         end += 1
+
+
+def test_a_shards_rows_at_once_as_one_by_one():
+    rows = [row(0, 1, 1, 10, 4), row(0, 1, 3, 10, 8), row(0, 1, 2, 99, 0), row(1, 1, 1, 5, 5),
+            row(1, 1, 1, 5, 5), row(2, 1, 1, 7, 1, queue="sales")]
+    at_once, single = RollingStore(), RollingStore()
+    # (window_start_ms, tenant, channel, queue, priority, version, *counts): no shard field
+    at_once.apply_shard_rows(1, [[*r[:5], *r[6:]] for r in rows])
+    for r in rows:
+        single.apply_row(r)
+    assert at_once.to_state() == single.to_state() and len(at_once) == 3
+    assert sl(at_once, EACH_QUEUE) == sl(single, EACH_QUEUE)

@@ -70,6 +70,11 @@ class AlertMonitor:
                      counts: Sequence[int]) -> bool:
         return self.rolling.apply(window, shard, version, counts)
 
+    def apply_windows(self, shard: int, rows: Iterable[Any]) -> None:
+        """`apply_window` for one shard's rows (window_start_ms, tenant, channel, queue,
+        priority, version, *counts)."""
+        self.rolling.apply_shard_rows(shard, rows)
+
     def apply_row(self, row: Sequence[Any]) -> bool:
         return self.rolling.apply_row(row)
 

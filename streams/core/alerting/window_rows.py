@@ -17,7 +17,7 @@ minute's rows (None once evicted), `take_changed()` the minutes changed since it
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import add, sub
 from typing import Any, Self
 
@@ -89,6 +89,14 @@ class WindowRows:
         start, tenant, channel, queue, priority, shard, version, *counts = row
         return self.apply((int(start), tenant, channel, queue, priority), int(shard),
                           int(version), counts)
+
+    def apply_shard_rows(self, shard: int, rows: Iterable[Any]) -> None:
+        """`apply` for one shard's rows (window_start_ms, tenant, channel, queue, priority,
+        version, *counts), as an `sqm.alert-inputs` message carries them: no key tuple built
+        per row (`apply` reads the window key's five fields off the row)."""
+        apply = self.apply
+        for row in rows:
+            apply(row, shard, row[5], row[6:])
 
     def evict(self, before_ms: int) -> int:
         """Drop windows starting before `before_ms` (the horizon only moves forward)."""
