@@ -199,3 +199,19 @@ def test_a_shards_rows_at_once_as_one_by_one():
         single.apply_row(r)
     assert at_once.to_state() == single.to_state() and len(at_once) == 3
     assert sl(at_once, EACH_QUEUE) == sl(single, EACH_QUEUE)
+
+
+def test_the_rows_by_dims_follow_the_rows_by_minute_through_corrections_and_evictions():
+    store = RollingStore()
+    rng = random.Random(3)
+    for i in range(300):
+        store.apply_row(row(rng.randrange(40), rng.randrange(2), rng.randrange(1, 4),
+                            rng.randrange(5), 0, queue=rng.choice("abc")))
+        if i % 50 == 49:
+            store.evict(T0 + (i // 50) * 5 * MIN)
+    transposed: dict = {}
+    for m, totals in store._minutes.items():
+        for dims, counts in totals.items():
+            transposed.setdefault(dims, {})[m] = counts
+    assert store._by_dims == transposed
+    assert all(store._by_dims[d][m] is c for d, by in transposed.items() for m, c in by.items())

@@ -8,8 +8,10 @@ forces a full recomputation. Counters are integers, so both ways give the same s
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from operator import add, itemgetter, sub
 from typing import Any
 
@@ -141,29 +143,34 @@ class RollingStore(WindowRows):
 
     def key_series(self, specs: Specs, counters: Sequence[int], start_ms: int, end_ms: int
                    ) -> dict[ScopeKey, list[tuple[int, tuple[int, ...]]]]:
-        """Per scope key, its minutes in [start_ms, end_ms) (ascending) where one of
-        `counters` is non-zero in one of its dims, with those counters summed over them."""
+        """Per scope key, the minutes in [start_ms, end_ms) where one of `counters` is non-zero
+        in one of its dims, ascending, with those counters: a minute once per such dims (summing
+        them is the reader's: `walk_keys` takes prefix sums)."""
         pick = picker(counters)
-        minutes = self._minutes
         keys = self._keys.setdefault(specs, {})
         out: dict[ScopeKey, list[tuple[int, tuple[int, ...]]]] = {}
-        for m in self._data_minutes(start_ms, end_ms):
-            for dims, counts in minutes[m].items():
-                picked = pick(counts)
-                if not any(picked):
-                    continue
-                key = keys.get(dims, _UNKNOWN)
-                if key is _UNKNOWN:
-                    key = keys[dims] = group_key(specs, dims)
-                if key is None:
-                    continue
-                series = out.get(key)
-                if series is None:
-                    out[key] = [(m, picked)]
-                elif series[-1][0] == m:  # another of its dims in this minute
-                    series[-1] = (m, tuple(map(add, series[-1][1], picked)))
-                else:
-                    series.append((m, picked))
+        mixed: set[ScopeKey] = set()  # keys with several dims: their minutes to sort
+        for dims, by_minute in self._by_dims.items():
+            key = keys.get(dims, _UNKNOWN)
+            if key is _UNKNOWN:
+                key = keys[dims] = group_key(specs, dims)
+            if key is None:
+                continue
+            ms = sorted(by_minute)
+            ms = ms[bisect_left(ms, start_ms):bisect_left(ms, end_ms)]
+            # in C: the counters of each minute, kept where one is non-zero
+            picked = list(map(pick, map(by_minute.__getitem__, ms)))
+            kept = list(compress(zip(ms, picked, strict=True), map(any, picked)))
+            if not kept:
+                continue
+            series = out.get(key)
+            if series is None:
+                out[key] = kept
+            else:
+                series += kept
+                mixed.add(key)
+        for key in mixed:
+            out[key].sort(key=itemgetter(0))
         return out
 
     def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int,

@@ -34,6 +34,9 @@ class WindowRows:
         self._parts: dict[int, dict[tuple[Dims, int], tuple[int, list[int]]]] = {}
         # minute → dims → counts summed over shards (kept in step with _parts)
         self._minutes: dict[int, dict[Dims, list[int]]] = {}
+        # dims → minute → the same counts as in _minutes: a dims' own minutes, without a
+        # pass over every minute's rows
+        self._by_dims: dict[Dims, dict[int, list[int]]] = {}
         self.horizon: int | None = None
         # Caches (not state). A minute's revision counts the rows that changed it; a sum over
         # a window slides forward a minute when none of its minutes changed since.
@@ -74,7 +77,11 @@ class WindowRows:
         parts[(dims, shard)] = (version, new)
         total = totals.get(dims)
         if total is None:
-            totals[dims] = new[:]
+            totals[dims] = total = new[:]
+            by_minute = self._by_dims.get(dims)
+            if by_minute is None:
+                by_minute = self._by_dims[dims] = {}
+            by_minute[minute] = total
         elif old is None:
             total[:] = map(add, total, new)
         else:
@@ -107,7 +114,13 @@ class WindowRows:
         self.horizon = before_ms
         self._version += 1
         old = [m for m in self._minutes if m < before_ms]
+        by_dims = self._by_dims
         for m in old:
+            for dims in self._minutes[m]:
+                by_minute = by_dims[dims]
+                del by_minute[m]
+                if not by_minute:
+                    del by_dims[dims]
             del self._minutes[m]
             self._parts.pop(m, None)
             self._rev.pop(m, None)
