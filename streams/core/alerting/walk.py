@@ -39,12 +39,13 @@ from sqm.streams.core.alerting.grid import ceil_minute
 from sqm.streams.core.alerting.machine import PENDING, Describe, Machines
 from sqm.streams.core.alerting.rolling import RollingStore
 from sqm.streams.core.alerting.rules import MINUTE_MS, Rule
-from sqm.streams.core.alerting.samples import SAMPLERS, Sample
+from sqm.streams.core.alerting.samples import COLUMN_SAMPLERS, SAMPLERS, Columns, Sample
 
 Found = tuple[int, int, list[AlertChange]]  # (minute, rule position, its changes there)
 Member = tuple[int, Rule, Iterator[int]]  # (rule position, rule, its minutes, ascending)
 # (rule, sums, keys moved since the rule's previous evaluation or None for any, minute)
 DescribeRule = Callable[[Rule, ScopeKey, str, float], str]
+Pair = tuple[float | None, float]  # a sample's (value, n), a `Sample` or a plain tuple
 _NOTHING_WAITS = Sample(0.0, 0)  # a gauge's key that is not reported
 WindowStep = Callable[[Rule, Mapping[ScopeKey, list[int]], set[ScopeKey] | None, int],
                       list[AlertChange]]
@@ -94,7 +95,7 @@ def walk_keys(store: RollingStore, pos: int, rule: Rule, first: int, last: int,
     """Evaluate the window rule at position `pos` at the minutes [first, last] of a call, key
     by key (see the module docstring): the changes of the minute-by-minute walk."""
     width = rule.window
-    counters, sample = SAMPLERS[rule.metric]
+    counters, sample = SAMPLERS[rule.metric][0], COLUMN_SAMPLERS[rule.metric]
     found: list[tuple[int, ScopeKey, AlertChange]] = []
     for key, series in store.key_series(rule.scope.specs, counters, first - width,
                                         last).items():
@@ -104,7 +105,7 @@ def walk_keys(store: RollingStore, pos: int, rule: Rule, first: int, last: int,
 
 
 def _window_timeline(series: Sequence[tuple[int, tuple[int, ...]]], width: int, first: int,
-                     last: int, sample: Callable[..., Sample]) -> list[tuple[int, Sample]]:
+                     last: int, sample: Callable[..., Columns]) -> list[tuple[int, Pair]]:
     """A key's sample over the window before `first` and before each minute of [first, last]
     where one of its minutes (`series`, ascending, with its counters) enters or leaves it."""
     minutes, picked = zip(*series, strict=True)
@@ -120,7 +121,7 @@ def _window_timeline(series: Sequence[tuple[int, tuple[int, ...]]], width: int, 
     prefixes = [list(accumulate(column, initial=0)) for column in zip(*picked, strict=True)]
     sums = [list(map(sub, map(prefix.__getitem__, his), map(prefix.__getitem__, los)))
             for prefix in prefixes]
-    return list(zip(points, map(sample, *sums), strict=True))
+    return list(zip(points, zip(*sample(*sums), strict=True), strict=True))
 
 
 def walk_gauge_keys(steps: Mapping[ScopeKey, Sequence[tuple[int, int, int]]],
@@ -155,7 +156,7 @@ def walk_timelines(timelines: Mapping[ScopeKey, Sequence[tuple[int, Sample]]], l
     return _by_minute(found, pos)
 
 
-def walk_key(key: ScopeKey, timeline: Sequence[tuple[int, Sample]], last: int, rule: Rule,
+def walk_key(key: ScopeKey, timeline: Sequence[tuple[int, Pair]], last: int, rule: Rule,
               machines: Machines, describe: DescribeRule,
               found: list[tuple[int, ScopeKey, AlertChange]]) -> None:
     """Step one key at the minutes of its `timeline` (minute, its sample from then on), and
