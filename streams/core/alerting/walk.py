@@ -162,19 +162,26 @@ def walk_key(key: ScopeKey, timeline: Sequence[tuple[int, Pair]], last: int, rul
     """Step one key at the minutes of its `timeline` (minute, its sample from then on), and
     at the minutes between where its pending breach has lasted `for` (up to `last`)."""
     tracks, rule_id, for_, min_sample = machines.tracks, rule.id, rule.for_, rule.min_sample
+    breaches, end = rule.breaches, len(timeline) - 1
+    ours = tracks.get(rule_id)
+    t = ours.get(key) if ours else None  # changes only when this key is stepped
     i, (b, (value, n)) = 0, timeline[0]
     while True:
-        ours = tracks.get(rule_id)
-        t = ours.get(key) if ours else None
-        if value is not None and n >= min_sample and (t is not None or rule.breaches(value)):
+        if t is None:  # an ok key: nothing to do before a sample that breaches
+            while value is None or n < min_sample or not breaches(value):
+                if i == end:
+                    return
+                i += 1
+                b, (value, n) = timeline[i]
+        if value is not None and n >= min_sample:
             describe_key: Describe = partial(describe, rule, key)
-            change = machines.step(rule, BREACH, key, b, value, rule.breaches(value),
+            change = machines.step(rule, BREACH, key, b, value, breaches(value),
                                    rule.recovers(value), describe_key)
             if change is not None:
                 found.append((b, key, change))
             ours = tracks.get(rule_id)
             t = ours.get(key) if ours else None
-        nxt = timeline[i + 1][0] if i + 1 < len(timeline) else None
+        nxt = timeline[i + 1][0] if i < end else None
         if t is not None and t.state == PENDING and nxt != b + MINUTE_MS:
             wake = ceil_minute(t.since + for_)  # its breach has lasted `for` by then
             if b < wake <= last and (nxt is None or wake < nxt):
