@@ -31,7 +31,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import accumulate, groupby
+from itertools import accumulate, groupby, repeat
 from operator import sub
 
 from sqm.streams.core.alerting.changes import BREACH, AlertChange, ScopeKey
@@ -109,15 +109,15 @@ def _window_timeline(series: Sequence[tuple[int, tuple[int, ...]]], width: int, 
     """A key's sample over the window before `first` and before each minute of [first, last]
     where one of its minutes (`series`, ascending, with its counters) enters or leaves it."""
     minutes, picked = zip(*series, strict=True)
-    # a minute enters the window a minute after it, and leaves it a window later
-    points = sorted({first, *map((MINUTE_MS).__add__, minutes),
-                     *map((width + MINUTE_MS).__add__, minutes)})
+    # a minute enters the window a minute after it, and leaves it a window later (two
+    # ascending runs: sorted merges them; equal points are neighbours)
+    points = list(dict.fromkeys(sorted([first, *map((MINUTE_MS).__add__, minutes),
+                                        *map((width + MINUTE_MS).__add__, minutes)])))
     points = points[bisect_left(points, first):bisect_right(points, last)]
     # the window before b holds the minutes [b - width, b): a difference of prefix sums
     # (integers: exact), taken point by point in C rather than slid entry by entry
-    upto = partial(bisect_left, minutes)
-    his = list(map(upto, points))
-    los = list(map(upto, [b - width for b in points]))
+    his = list(map(bisect_left, repeat(minutes), points))
+    los = list(map(bisect_left, repeat(minutes), map(sub, points, repeat(width))))
     prefixes = [list(accumulate(column, initial=0)) for column in zip(*picked, strict=True)]
     sums = [list(map(sub, map(prefix.__getitem__, his), map(prefix.__getitem__, los)))
             for prefix in prefixes]
