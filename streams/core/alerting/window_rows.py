@@ -70,11 +70,14 @@ class WindowRows:
             totals = self._minutes[minute] = {}
         else:
             totals = self._minutes[minute]
-        old = parts.get((dims, shard))
+        part = (dims, shard)
+        old = parts.get(part)
         if old is not None and old[0] >= version:
             return False  # equal: a re-delivery; lower: overtaken by a newer row
-        new = pad(list(map(int, counts)))  # a row from before newer counters were appended
-        parts[(dims, shard)] = (version, new)
+        new = list(map(int, counts))
+        if len(new) < N_COUNTERS:
+            new = pad(new)  # a row from before newer counters were appended
+        parts[part] = (version, new)
         total = totals.get(dims)
         if total is None:
             totals[dims] = total = new[:]
