@@ -19,8 +19,9 @@ A call passing many minutes walks a window rule key by key instead (`walk_keys`)
 are independent (each steps its own track), and a key's sample changes only where one of its
 own minutes with a counter the metric reads enters or leaves the window. So each key is
 evaluated at the first minute, at those minutes, and where its pending breach reaches its
-`for`, with its sums slid over its own minutes; the changes are then ordered by minute and key,
-as the minute-by-minute walk gives them. The work follows the keys' data, not the minutes times
+`for`, its sums there the differences of prefix sums over its own minutes and its samples
+taken column-wise (`COLUMN_SAMPLERS`); the changes are then ordered by minute and key, as the
+minute-by-minute walk gives them. The work follows the keys' data, not the minutes times
 the keys. The gauge rules of a long call go key by key too, over `AtRiskTracker.gauge_steps`
 (where each key's gauges change), plus the keys with a track (a key no longer reported reads 0),
 and the percentile rules over `WaitSamples.timelines` (each key's answers alone).
