@@ -116,19 +116,19 @@ class WindowRows:
             return 0
         self.horizon = before_ms
         self._version += 1
-        old = [m for m in self._minutes if m < before_ms]
-        by_dims = self._by_dims
+        minutes, parts, rev, masks, by_dims = (
+            self._minutes, self._parts, self._rev, self._masks, self._by_dims)
+        old = [m for m in minutes if m < before_ms]
         for m in old:
-            for dims in self._minutes[m]:
+            for dims in minutes.pop(m):
                 by_minute = by_dims[dims]
                 del by_minute[m]
                 if not by_minute:
                     del by_dims[dims]
-            del self._minutes[m]
-            self._parts.pop(m, None)
-            self._rev.pop(m, None)
-            self._masks.pop(m, None)
-            self._changed.add(m)
+            parts.pop(m, None)
+            rev.pop(m, None)
+            masks.pop(m, None)
+        self._changed.update(old)
         self._evicted(old, old_horizon, before_ms)
         return len(old)
 
