@@ -215,3 +215,22 @@ def test_the_rows_by_dims_follow_the_rows_by_minute_through_corrections_and_evic
             transposed.setdefault(dims, {})[m] = counts
     assert store._by_dims == transposed
     assert all(store._by_dims[d][m] is c for d, by in transposed.items() for m, c in by.items())
+
+
+def test_key_series_gives_each_keys_nonzero_minutes_in_the_range_with_their_columns():
+    store = RollingStore()
+    store.apply_row(row(0, 0, 1, 4, 3))  # billing: before the range
+    store.apply_row(row(2, 0, 1, 5, 1, queue="sales"))
+    store.apply_row(row(3, 0, 1, 0, 0, queue="sales"))  # no contact: left out
+    store.apply_row(row(4, 0, 1, 2, 2, queue="sales"))
+    store.apply_row(row(4, 0, 1, 1, 0, queue="support"))
+    store.apply_row(row(9, 0, 1, 7, 7, queue="support"))  # at the range's end: left out
+    answered, in_sla = 1, 2  # positions in the count lists `row` writes
+    got = store.key_series(EACH_QUEUE.specs, (answered, in_sla), T0 + MIN, T0 + 9 * MIN)
+    assert got == {
+        ("t1", "chat", "sales", "", ""): ([T0 + 2 * MIN, T0 + 4 * MIN], [[5, 2], [1, 2]]),
+        ("t1", "chat", "support", "", ""): ([T0 + 4 * MIN], [[1], [0]])}
+    # one key over several dims: their minutes merged in order, a minute once per dims
+    every = store.key_series(ALL.specs, (answered,), T0, T0 + 10 * MIN)
+    assert every == {("", "", "", "", ""): (
+        [T0, T0 + 2 * MIN, T0 + 4 * MIN, T0 + 4 * MIN, T0 + 9 * MIN], [[4, 5, 2, 1, 7]])}

@@ -9,10 +9,10 @@ forces a full recomputation. Counters are integers, so both ways give the same s
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress
-from operator import add, itemgetter, sub
+from operator import add, itemgetter, or_, sub
 from typing import Any
 
 from sqm.streams.core.alerting.changes import ScopeKey
@@ -32,14 +32,8 @@ class _Slide:
 
 
 _UNKNOWN: Any = object()
-
-
-def picker(counters: Sequence[int]) -> Callable[[Sequence[int]], tuple[int, ...]]:
-    """Takes the `counters` of a count list, as a tuple (in C: `itemgetter`)."""
-    if len(counters) == 1:
-        (i,) = counters
-        return lambda counts: (counts[i],)
-    return itemgetter(*counters)
+# a key's minutes (ascending, a minute once per dims of it) and a column of counts per counter
+KeySeries = tuple[list[int], list[list[int]]]
 
 
 class RollingStore(WindowRows):
@@ -142,13 +136,13 @@ class RollingStore(WindowRows):
         return grouped
 
     def key_series(self, specs: Specs, counters: Sequence[int], start_ms: int, end_ms: int
-                   ) -> dict[ScopeKey, list[tuple[int, tuple[int, ...]]]]:
+                   ) -> dict[ScopeKey, KeySeries]:
         """Per scope key, the minutes in [start_ms, end_ms) where one of `counters` is non-zero
-        in one of its dims, ascending, with those counters: a minute once per such dims (summing
-        them is the reader's: `walk_keys` takes prefix sums)."""
-        pick = picker(counters)
+        in one of its dims, ascending, and those counters there (a column each): a minute once
+        per such dims (summing them is the reader's: `walk_keys` takes prefix sums)."""
+        getters = [itemgetter(i) for i in counters]
         keys = self._keys.setdefault(specs, {})
-        out: dict[ScopeKey, list[tuple[int, tuple[int, ...]]]] = {}
+        out: dict[ScopeKey, KeySeries] = {}
         mixed: set[ScopeKey] = set()  # keys with several dims: their minutes to sort
         for dims, by_minute in self._by_dims.items():
             key = keys.get(dims, _UNKNOWN)
@@ -158,19 +152,32 @@ class RollingStore(WindowRows):
                 continue
             ms = sorted(by_minute)
             ms = ms[bisect_left(ms, start_ms):bisect_left(ms, end_ms)]
-            # in C: the counters of each minute, kept where one is non-zero
-            picked = list(map(pick, map(by_minute.__getitem__, ms)))
-            kept = list(compress(zip(ms, picked, strict=True), map(any, picked)))
-            if not kept:
+            if not ms:
                 continue
-            series = out.get(key)
-            if series is None:
-                out[key] = kept
+            # in C: the counters' columns, kept where one is non-zero (x | y == 0 iff both 0)
+            rows = list(map(by_minute.__getitem__, ms))
+            columns = [list(map(get, rows)) for get in getters]
+            keep = columns[0]
+            for column in columns[1:]:
+                keep = list(map(or_, keep, column))
+            if not all(keep):
+                if not any(keep):
+                    continue
+                ms = list(compress(ms, keep))
+                columns = [list(compress(column, keep)) for column in columns]
+            got = out.get(key)
+            if got is None:
+                out[key] = (ms, columns)
             else:
-                series += kept
+                got[0].extend(ms)
+                for column, more in zip(got[1], columns, strict=True):
+                    column.extend(more)
                 mixed.add(key)
         for key in mixed:
-            out[key].sort(key=itemgetter(0))
+            ms, columns = out[key]
+            order = sorted(range(len(ms)), key=ms.__getitem__)
+            out[key] = (list(map(ms.__getitem__, order)),
+                        [list(map(column.__getitem__, order)) for column in columns])
         return out
 
     def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int,

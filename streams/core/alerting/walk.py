@@ -98,18 +98,17 @@ def walk_keys(store: RollingStore, pos: int, rule: Rule, first: int, last: int,
     width = rule.window
     counters, sample = SAMPLERS[rule.metric][0], COLUMN_SAMPLERS[rule.metric]
     found: list[tuple[int, ScopeKey, AlertChange]] = []
-    for key, series in store.key_series(rule.scope.specs, counters, first - width,
-                                        last).items():
-        timeline = _window_timeline(series, width, first, last, sample)
+    for key, (minutes, columns) in store.key_series(rule.scope.specs, counters, first - width,
+                                                    last).items():
+        timeline = _window_timeline(minutes, columns, width, first, last, sample)
         walk_key(key, timeline, last, rule, machines, describe, found)
     return _by_minute(found, pos)
 
 
-def _window_timeline(series: Sequence[tuple[int, tuple[int, ...]]], width: int, first: int,
+def _window_timeline(minutes: list[int], columns: list[list[int]], width: int, first: int,
                      last: int, sample: Callable[..., Columns]) -> list[tuple[int, Pair]]:
     """A key's sample over the window before `first` and before each minute of [first, last]
-    where one of its minutes (`series`, ascending, with its counters) enters or leaves it."""
-    minutes, picked = zip(*series, strict=True)
+    where one of its minutes (ascending, with its counters' `columns`) enters or leaves it."""
     # a minute enters the window a minute after it, and leaves it a window later (two
     # ascending runs: sorted merges them; equal points are neighbours)
     points = list(dict.fromkeys(sorted([first, *map((MINUTE_MS).__add__, minutes),
@@ -119,7 +118,7 @@ def _window_timeline(series: Sequence[tuple[int, tuple[int, ...]]], width: int, 
     # (integers: exact), taken point by point in C rather than slid entry by entry
     his = list(map(bisect_left, repeat(minutes), points))
     los = list(map(bisect_left, repeat(minutes), map(sub, points, repeat(width))))
-    prefixes = [list(accumulate(column, initial=0)) for column in zip(*picked, strict=True)]
+    prefixes = [list(accumulate(column, initial=0)) for column in columns]
     sums = [list(map(sub, map(prefix.__getitem__, his), map(prefix.__getitem__, los)))
             for prefix in prefixes]
     return list(zip(points, zip(*sample(*sums), strict=True), strict=True))
