@@ -150,7 +150,7 @@ class RollingStore(WindowRows):
                 key = keys[dims] = group_key(specs, dims)
             if key is None:
                 continue
-            ms = sorted(by_minute)
+            ms = self._dims_minutes(dims)
             ms = ms[bisect_left(ms, start_ms):bisect_left(ms, end_ms)]
             if not ms:
                 continue

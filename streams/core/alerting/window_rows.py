@@ -48,6 +48,8 @@ class WindowRows:
         self._changed: set[int] = set()  # minutes changed or evicted since take_changed()
         self._ordered: list[int] = []  # sorted minutes, as of `_ordered_version`
         self._ordered_version = -1
+        self._sorted: dict[Dims, list[int]] = {}  # `_dims_minutes`, as of `_sorted_version`
+        self._sorted_version = -1
         # minute -> (its revision, bit i set: counter i non-zero in some dims), made when read
         self._masks: dict[int, tuple[int, int]] = {}
 
@@ -147,6 +149,17 @@ class WindowRows:
             self._ordered_version = self._version
         ordered = self._ordered
         return ordered[bisect_left(ordered, start):bisect_left(ordered, end)]
+
+    def _dims_minutes(self, dims: Dims) -> list[int]:
+        """The minutes holding rows of `dims`, ascending (kept while the rows do not change:
+        the window rules of one evaluation all read them)."""
+        if self._sorted_version != self._version:
+            self._sorted.clear()
+            self._sorted_version = self._version
+        minutes = self._sorted.get(dims)
+        if minutes is None:
+            minutes = self._sorted[dims] = sorted(self._by_dims[dims])
+        return minutes
 
     def _mask(self, minute: int) -> int:
         """Bit i set: counter i is non-zero in some dims of the minute (0: no rows)."""
