@@ -187,3 +187,50 @@ def test_sums_sliding_over_an_unchanged_store_equal_a_fresh_computation():
                     assert got == fresh.sums(scope, T0 + (end - minutes) * MIN,
                                              T0 + end * MIN), (call, end, minutes)
         end += 1
+
+
+def test_a_shards_rows_at_once_as_one_by_one():
+    rows = [row(0, 1, 1, 10, 4), row(0, 1, 3, 10, 8), row(0, 1, 2, 99, 0), row(1, 1, 1, 5, 5),
+            row(1, 1, 1, 5, 5), row(2, 1, 1, 7, 1, queue="sales")]
+    at_once, single = RollingStore(), RollingStore()
+    # (window_start_ms, tenant, channel, queue, priority, version, *counts): no shard field
+    at_once.apply_shard_rows(1, [[*r[:5], *r[6:]] for r in rows])
+    for r in rows:
+        single.apply_row(r)
+    assert at_once.to_state() == single.to_state() and len(at_once) == 3
+    assert sl(at_once, EACH_QUEUE) == sl(single, EACH_QUEUE)
+
+
+def test_the_rows_by_dims_follow_the_rows_by_minute_through_corrections_and_evictions():
+    store = RollingStore()
+    rng = random.Random(3)
+    for i in range(300):
+        store.apply_row(row(rng.randrange(40), rng.randrange(2), rng.randrange(1, 4),
+                            rng.randrange(5), 0, queue=rng.choice("abc")))
+        if i % 50 == 49:
+            store.evict(T0 + (i // 50) * 5 * MIN)
+    transposed: dict = {}
+    for m, totals in store._minutes.items():
+        for dims, counts in totals.items():
+            transposed.setdefault(dims, {})[m] = counts
+    assert store._by_dims == transposed
+    assert all(store._by_dims[d][m] is c for d, by in transposed.items() for m, c in by.items())
+
+
+def test_key_series_gives_each_keys_nonzero_minutes_in_the_range_with_their_columns():
+    store = RollingStore()
+    store.apply_row(row(0, 0, 1, 4, 3))  # billing: before the range
+    store.apply_row(row(2, 0, 1, 5, 1, queue="sales"))
+    store.apply_row(row(3, 0, 1, 0, 0, queue="sales"))  # no contact: left out
+    store.apply_row(row(4, 0, 1, 2, 2, queue="sales"))
+    store.apply_row(row(4, 0, 1, 1, 0, queue="support"))
+    store.apply_row(row(9, 0, 1, 7, 7, queue="support"))  # at the range's end: left out
+    answered, in_sla = 1, 2  # positions in the count lists `row` writes
+    got = store.key_series(EACH_QUEUE.specs, (answered, in_sla), T0 + MIN, T0 + 9 * MIN)
+    assert got == {
+        ("t1", "chat", "sales", "", ""): ([T0 + 2 * MIN, T0 + 4 * MIN], [[5, 2], [1, 2]]),
+        ("t1", "chat", "support", "", ""): ([T0 + 4 * MIN], [[1], [0]])}
+    # one key over several dims: their minutes merged in order, a minute once per dims
+    every = store.key_series(ALL.specs, (answered,), T0, T0 + 10 * MIN)
+    assert every == {("", "", "", "", ""): (
+        [T0, T0 + 2 * MIN, T0 + 4 * MIN, T0 + 4 * MIN, T0 + 9 * MIN], [[4, 5, 2, 1, 7]])}

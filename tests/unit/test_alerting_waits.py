@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 
-from sqm.streams.core.alerting import Scope
+from sqm.streams.core.alerting import AlertMonitor, Scope, parse_config
 from sqm.streams.core.alerting.waits import WaitSamples, percentile
 from tests.events import ms
 
@@ -66,3 +66,16 @@ def test_eviction_and_state_round_trip() -> None:
     for end in (T0 + 15 * MIN, T0 + 30 * MIN):
         assert restored.samples("wait_p90_s", EACH_QUEUE, 15 * MIN, end) == w.samples(
             "wait_p90_s", EACH_QUEUE, 15 * MIN, end)
+
+
+def test_monitor_records_rows_of_waits_as_one_by_one() -> None:
+    rows = [["t1", f"c{i}", "chat", "billing", "normal", "a1", T0 + i * MIN, i * 1000]
+            for i in range(5)] + [["t1", "c2", "chat", "billing", "normal", "a1", None, None]]
+    batched, single = AlertMonitor(), AlertMonitor()  # the defaults have a wait_p90_s rule
+    batched.record_waits(rows)
+    for t, c, ch, q, p, agent, answered_at, wait_ms in rows:
+        single.record_wait(t, c, (t, ch, q, p, agent), answered_at, wait_ms)
+    assert batched.waits.to_state() == single.waits.to_state() and len(batched.waits) == 4
+    none = AlertMonitor(parse_config({"rules": [], "anomalies": []}))
+    none.record_waits(rows)  # no percentile rule: answered waits are not kept
+    assert len(none.waits) == 0

@@ -21,7 +21,7 @@ small and always listed by `changed_parts()`; a minute or a contact only when to
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqm.streams.core.alerting.anomaly import AnomalyDetector
@@ -70,6 +70,11 @@ class AlertMonitor:
                      counts: Sequence[int]) -> bool:
         return self.rolling.apply(window, shard, version, counts)
 
+    def apply_windows(self, shard: int, rows: Iterable[Any]) -> None:
+        """`apply_window` for one shard's rows (window_start_ms, tenant, channel, queue,
+        priority, version, *counts)."""
+        self.rolling.apply_shard_rows(shard, rows)
+
     def apply_row(self, row: Sequence[Any]) -> bool:
         return self.rolling.apply_row(row)
 
@@ -81,6 +86,14 @@ class AlertMonitor:
         """A contact's current wait (None when it has no answer) for `wait_p90_s` rules."""
         if self.wait_retention_ms:
             self.waits.record(tenant_id, contact_id, dims, answered_at, wait_ms)
+
+    def record_waits(self, rows: Iterable[Sequence[Any]]) -> None:
+        """`record_wait` for rows (tenant, contact, channel, queue, priority, agent,
+        answered_at, wait_ms) as `sqm.alert-inputs` sends them: the retention looked up once."""
+        if self.wait_retention_ms:
+            record = self.waits.record
+            for t, c, ch, q, p, agent, answered_at, wait_ms in rows:
+                record(t, c, (t, ch, q, p, agent), answered_at, wait_ms)
 
     def upsert_waiting(self, contact: WaitingContact) -> None:
         self.waiting.upsert(contact)

@@ -26,7 +26,7 @@ key again (a rebalance re-reads the changelog) makes the next `get` rebuild from
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -35,7 +35,6 @@ from sqm.streams.core.alerting.at_risk import WaitingContact
 from sqm.streams.core.alerting.gauges import LEGACY
 from sqm.streams.core.alerting.monitor import META, PartKey
 from sqm.streams.core.ports import PartitionedStateStore, PartitionState
-from sqm.streams.core.rollup import WindowKey
 
 
 class PartitionAlerts:
@@ -96,15 +95,13 @@ class PartitionAlerts:
         else:
             self.closed.discard(shard)
         m = self.monitor
-        for row in data["windows"]:
-            m.apply_window(cast(WindowKey, tuple(row[:5])), shard, row[5], row[6:])
+        m.apply_windows(shard, data["windows"])
         for row in data["waiting"]:
             t, c, ch, q, p, start, target, stop_at, reason = row[:9]
             due = row[9] if len(row) > 9 else LEGACY  # sent by a sqm without due times
             stop = None if stop_at is None else (stop_at, reason)
             m.waiting.record(WaitingContact(t, c, ch, q, p, start, target, due), stop)
-        for t, c, ch, q, p, agent, answered_at, wait_ms in data.get("waits", ()):
-            m.record_wait(t, c, (t, ch, q, p, agent), answered_at, wait_ms)
+        m.record_waits(data.get("waits", ()))
         return []
 
     def meta(self, monitor_meta: Any) -> dict[str, Any]:

@@ -8,9 +8,11 @@ forces a full recomputation. Counters are integers, so both ways give the same s
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import add, sub
+from itertools import compress
+from operator import add, itemgetter, or_, sub
 from typing import Any
 
 from sqm.streams.core.alerting.changes import ScopeKey
@@ -30,6 +32,8 @@ class _Slide:
 
 
 _UNKNOWN: Any = object()
+# a key's minutes (ascending, a minute once per dims of it) and a column of counts per counter
+KeySeries = tuple[list[int], list[list[int]]]
 
 
 class RollingStore(WindowRows):
@@ -132,32 +136,48 @@ class RollingStore(WindowRows):
         return grouped
 
     def key_series(self, specs: Specs, counters: Sequence[int], start_ms: int, end_ms: int
-                   ) -> dict[ScopeKey, list[tuple[int, tuple[int, ...]]]]:
-        """Per scope key, its minutes in [start_ms, end_ms) (ascending) where one of
-        `counters` is non-zero in one of its dims, with those counters summed over them."""
-        mask = sum(1 << i for i in counters)
-        minutes = self._minutes
+                   ) -> dict[ScopeKey, KeySeries]:
+        """Per scope key, the minutes in [start_ms, end_ms) where one of `counters` is non-zero
+        in one of its dims, ascending, and those counters there (a column each): a minute once
+        per such dims (summing them is the reader's: `walk_keys` takes prefix sums)."""
+        getters = [itemgetter(i) for i in counters]
         keys = self._keys.setdefault(specs, {})
-        out: dict[ScopeKey, list[tuple[int, tuple[int, ...]]]] = {}
-        for m in self._data_minutes(start_ms, end_ms):
-            if not self._mask(m) & mask:
+        out: dict[ScopeKey, KeySeries] = {}
+        mixed: set[ScopeKey] = set()  # keys with several dims: their minutes to sort
+        for dims, by_minute in self._by_dims.items():
+            key = keys.get(dims, _UNKNOWN)
+            if key is _UNKNOWN:
+                key = keys[dims] = group_key(specs, dims)
+            if key is None:
                 continue
-            for dims, counts in minutes[m].items():
-                picked = tuple([counts[i] for i in counters])
-                if not any(picked):
+            ms = self._dims_minutes(dims)
+            ms = ms[bisect_left(ms, start_ms):bisect_left(ms, end_ms)]
+            if not ms:
+                continue
+            # in C: the counters' columns, kept where one is non-zero (x | y == 0 iff both 0)
+            rows = list(map(by_minute.__getitem__, ms))
+            columns = [list(map(get, rows)) for get in getters]
+            keep = columns[0]
+            for column in columns[1:]:
+                keep = list(map(or_, keep, column))
+            if not all(keep):
+                if not any(keep):
                     continue
-                key = keys.get(dims, _UNKNOWN)
-                if key is _UNKNOWN:
-                    key = keys[dims] = group_key(specs, dims)
-                if key is None:
-                    continue
-                series = out.get(key)
-                if series is None:
-                    out[key] = [(m, picked)]
-                elif series[-1][0] == m:  # another of its dims in this minute
-                    series[-1] = (m, tuple(map(add, series[-1][1], picked)))
-                else:
-                    series.append((m, picked))
+                ms = list(compress(ms, keep))
+                columns = [list(compress(column, keep)) for column in columns]
+            got = out.get(key)
+            if got is None:
+                out[key] = (ms, columns)
+            else:
+                got[0].extend(ms)
+                for column, more in zip(got[1], columns, strict=True):
+                    column.extend(more)
+                mixed.add(key)
+        for key in mixed:
+            ms, columns = out[key]
+            order = sorted(range(len(ms)), key=ms.__getitem__)
+            out[key] = (list(map(ms.__getitem__, order)),
+                        [list(map(column.__getitem__, order)) for column in columns])
         return out
 
     def _add(self, out: dict[ScopeKey, list[int]], specs: Specs, minute: int, sign: int,

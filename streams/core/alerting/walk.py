@@ -19,8 +19,9 @@ A call passing many minutes walks a window rule key by key instead (`walk_keys`)
 are independent (each steps its own track), and a key's sample changes only where one of its
 own minutes with a counter the metric reads enters or leaves the window. So each key is
 evaluated at the first minute, at those minutes, and where its pending breach reaches its
-`for`, with its sums slid over its own minutes; the changes are then ordered by minute and key,
-as the minute-by-minute walk gives them. The work follows the keys' data, not the minutes times
+`for`, its sums there the differences of prefix sums over its own minutes and its samples
+taken column-wise (`COLUMN_SAMPLERS`); the changes are then ordered by minute and key, as the
+minute-by-minute walk gives them. The work follows the keys' data, not the minutes times
 the keys. The gauge rules of a long call go key by key too, over `AtRiskTracker.gauge_steps`
 (where each key's gauges change), plus the keys with a track (a key no longer reported reads 0),
 and the percentile rules over `WaitSamples.timelines` (each key's answers alone).
@@ -28,22 +29,24 @@ and the percentile rules over `WaitSamples.timelines` (each key's answers alone)
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import groupby
-from operator import add
+from itertools import accumulate, groupby, repeat
+from operator import sub
 
 from sqm.streams.core.alerting.changes import BREACH, AlertChange, ScopeKey
 from sqm.streams.core.alerting.grid import ceil_minute
 from sqm.streams.core.alerting.machine import PENDING, Describe, Machines
 from sqm.streams.core.alerting.rolling import RollingStore
 from sqm.streams.core.alerting.rules import MINUTE_MS, Rule
-from sqm.streams.core.alerting.samples import SAMPLERS, Sample
+from sqm.streams.core.alerting.samples import COLUMN_SAMPLERS, SAMPLERS, Columns, Sample
 
 Found = tuple[int, int, list[AlertChange]]  # (minute, rule position, its changes there)
 Member = tuple[int, Rule, Iterator[int]]  # (rule position, rule, its minutes, ascending)
 # (rule, sums, keys moved since the rule's previous evaluation or None for any, minute)
 DescribeRule = Callable[[Rule, ScopeKey, str, float], str]
+Pair = tuple[float | None, float]  # a sample's (value, n), a `Sample` or a plain tuple
 _NOTHING_WAITS = Sample(0.0, 0)  # a gauge's key that is not reported
 WindowStep = Callable[[Rule, Mapping[ScopeKey, list[int]], set[ScopeKey] | None, int],
                       list[AlertChange]]
@@ -93,29 +96,32 @@ def walk_keys(store: RollingStore, pos: int, rule: Rule, first: int, last: int,
     """Evaluate the window rule at position `pos` at the minutes [first, last] of a call, key
     by key (see the module docstring): the changes of the minute-by-minute walk."""
     width = rule.window
-    counters, sample = SAMPLERS[rule.metric]
+    counters, sample = SAMPLERS[rule.metric][0], COLUMN_SAMPLERS[rule.metric]
     found: list[tuple[int, ScopeKey, AlertChange]] = []
-    for key, series in store.key_series(rule.scope.specs, counters, first - width,
-                                        last).items():
-        # its minutes: `first`, and where one of its minutes enters or leaves the window
-        points = {first}
-        for m, _picked in series:
-            for p in (m + MINUTE_MS, m + width + MINUTE_MS):
-                if first <= p <= last:
-                    points.add(p)
-        timeline: list[tuple[int, Sample]] = []
-        sums = (0,) * len(counters)
-        entered = left = 0
-        for b in sorted(points):
-            while entered < len(series) and series[entered][0] < b:
-                sums = tuple(map(add, sums, series[entered][1]))
-                entered += 1
-            while left < entered and series[left][0] < b - width:
-                sums = tuple([x - y for x, y in zip(sums, series[left][1], strict=True)])
-                left += 1
-            timeline.append((b, sample(*sums)))
+    for key, (minutes, columns) in store.key_series(rule.scope.specs, counters, first - width,
+                                                    last).items():
+        timeline = _window_timeline(minutes, columns, width, first, last, sample)
         walk_key(key, timeline, last, rule, machines, describe, found)
     return _by_minute(found, pos)
+
+
+def _window_timeline(minutes: list[int], columns: list[list[int]], width: int, first: int,
+                     last: int, sample: Callable[..., Columns]) -> list[tuple[int, Pair]]:
+    """A key's sample over the window before `first` and before each minute of [first, last]
+    where one of its minutes (ascending, with its counters' `columns`) enters or leaves it."""
+    # a minute enters the window a minute after it, and leaves it a window later (two
+    # ascending runs: sorted merges them; equal points are neighbours)
+    points = list(dict.fromkeys(sorted([first, *map((MINUTE_MS).__add__, minutes),
+                                        *map((width + MINUTE_MS).__add__, minutes)])))
+    points = points[bisect_left(points, first):bisect_right(points, last)]
+    # the window before b holds the minutes [b - width, b): a difference of prefix sums
+    # (integers: exact), taken point by point in C rather than slid entry by entry
+    his = list(map(bisect_left, repeat(minutes), points))
+    los = list(map(bisect_left, repeat(minutes), map(sub, points, repeat(width))))
+    prefixes = [list(accumulate(column, initial=0)) for column in columns]
+    sums = [list(map(sub, map(prefix.__getitem__, his), map(prefix.__getitem__, los)))
+            for prefix in prefixes]
+    return list(zip(points, zip(*sample(*sums), strict=True), strict=True))
 
 
 def walk_gauge_keys(steps: Mapping[ScopeKey, Sequence[tuple[int, int, int]]],
@@ -150,25 +156,32 @@ def walk_timelines(timelines: Mapping[ScopeKey, Sequence[tuple[int, Sample]]], l
     return _by_minute(found, pos)
 
 
-def walk_key(key: ScopeKey, timeline: Sequence[tuple[int, Sample]], last: int, rule: Rule,
+def walk_key(key: ScopeKey, timeline: Sequence[tuple[int, Pair]], last: int, rule: Rule,
               machines: Machines, describe: DescribeRule,
               found: list[tuple[int, ScopeKey, AlertChange]]) -> None:
     """Step one key at the minutes of its `timeline` (minute, its sample from then on), and
     at the minutes between where its pending breach has lasted `for` (up to `last`)."""
     tracks, rule_id, for_, min_sample = machines.tracks, rule.id, rule.for_, rule.min_sample
+    breaches, end = rule.breaches, len(timeline) - 1
+    ours = tracks.get(rule_id)
+    t = ours.get(key) if ours else None  # changes only when this key is stepped
     i, (b, (value, n)) = 0, timeline[0]
     while True:
-        ours = tracks.get(rule_id)
-        t = ours.get(key) if ours else None
-        if value is not None and n >= min_sample and (t is not None or rule.breaches(value)):
+        if t is None:  # an ok key: nothing to do before a sample that breaches
+            while value is None or n < min_sample or not breaches(value):
+                if i == end:
+                    return
+                i += 1
+                b, (value, n) = timeline[i]
+        if value is not None and n >= min_sample:
             describe_key: Describe = partial(describe, rule, key)
-            change = machines.step(rule, BREACH, key, b, value, rule.breaches(value),
+            change = machines.step(rule, BREACH, key, b, value, breaches(value),
                                    rule.recovers(value), describe_key)
             if change is not None:
                 found.append((b, key, change))
             ours = tracks.get(rule_id)
             t = ours.get(key) if ours else None
-        nxt = timeline[i + 1][0] if i + 1 < len(timeline) else None
+        nxt = timeline[i + 1][0] if i < end else None
         if t is not None and t.state == PENDING and nxt != b + MINUTE_MS:
             wake = ceil_minute(t.since + for_)  # its breach has lasted `for` by then
             if b < wake <= last and (nxt is None or wake < nxt):

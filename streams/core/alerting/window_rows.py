@@ -17,7 +17,7 @@ minute's rows (None once evicted), `take_changed()` the minutes changed since it
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import add, sub
 from typing import Any, Self
 
@@ -34,6 +34,9 @@ class WindowRows:
         self._parts: dict[int, dict[tuple[Dims, int], tuple[int, list[int]]]] = {}
         # minute → dims → counts summed over shards (kept in step with _parts)
         self._minutes: dict[int, dict[Dims, list[int]]] = {}
+        # dims → minute → the same counts as in _minutes: a dims' own minutes, without a
+        # pass over every minute's rows
+        self._by_dims: dict[Dims, dict[int, list[int]]] = {}
         self.horizon: int | None = None
         # Caches (not state). A minute's revision counts the rows that changed it; a sum over
         # a window slides forward a minute when none of its minutes changed since.
@@ -45,6 +48,8 @@ class WindowRows:
         self._changed: set[int] = set()  # minutes changed or evicted since take_changed()
         self._ordered: list[int] = []  # sorted minutes, as of `_ordered_version`
         self._ordered_version = -1
+        self._sorted: dict[Dims, list[int]] = {}  # `_dims_minutes`, as of `_sorted_version`
+        self._sorted_version = -1
         # minute -> (its revision, bit i set: counter i non-zero in some dims), made when read
         self._masks: dict[int, tuple[int, int]] = {}
 
@@ -59,17 +64,30 @@ class WindowRows:
             raise ValueError(f"window start {minute} is not a whole UTC minute")
         if len(counts) > N_COUNTERS:
             raise ValueError(f"a window row has {N_COUNTERS} counters, got {len(counts)}")
-        counts = pad(list(counts))  # a row from before newer counters were appended
         if self.horizon is not None and minute < self.horizon:
             return False
-        parts = self._parts.setdefault(minute, {})
-        old = parts.get((dims, shard))
+        parts = self._parts.get(minute)
+        if parts is None:
+            parts = self._parts[minute] = {}
+            totals = self._minutes[minute] = {}
+        else:
+            totals = self._minutes[minute]
+        part = (dims, shard)
+        old = parts.get(part)
         if old is not None and old[0] >= version:
             return False  # equal: a re-delivery; lower: overtaken by a newer row
-        new = [int(x) for x in counts]
-        parts[(dims, shard)] = (version, new)
-        total = self._minutes.setdefault(minute, {}).setdefault(dims, [0] * N_COUNTERS)
-        if old is None:
+        new = list(map(int, counts))
+        if len(new) < N_COUNTERS:
+            new = pad(new)  # a row from before newer counters were appended
+        parts[part] = (version, new)
+        total = totals.get(dims)
+        if total is None:
+            totals[dims] = total = new[:]
+            by_minute = self._by_dims.get(dims)
+            if by_minute is None:
+                by_minute = self._by_dims[dims] = {}
+            by_minute[minute] = total
+        elif old is None:
             total[:] = map(add, total, new)
         else:
             total[:] = map(add, total, map(sub, new, old[1]))
@@ -84,6 +102,14 @@ class WindowRows:
         return self.apply((int(start), tenant, channel, queue, priority), int(shard),
                           int(version), counts)
 
+    def apply_shard_rows(self, shard: int, rows: Iterable[Any]) -> None:
+        """`apply` for one shard's rows (window_start_ms, tenant, channel, queue, priority,
+        version, *counts), as an `sqm.alert-inputs` message carries them: no key tuple built
+        per row (`apply` reads the window key's five fields off the row)."""
+        apply = self.apply
+        for row in rows:
+            apply(row, shard, row[5], row[6:])
+
     def evict(self, before_ms: int) -> int:
         """Drop windows starting before `before_ms` (the horizon only moves forward)."""
         before_ms -= before_ms % MINUTE_MS
@@ -92,13 +118,19 @@ class WindowRows:
             return 0
         self.horizon = before_ms
         self._version += 1
-        old = [m for m in self._minutes if m < before_ms]
+        minutes, parts, rev, masks, by_dims = (
+            self._minutes, self._parts, self._rev, self._masks, self._by_dims)
+        old = [m for m in minutes if m < before_ms]
         for m in old:
-            del self._minutes[m]
-            self._parts.pop(m, None)
-            self._rev.pop(m, None)
-            self._masks.pop(m, None)
-            self._changed.add(m)
+            for dims in minutes.pop(m):
+                by_minute = by_dims[dims]
+                del by_minute[m]
+                if not by_minute:
+                    del by_dims[dims]
+            parts.pop(m, None)
+            rev.pop(m, None)
+            masks.pop(m, None)
+        self._changed.update(old)
         self._evicted(old, old_horizon, before_ms)
         return len(old)
 
@@ -117,6 +149,17 @@ class WindowRows:
             self._ordered_version = self._version
         ordered = self._ordered
         return ordered[bisect_left(ordered, start):bisect_left(ordered, end)]
+
+    def _dims_minutes(self, dims: Dims) -> list[int]:
+        """The minutes holding rows of `dims`, ascending (kept while the rows do not change:
+        the window rules of one evaluation all read them)."""
+        if self._sorted_version != self._version:
+            self._sorted.clear()
+            self._sorted_version = self._version
+        minutes = self._sorted.get(dims)
+        if minutes is None:
+            minutes = self._sorted[dims] = sorted(self._by_dims[dims])
+        return minutes
 
     def _mask(self, minute: int) -> int:
         """Bit i set: counter i is non-zero in some dims of the minute (0: no rows)."""
