@@ -9,12 +9,18 @@ its deltas went into (see docs/architecture.md). Call `commit()` only after the 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqm.streams.core.archive import Archive, ArchivedContact, ContactKey, Evictions
 from sqm.streams.core.derive import ContactView, derive
-from sqm.streams.core.facts import CREATED_ORDER_ID, CREATED_TOPIC, CREATED_TS, ContactFacts
+from sqm.streams.core.facts import (
+    CREATED_ORDER_ID,
+    CREATED_TOPIC,
+    CREATED_TS,
+    EMPTY,
+    ContactFacts,
+)
 from sqm.streams.core.policy_file import Policy
 from sqm.streams.core.policy_spec import RepeatIdentity
 from sqm.streams.core.records import CREATED, EventRecord
@@ -27,7 +33,6 @@ from sqm.streams.core.state import (
     ShardMeta,
     ShardStore,
     WindowState,
-    customer_key,
     meta_key,
     parse_window_key,
     shard_prefixes,
@@ -144,6 +149,16 @@ class Shard:
         self.store.keep(key, st)
         return st
 
+    def _stored_contacts(self, key: str) -> Collection[str]:
+        """The ids of the customer's contacts in state, without a `CustomerState` built for
+        a customer new to it (most, when looking for contacts to read back)."""
+        st = self._dirty_customers.get(key)
+        if st is None:
+            if self.store.get(key) is None:
+                return EMPTY
+            st = self._customer(key)
+        return st.contacts
+
     def _window(self, key: str, wkey: WindowKey, horizon: int | None = None,
                 counts: list[int] | None = None) -> WindowState | None:
         """The window's state; `horizon`: `self._horizon()`, when the caller has it. A window
@@ -188,23 +203,24 @@ class Shard:
         long-lived contacts; new contacts without their created event otherwise)."""
         wanted: dict[ContactKey, str] = {}  # -> customer key
         created: set[ContactKey] = set()
-        # (tenant, contact, customer) found in state already: state does not change here.
-        in_state: set[tuple[str, str, str]] = set()
+        # (tenant, contact, customer) looked up already: state does not change here, and one
+        # found missing is in `wanted` from then on. One set test for most events.
+        checked: set[tuple[str, str, str]] = set()
+        cprefix = shard_prefixes(self.id)[0]
         for message in messages:
             for e in message[1]:
-                key = (e.tenant_id, e.contact_id)
                 if e.type == CREATED:
-                    created.add(key)
-                elif key not in wanted:
-                    seen = (e.tenant_id, e.contact_id, e.customer_id)
-                    if seen in in_state:
-                        continue
-                    ckey = customer_key(self.id, e.tenant_id, e.customer_id)
-                    st = self._dirty_customers.get(ckey) or self._customer(ckey)
-                    if e.contact_id not in st.contacts:
+                    created.add((e.tenant_id, e.contact_id))
+                    continue
+                seen = (e.tenant_id, e.contact_id, e.customer_id)
+                if seen in checked:
+                    continue
+                checked.add(seen)
+                key = (e.tenant_id, e.contact_id)
+                if key not in wanted:
+                    ckey = f"{cprefix}{e.tenant_id}{SEP}{e.customer_id}"  # customer_key, inline
+                    if e.contact_id not in self._stored_contacts(ckey):
                         wanted[key] = ckey
-                    else:
-                        in_state.add(seen)
         return {k: ckey for k, ckey in wanted.items() if k not in created}
 
     def _restore_contacts(self, messages: Sequence[Message],
