@@ -28,7 +28,7 @@ from sqm.streams.core.facts import ContactFacts
 from sqm.streams.core.records import EventRecord
 from sqm.streams.core.rollup import N_COUNTERS, contribution, delta
 from sqm.streams.core.shard import Shard, ShardConfig
-from sqm.streams.core.state import CustomerState, DictStore
+from sqm.streams.core.state import CustomerState, DictStore, customer_key
 from sqm.streams.core.validate import Rejection, validate, validate_wire
 from sqm.streams.simulate import SimConfig, history
 from tests.events import ev
@@ -272,3 +272,29 @@ def test_rare_sets_start_shared_and_empty_and_stay_so() -> None:
     fresh = ContactFacts("t1", "c2", "u1")
     assert fresh.reopens == fresh.transfers == fresh.statuses == set()
     assert ContactFacts.from_state(fresh.to_state()) == fresh
+
+
+def test_wanted_contacts_are_each_contacts_first_customer_without_it() -> None:
+    """The contacts to read back: per (tenant, contact), the first customer it has an event
+    for that does not hold it in state (customers decoded from a recovered changelog, or new),
+    unless the batch creates it; hostile input may give one contact several customers."""
+    store = DictStore()
+    shard = Shard(0, store, ShardConfig())
+    shard.process([(0, [ev("contact.created", BASE, "c1", customer="u1"),
+                        ev("contact.created", BASE, "c2", customer="u2")])])
+    shard.commit()
+    recovered = DictStore.recover(store.changelog)  # customers as bytes
+    assert isinstance(recovered.get(customer_key(0, "t1", "u1")), bytes)
+    batch = [
+        ev("contact.queued", BASE + 1, "c1", customer="u1"),  # held
+        ev("contact.queued", BASE + 2, "c1", customer="u9"),  # wanted for u9
+        ev("contact.queued", BASE + 3, "c1", customer="u1"),
+        ev("contact.queued", BASE + 4, "c3", customer="u1"),  # created below: not wanted
+        ev("contact.created", BASE + 5, "c3", customer="u1"),
+        ev("contact.queued", BASE + 6, "c4", customer="u2"),  # wanted for u2, the first
+        ev("contact.queued", BASE + 7, "c4", customer="u1"),
+        ev("contact.queued", BASE + 8, "c2", customer="u2"),  # held
+    ]
+    wanted = Shard(0, recovered, ShardConfig()).wanted_contacts([(1, batch[:4]), (2, batch[4:])])
+    assert wanted == {("t1", "c1"): customer_key(0, "t1", "u9"),
+                      ("t1", "c4"): customer_key(0, "t1", "u2")}
