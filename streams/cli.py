@@ -53,8 +53,11 @@ def _exit(code: str | int | None) -> NoReturn:
         status = 1
     atexit._run_exitfuncs()
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe, a full disk: failed, as Python says
+            status = status or 120
     os._exit(status)
 
 
