@@ -155,8 +155,7 @@ class DirectReplay:
                     await writing
                 read_back = self.customers.read_back(batch.customers)
                 if unwritten is not None:
-                    writing = asyncio.ensure_future(self._write(unwritten, progressed))
-                    await asyncio.sleep(0)  # the write's thread starts before the work below
+                    writing = await self._start_write(unwritten, progressed)
                 unwritten = self._apply(batch, read_back)
                 gc_policy.tick()
             if writing is not None:
@@ -229,7 +228,21 @@ class DirectReplay:
         self._offsets[target] = offset + 1
         return offset
 
-    async def _write(self, prepared: _Prepared, progressed: Progressed | None) -> None:
+    async def _start_write(self, prepared: _Prepared,
+                           progressed: Progressed | None) -> asyncio.Future[None]:
+        """Start writing `prepared`, and return once its rows' insert runs (in its thread):
+        the caller's work that follows then overlaps it. `settle` starts the insert a few
+        turns of the event loop later, so a bare yield returned before it, and the insert
+        waited for all of that work (the two took turns instead of overlapping)."""
+        started = asyncio.Event()
+        writing = asyncio.ensure_future(self._write(prepared, progressed, started))
+        waiting = asyncio.ensure_future(started.wait())
+        await asyncio.wait((writing, waiting), return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        return writing
+
+    async def _write(self, prepared: _Prepared, progressed: Progressed | None,
+                     started: asyncio.Event | None = None) -> None:
         def acknowledge() -> None:
             if progressed is not None:
                 progressed(prepared.settled)
@@ -237,11 +250,13 @@ class DirectReplay:
         run = self._run
         assert run is not None and self.alerts is not None
         if prepared.last_line <= run.lines_done:  # written before the run was interrupted
+            if started is not None:
+                started.set()
             await self.alerts.result(prepared.alerts)  # the alert state moves on all the same
             acknowledge()
             self.stats.batches += 1
             return
-        await settle(_RowsOutbox(self.writer, lambda: None), prepared.work)
+        await settle(_RowsOutbox(self.writer, lambda: None, started), prepared.work)
         changes = await self.alerts.result(prepared.alerts)
         await settle(_RowsOutbox(self.writer, acknowledge), Prepared(self.alerts.rows(changes)))
         self._run = run = replace(run, lines_done=prepared.last_line)
@@ -256,11 +271,15 @@ class _RowsOutbox:
     """The direct runner's outbox: rows only (nothing to produce, no changelog: a replay that
     fails is run again from the file); acknowledging a chunk advances the progress bar."""
 
-    def __init__(self, writer: ClickHouseWriter, acknowledged: Callable[[], None]) -> None:
+    def __init__(self, writer: ClickHouseWriter, acknowledged: Callable[[], None],
+                 started: asyncio.Event | None = None) -> None:
         self.writer = writer
         self.acknowledged = acknowledged
+        self.started = started  # set as the insert's thread is given the rows
 
     async def write_rows(self, rows: Rows) -> None:
+        if self.started is not None:
+            self.started.set()  # waiters wake on a later turn: after the thread has the rows
         await self.writer.write_async(rows)
 
     async def produce(self, records: Sequence[OutRecord]) -> None:
