@@ -30,7 +30,7 @@ from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
 from clickhouse_connect.driver.exceptions import OperationalError
 
-__all__ = ["StoreError", "connect"]
+__all__ = ["StoreError", "connect", "load_engine"]
 
 
 class StoreError(RuntimeError):
@@ -51,6 +51,15 @@ def connect(url: str) -> Client:
     raise StoreError(
         f"unsupported store URL scheme {parts.scheme!r} (use chdb://, http://, https://)"
     )
+
+
+def load_engine(url: str) -> None:
+    """Import the embedded engine now, if `url` is chDB's. Its import changes the process's
+    working directory for a moment (it loads its library from its own folder): threads that
+    start work with relative paths, or start processes (which take the working directory),
+    should start after it."""
+    if urlsplit(url).scheme == "chdb":
+        import chdb  # noqa: F401
 
 
 def _connect_chdb(netloc: str, path: str) -> Client:

@@ -294,9 +294,10 @@ class _RowsOutbox:
 
 async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,
                         path: Path, *, show_progress: bool = True,
-                        resume: ReplayRun | None = None) -> ReplaySummary:
+                        resume: ReplayRun | None = None,
+                        feed: ChunkFeed | None = None) -> ReplaySummary:
     """`sqm replay` on the direct runner: progress bar, then the same summary as the streaming
-    path's."""
+    path's. `feed`: the file's chunks, started early by the caller (closed here)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -306,7 +307,7 @@ async def replay_direct(settings: Settings, client: Client, alert_config: AlertC
     from rich.progress import Progress as Bar
 
     started = time.monotonic()
-    feed = ChunkFeed(settings, path)
+    feed = feed or ChunkFeed(settings, path)
     runner = DirectReplay(settings, client, alert_config, resume=resume)
     bar = Bar(TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(),
               TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress)

@@ -2,12 +2,15 @@
 
 `route_batch` validates and routes a chunk, in the ingest child for large files. While the
 stages apply chunk K, the child validates K+1 and K+2; no more, so that at most four chunks are
-in memory (docs/replay.md). The first chunk is validated in this process, while the child, just
-started, takes the second: the stages wait for the first chunk only.
+in memory (docs/replay.md). Started with `start`, the first chunk is validated in this process,
+while the child, just started, takes the second: the stages wait for the first chunk only.
+`start_early` does better when the caller has other work first (opening the store, on one
+core): a thread counts the lines and starts the child on the first chunks meanwhile.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -51,23 +54,69 @@ class ChunkFeed:
 
     def __init__(self, settings: Settings, path: Path) -> None:
         self.settings = settings
-        self.lines = sum(1 for _ in read_lines(path))  # non-empty: the progress bar's total
-        self._chunks = chunks(path, self.lines)
+        self.path = path.absolute()  # read in a thread (start_early): whatever the directory
+        self._lines: int | None = None
+        self._chunks: Iterator[Chunk] | None = None
         self._router = IngestRouter(helper_counts(settings, path)[0])
         self._pending: deque[tuple[Chunk, Routing]] = deque()
         self._started = False
+        self._early: threading.Thread | None = None
+        self._early_error: BaseException | None = None
+
+    @property
+    def lines(self) -> int:
+        """The file's non-empty lines (the progress bar's total)."""
+        self._join_early()
+        if self._lines is None:
+            self._lines = sum(1 for _ in read_lines(self.path))
+        return self._lines
 
     def start(self) -> None:
-        """Start the child (if any) on the second chunk, and validate the first here."""
+        """Start the child (if any) on the second chunk, and validate the first here (after
+        `start_early`: wait for it)."""
+        self._join_early()
         if self._started:
             return
         self._started = True
         self._router.start()
-        first = next(self._chunks, None)
+        first = next(self._next_chunks(), None)
         if first is None:
             return
         self._top_up(AHEAD)
         self._pending.appendleft((first, self._route(IngestRouter(0), first)))
+
+    def start_early(self) -> None:
+        """Count the lines, start the child and hand it the first chunks, in a thread: the
+        caller goes on meanwhile; `start`, `take` and `lines` wait for it. Without a child,
+        the chunks are validated by `start` as usual."""
+        if self._started or self._early is not None or not self._router.processes:
+            return
+        self._started = True
+        self._early = threading.Thread(target=self._start_in_child, name="sqm-feed-start",
+                                       daemon=True)
+        self._early.start()
+
+    def _start_in_child(self) -> None:
+        try:
+            self._lines = sum(1 for _ in read_lines(self.path))
+            self._chunks = chunks(self.path, self._lines)
+            self._router.start()
+            self._top_up(AHEAD)
+        except BaseException as exc:  # raised in the caller's thread, by _join_early
+            self._early_error = exc
+
+    def _join_early(self) -> None:
+        early, self._early = self._early, None
+        if early is not None:
+            early.join()
+        error, self._early_error = self._early_error, None
+        if error is not None:
+            raise error
+
+    def _next_chunks(self) -> Iterator[Chunk]:
+        if self._chunks is None:
+            self._chunks = chunks(self.path, self.lines)
+        return self._chunks
 
     async def take(self) -> tuple[Chunk, RoutedBatch, bool] | None:
         """The next chunk, validated, and whether it is the last; None past the end."""
@@ -81,7 +130,7 @@ class ChunkFeed:
 
     def _top_up(self, ahead: int) -> None:
         while len(self._pending) < ahead:
-            chunk = next(self._chunks, None)
+            chunk = next(self._next_chunks(), None)
             if chunk is None:
                 return
             self._pending.append((chunk, self._route(self._router, chunk)))
@@ -94,7 +143,10 @@ class ChunkFeed:
 
     def close(self) -> None:
         """Stop the child (validation under way is dropped)."""
-        self._router.close()
+        try:
+            self._join_early()
+        finally:
+            self._router.close()
 
 
 def chunks(path: Path, lines: int | None = None) -> Iterator[Chunk]:

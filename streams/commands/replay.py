@@ -134,23 +134,34 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
                    resumed: list[ReplayRun]) -> int:
     import asyncio
 
+    from sqm.sinks.clickhouse import load_engine
     from sqm.streams import helper_processes
     from sqm.streams.app_config import load_alert_config
     from sqm.streams.direct import replay_direct
-    from sqm.streams.direct_feed import helper_counts
-    from sqm.streams.store import open_store
+    from sqm.streams.direct_feed import ChunkFeed, helper_counts
+    from sqm.streams.store import open_store, store_url
 
+    feed = ChunkFeed(settings, events)
     if any(helper_counts(settings, events)):
-        helper_processes.start()  # its imports overlap the store's opening
-    client = open_store(settings, reset=reset)
+        # Their imports, the line count and the first chunks' validation overlap the store's
+        # opening; the feed's thread after chDB's import (which moves the working directory).
+        helper_processes.start()
+        load_engine(store_url(settings))
+        feed.start_early()
+    try:
+        client = open_store(settings, reset=reset)
+    except BaseException:
+        feed.close()
+        raise
     try:
         before(client, "")
         summary.append(asyncio.run(replay_direct(
             settings, client, load_alert_config(settings), events, show_progress=progress,
-            resume=resumed[0] if resumed else None)))
+            resume=resumed[0] if resumed else None, feed=feed)))
     except KeyboardInterrupt:
         raise fail(f"interrupted: the store {settings.store_dir() or ''} holds part of the file; "
                    f"continue it with: {_resume_command(settings, events)}", 130) from None
     finally:
+        feed.close()
         client.close()
     return 0

@@ -44,16 +44,22 @@ def take_all(feed: ChunkFeed) -> list[tuple[direct_feed.Chunk, RoutedBatch, bool
         feed.close()
 
 
-@pytest.mark.parametrize("child", [False, True])
-def test_chunks_in_order_validated_the_last_marked(tmp_path: Path, child: bool,
+@pytest.mark.parametrize(("child", "early"), [(False, False), (True, False), (True, True)])
+def test_chunks_in_order_validated_the_last_marked(tmp_path: Path, child: bool, early: bool,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(direct_feed, "FIRST_CHUNK_LINES", 5)
     monkeypatch.setattr(direct_feed, "CHUNK_LINES", 20)
     if child:  # this small file counts as large: the ingest child validates
         monkeypatch.setattr(direct_feed, "CHILD_FROM_LINES", 0)
-    path = history(tmp_path, 133)
+    history(tmp_path, 133)
+    # A relative path, and the working directory moved as soon as the feed's thread starts
+    # (chDB's import moves it for a moment): the thread still reads this file.
+    monkeypatch.chdir(tmp_path)
     settings = Settings(ingest_processes=1)
-    feed = ChunkFeed(settings, path)
+    feed = ChunkFeed(settings, Path("h.jsonl"))
+    if early:
+        feed.start_early()
+        monkeypatch.chdir("/")
     assert feed.lines == 133
     assert (feed._router.processes == 1) is child
     taken = take_all(feed)
@@ -77,3 +83,15 @@ def test_an_empty_file_has_no_chunks(tmp_path: Path) -> None:
     feed = ChunkFeed(Settings(), path)
     assert feed.lines == 0
     assert take_all(feed) == []
+
+
+def test_an_early_start_that_fails_raises_where_the_chunks_are_taken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(direct_feed, "CHILD_FROM_LINES", 0)
+    path = history(tmp_path, 40)
+    feed = ChunkFeed(Settings(ingest_processes=1), path)
+    path.unlink()  # gone before the thread reads it
+    feed.start_early()
+    with pytest.raises(FileNotFoundError):
+        take_all(feed)
+    feed.close()  # closing again is harmless
