@@ -10,6 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from sqm.streams import direct_feed, helper_processes
 from sqm.streams.core.alerting import parse_config
 from sqm.streams.direct_workers import AlertPartitions
 from sqm.streams.ingest_pool import IngestRouter
@@ -75,3 +78,55 @@ def test_no_helper_outlives_a_killed_worker() -> None:
         assert not [pid for pid in pids if alive(pid)], "a helper outlived its killed worker"
     finally:
         worker.kill()
+
+
+def test_a_large_replay_starts_the_fork_server_before_the_cli_imports(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    large, small = tmp_path / "large.jsonl", tmp_path / "small.jsonl"
+    large.write_bytes(b"x" * (helper_processes.LARGE_FILE_BYTES + 1))
+    small.write_bytes(b"x" * 100)
+    calls: list[int] = []
+    monkeypatch.setattr(helper_processes, "start", lambda: calls.append(1))
+    monkeypatch.delenv("SQM_HELPER_PROCESS", raising=False)
+
+    def starts(*argv: str) -> bool:
+        calls.clear()
+        helper_processes.start_for_replay(list(argv))
+        return bool(calls)
+
+    assert starts("replay", str(large), "--store", str(tmp_path))
+    assert starts("replay", "--store", str(tmp_path), str(large), "--no-progress")
+    assert not starts("replay", str(small), "--store", str(tmp_path))
+    assert not starts("replay", str(large), "--engine", "faust")
+    assert not starts("replay", str(large), "--help")
+    assert not starts("sql", str(large))
+    assert not starts("replay", str(tmp_path / "missing.jsonl"))
+    assert not starts()
+    monkeypatch.setenv("SQM_HELPER_PROCESS", "1")  # a helper running the CLI module again
+    assert not starts("replay", str(large))
+    # The same size as the direct runner's rule for using helpers.
+    assert helper_processes.LARGE_FILE_BYTES == 200 * direct_feed.CHILD_FROM_LINES
+
+
+@pytest.mark.parametrize("entry", ["console script", "module"])
+def test_a_large_replay_through_either_entry_point(tmp_path: Path, entry: str) -> None:
+    """The helpers run the program's main module again with its arguments (the console
+    script's, or the CLI module): they must not start a server of their own."""
+    events = tmp_path / "events.jsonl"
+    env = {"TZ": "UTC", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "SQM_LOG_LEVEL": "INFO", "SQM_LOG_FORMAT": "text"}
+    made = subprocess.run([sys.executable, "-m", "sqm.streams.cli", "simulate", str(events),
+                           "--contacts", "8000", "--days", "2"], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert made.returncode == 0, made.stderr
+    assert events.stat().st_size > helper_processes.LARGE_FILE_BYTES
+    script = Path(sys.executable).parent / "sqm"
+    command = [str(script)] if entry == "console script" else [
+        sys.executable, "-m", "sqm.streams.cli"]
+    run = subprocess.run([*command, "replay", str(events), "--store", str(tmp_path / "s"),
+                          "--no-progress"], env=env, capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert "alert partitions in 2 worker processes" in run.stderr, run.stderr[-3000:]
+    assert run.stdout.startswith("replayed ")
