@@ -1,7 +1,7 @@
 """`sqm replay` (direct runner) on a 30-day history beside a ClickHouse-only SQL computation.
 
     python benchmarks/replay_direct.py [--contacts 23500] [--days 30] [--history FILE]
-        [--runs 1] [--against REV] [--faust] [--profile OUT]
+        [--runs 1] [--against REV] [--faust] [--profile OUT] [--stores DIR]
 
 In one run, each as a user runs it (a subprocess, wall time from its start to its exit, a fresh
 store each time):
@@ -171,14 +171,19 @@ def history(contacts: int, days: int) -> Path:
     return path
 
 
+STORES_IN: list[Path | None] = [None]  # --stores
+
+
 @cache
 def stores() -> Path:
-    """Where the runs' stores go, removed at exit, not after each run: ext4 allocates a new
-    file's inode past those freed in the last minutes of its block group one by one, so
-    deleting a run's ~1,200 files just before the next run made that run's inserts ~50%
-    dearer in CPU (its store in the same folder; measured 0.47 against 0.75 s for the
-    history's `events` inserts), a cost no user's first replay pays."""
-    where = Path(tempfile.mkdtemp(prefix="sqm-bench-stores-"))
+    """Where the runs' stores go (in `--stores`, or the system's temporary folder), removed
+    at exit, not after each run. ext4 allocates a new file's inode past those freed in the
+    last minutes of its block group one by one: deleting a run's ~1,200 files just before the
+    next run made that run's inserts ~50% dearer in CPU (0.47 against 0.75 s for the
+    history's `events` inserts), and so does a folder where other work has just deleted many
+    files (/tmp after a test suite: ~0.3 s of a replay's wall time). No user's first replay
+    pays that: on a shared machine, point `--stores` at a quiet folder."""
+    where = Path(tempfile.mkdtemp(prefix="sqm-bench-stores-", dir=STORES_IN[0]))
     atexit.register(shutil.rmtree, where, True)
     return where
 
@@ -217,7 +222,10 @@ def main() -> None:
     ap.add_argument("--against", metavar="REV", help="also replay with this git revision")
     ap.add_argument("--faust", action="store_true", help="also `--engine faust` (minutes)")
     ap.add_argument("--profile", help="cProfile output of the (first) history replay")
+    ap.add_argument("--stores", type=Path,
+                    help="the folder for the runs' stores (default: the temporary folder)")
     args = ap.parse_args()
+    STORES_IN[0] = args.stores
     adopt_orphans()
     path = args.history or history(args.contacts, args.days)
     with path.open("rb") as f:
