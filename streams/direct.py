@@ -18,7 +18,8 @@ engine-free stages run in order on the file's lines:
   long-lived state out of the collector's scans.
 The file is one ordered input (one source partition, offsets = line numbers): the event clock
 is the latest event time read, and closes at the end of the file. Each chunk's rows are
-written (in a thread) while the next chunk is processed, one write at a time, in order.
+written (in threads: `events` on a connection of its own beside the other tables, when the
+caller gives one) while the next chunk is processed, one chunk's write at a time, in order.
 Results equal the streaming path's (`tests/integration/test_engines.py`).
 """
 
@@ -84,11 +85,16 @@ class _Prepared:
 
 class DirectReplay:
     def __init__(self, settings: Settings, client: Client, alert_config: AlertConfig,
-                 stats: PipelineStats | None = None, resume: ReplayRun | None = None) -> None:
+                 stats: PipelineStats | None = None, resume: ReplayRun | None = None,
+                 events_client: Client | None = None) -> None:
         self.settings = settings
         self.stats = stats or PipelineStats()
-        self.writer = ClickHouseWriter(
-            client, retry=RetryPolicy(outage_s=settings.clickhouse_outage_s), stats=self.stats)
+        retry = RetryPolicy(outage_s=settings.clickhouse_outage_s)
+        self.writer = ClickHouseWriter(client, retry=retry, stats=self.stats)
+        # A second connection for the `events` inserts, beside the chunk's other rows (a
+        # connection runs one query at a time): optional.
+        self.events_writer = None if events_client is None else ClickHouseWriter(
+            events_client, retry=retry, stats=self.stats)
         config = settings.shard_config()
         archive = ClickHouseArchive(client, self.writer.retrying)
         n = settings.partitions
@@ -256,7 +262,8 @@ class DirectReplay:
             acknowledge()
             self.stats.batches += 1
             return
-        await settle(_RowsOutbox(self.writer, lambda: None, started), prepared.work)
+        await settle(_RowsOutbox(self.writer, lambda: None, started, self.events_writer),
+                     prepared.work)
         changes = await self.alerts.result(prepared.alerts)
         await settle(_RowsOutbox(self.writer, acknowledge), Prepared(self.alerts.rows(changes)))
         self._run = run = replace(run, lines_done=prepared.last_line)
@@ -272,15 +279,22 @@ class _RowsOutbox:
     fails is run again from the file); acknowledging a chunk advances the progress bar."""
 
     def __init__(self, writer: ClickHouseWriter, acknowledged: Callable[[], None],
-                 started: asyncio.Event | None = None) -> None:
+                 started: asyncio.Event | None = None,
+                 events_writer: ClickHouseWriter | None = None) -> None:
         self.writer = writer
         self.acknowledged = acknowledged
         self.started = started  # set as the insert's thread is given the rows
+        self.events_writer = events_writer  # the `events` rows through it, at the same time
 
     async def write_rows(self, rows: Rows) -> None:
         if self.started is not None:
-            self.started.set()  # waiters wake on a later turn: after the thread has the rows
-        await self.writer.write_async(rows)
+            self.started.set()  # waiters wake on a later turn: after the threads have the rows
+        if self.events_writer is None or "events" not in rows:
+            await self.writer.write_async(rows)
+            return
+        rest = {table: data for table, data in rows.items() if table != "events"}
+        await asyncio.gather(self.events_writer.write_async({"events": rows["events"]}),
+                             self.writer.write_async(rest))
 
     async def produce(self, records: Sequence[OutRecord]) -> None:
         assert not records, "the direct runner has no topics"
@@ -295,9 +309,11 @@ class _RowsOutbox:
 async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,
                         path: Path, *, show_progress: bool = True,
                         resume: ReplayRun | None = None,
-                        feed: ChunkFeed | None = None) -> ReplaySummary:
+                        feed: ChunkFeed | None = None,
+                        events_client: Client | None = None) -> ReplaySummary:
     """`sqm replay` on the direct runner: progress bar, then the same summary as the streaming
-    path's. `feed`: the file's chunks, started early by the caller (closed here)."""
+    path's. `feed`: the file's chunks, started early by the caller (closed here);
+    `events_client`: a second connection to the store, for the `events` inserts."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -308,7 +324,8 @@ async def replay_direct(settings: Settings, client: Client, alert_config: AlertC
 
     started = time.monotonic()
     feed = feed or ChunkFeed(settings, path)
-    runner = DirectReplay(settings, client, alert_config, resume=resume)
+    runner = DirectReplay(settings, client, alert_config, resume=resume,
+                          events_client=events_client)
     bar = Bar(TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(),
               TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress)
     with bar:

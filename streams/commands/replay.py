@@ -134,7 +134,7 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
                    resumed: list[ReplayRun]) -> int:
     import asyncio
 
-    from sqm.sinks.clickhouse import load_engine
+    from sqm.sinks.clickhouse import connect, load_engine
     from sqm.streams import helper_processes
     from sqm.streams.app_config import load_alert_config
     from sqm.streams.direct import replay_direct
@@ -153,15 +153,19 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
     except BaseException:
         feed.close()
         raise
+    events_client = None
     try:
         before(client, "")
+        events_client = connect(store_url(settings))  # the events' inserts beside the others
         summary.append(asyncio.run(replay_direct(
             settings, client, load_alert_config(settings), events, show_progress=progress,
-            resume=resumed[0] if resumed else None, feed=feed)))
+            resume=resumed[0] if resumed else None, feed=feed, events_client=events_client)))
     except KeyboardInterrupt:
         raise fail(f"interrupted: the store {settings.store_dir() or ''} holds part of the file; "
                    f"continue it with: {_resume_command(settings, events)}", 130) from None
     finally:
         feed.close()
+        if events_client is not None:
+            events_client.close()
         client.close()
     return 0
