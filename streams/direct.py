@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +41,7 @@ from sqm.sinks.archive import ClickHouseArchive
 from sqm.sinks.writer import ClickHouseWriter, RetryPolicy
 from sqm.streams.config import Settings
 from sqm.streams.core import rows
-from sqm.streams.core.alerting import AlertConfig
+from sqm.streams.core.alerting import AlertChange, AlertConfig
 from sqm.streams.core.ingest_batch import RoutedBatch
 from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.ports import ChangelogRecord, OutRecord, Rows
@@ -262,10 +262,15 @@ class DirectReplay:
             acknowledge()
             self.stats.batches += 1
             return
-        await settle(_RowsOutbox(self.writer, lambda: None, started, self.events_writer),
-                     prepared.work)
-        changes = await self.alerts.result(prepared.alerts)
-        await settle(_RowsOutbox(self.writer, acknowledge), Prepared(self.alerts.rows(changes)))
+        alerts = self.alerts
+        changes: list[AlertChange] = []
+
+        async def alert_rows() -> Rows:  # once the chunk's other rows (not events) are in
+            changes.extend(await alerts.result(prepared.alerts))
+            return alerts.rows(changes)
+
+        await settle(_RowsOutbox(self.writer, acknowledge, started, self.events_writer,
+                                 alert_rows), prepared.work)
         self._run = run = replace(run, lines_done=prepared.last_line)
         await asyncio.to_thread(save_run, self.writer, run)
         self.stats.alert_changes += len(changes)
@@ -280,21 +285,32 @@ class _RowsOutbox:
 
     def __init__(self, writer: ClickHouseWriter, acknowledged: Callable[[], None],
                  started: asyncio.Event | None = None,
-                 events_writer: ClickHouseWriter | None = None) -> None:
+                 events_writer: ClickHouseWriter | None = None,
+                 more: Callable[[], Awaitable[Rows]] | None = None) -> None:
         self.writer = writer
         self.acknowledged = acknowledged
         self.started = started  # set as the insert's thread is given the rows
         self.events_writer = events_writer  # the `events` rows through it, at the same time
+        self.more = more  # rows written after the others (not events), as part of the batch
 
     async def write_rows(self, rows: Rows) -> None:
         if self.started is not None:
             self.started.set()  # waiters wake on a later turn: after the threads have the rows
-        if self.events_writer is None or "events" not in rows:
-            await self.writer.write_async(rows)
+        split = self.events_writer is not None and "events" in rows
+        rest = {table: data for table, data in rows.items() if table != "events"} if split \
+            else rows
+
+        async def rest_then_more() -> None:
+            await self.writer.write_async(rest)
+            if self.more is not None and (more := await self.more()):
+                await self.writer.write_async(more)
+
+        if not split:
+            await rest_then_more()
             return
-        rest = {table: data for table, data in rows.items() if table != "events"}
+        assert self.events_writer is not None
         await asyncio.gather(self.events_writer.write_async({"events": rows["events"]}),
-                             self.writer.write_async(rest))
+                             rest_then_more())
 
     async def produce(self, records: Sequence[OutRecord]) -> None:
         assert not records, "the direct runner has no topics"
