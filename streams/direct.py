@@ -11,7 +11,7 @@ engine-free stages run in order on the file's lines:
   partition of `SQM_PARTITIONS`, then a `PartitionAlerts` per partition on the event clock),
   on in-memory state without a changelog (`MemoryPartitions`), with the same ClickHouse
   archive for evicted long-lived contacts, settled by `settle` through an outbox that only
-  writes rows (`_RowsOutbox`). For large files the alert stage runs in worker processes
+  writes rows (`streams/direct_outbox.py`). For large files the alert stage runs in worker processes
   (`streams/direct_workers.py`, `SQM_REPLAY_ALERT_PROCESSES`): a chunk's alerts are computed
   while the next chunk goes through the customer stage, and written after the chunk's other
   rows. The live worker's garbage-collector policy (`streams/gc_policy.py`) keeps the
@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +44,7 @@ from sqm.streams.core import rows
 from sqm.streams.core.alerting import AlertChange, AlertConfig
 from sqm.streams.core.ingest_batch import RoutedBatch
 from sqm.streams.core.partitions import MemoryPartitions
-from sqm.streams.core.ports import ChangelogRecord, OutRecord, Rows
+from sqm.streams.core.ports import Rows
 from sqm.streams.core.records import EventRecord
 from sqm.streams.core.shard import GENERATION_EPOCH_S, Message, ReadBack
 from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
@@ -52,6 +52,7 @@ from sqm.streams.core.stages.ingest import IngestBatch, IngestStage
 from sqm.streams.core.stages.settle import Prepared, settle
 from sqm.streams.core.state import Progress
 from sqm.streams.direct_feed import Chunk, ChunkFeed, helper_counts
+from sqm.streams.direct_outbox import RowsOutbox
 from sqm.streams.direct_workers import AlertPartitions, Pending
 from sqm.streams.gc_policy import GcPolicy
 from sqm.streams.replay_evicted import EvictedArchive
@@ -269,57 +270,14 @@ class DirectReplay:
             changes.extend(await alerts.result(prepared.alerts))
             return alerts.rows(changes)
 
-        await settle(_RowsOutbox(self.writer, acknowledge, started, self.events_writer,
-                                 alert_rows), prepared.work)
+        await settle(RowsOutbox(self.writer, acknowledge, started, self.events_writer,
+                                alert_rows), prepared.work)
         self._run = run = replace(run, lines_done=prepared.last_line)
         await asyncio.to_thread(save_run, self.writer, run)
         self.stats.alert_changes += len(changes)
         if changes:
             offer_annotations(changes)
         self.stats.batches += 1
-
-
-class _RowsOutbox:
-    """The direct runner's outbox: rows only (nothing to produce, no changelog: a replay that
-    fails is run again from the file); acknowledging a chunk advances the progress bar."""
-
-    def __init__(self, writer: ClickHouseWriter, acknowledged: Callable[[], None],
-                 started: asyncio.Event | None = None,
-                 events_writer: ClickHouseWriter | None = None,
-                 more: Callable[[], Awaitable[Rows]] | None = None) -> None:
-        self.writer = writer
-        self.acknowledged = acknowledged
-        self.started = started  # set as the insert's thread is given the rows
-        self.events_writer = events_writer  # the `events` rows through it, at the same time
-        self.more = more  # rows written after the others (not events), as part of the batch
-
-    async def write_rows(self, rows: Rows) -> None:
-        if self.started is not None:
-            self.started.set()  # waiters wake on a later turn: after the threads have the rows
-        split = self.events_writer is not None and "events" in rows
-        rest = {table: data for table, data in rows.items() if table != "events"} if split \
-            else rows
-
-        async def rest_then_more() -> None:
-            await self.writer.write_async(rest)
-            if self.more is not None and (more := await self.more()):
-                await self.writer.write_async(more)
-
-        if not split:
-            await rest_then_more()
-            return
-        assert self.events_writer is not None
-        await asyncio.gather(self.events_writer.write_async({"events": rows["events"]}),
-                             rest_then_more())
-
-    async def produce(self, records: Sequence[OutRecord]) -> None:
-        assert not records, "the direct runner has no topics"
-
-    async def write_changelog(self, records: Sequence[ChangelogRecord]) -> None:
-        assert not records, "the direct runner keeps no changelog"
-
-    async def acknowledge(self) -> None:
-        self.acknowledged()
 
 
 async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,
