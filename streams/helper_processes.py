@@ -7,7 +7,8 @@ held, so a plain fork is out. Spawned, each helper imported sqm and its dependen
 (~0.3 CPU-s each, three helpers in a large replay). The fork server is a fresh process without
 threads that imports them once (`_PRELOAD`, and the program's main module, which every helper
 re-runs); each helper is forked from it with the imports done. `start()` launches it early, so
-that its imports overlap the worker's own start-up.
+that its imports overlap the worker's own start-up; for `sqm replay` of a large file,
+`start_for_replay` launches it before the CLI's imports.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from multiprocessing.context import BaseContext
 # What the helpers run (their initializers and functions) and what these import.
 _PRELOAD = ["sqm.streams.direct_workers", "sqm.streams.core.ingest_batch"]
 ORPHAN_CHECK_S = 1.0  # where the worker's exit cannot be waited for (no pidfd)
+# `sqm replay` uses helpers for files over this size (streams/direct_feed.py, helper_counts).
+LARGE_FILE_BYTES = 10_000_000
+# In the environment of the fork server and so of every helper (see `start`).
+_HELPER_MARK = "SQM_HELPER_PROCESS"
 
 
 def context() -> BaseContext:
@@ -48,11 +53,6 @@ def start() -> None:
             del os.environ[_HELPER_MARK]
         else:
             os.environ[_HELPER_MARK] = previous
-
-
-# `sqm replay` uses helpers for files over this size (streams/direct_feed.py, helper_counts).
-LARGE_FILE_BYTES = 10_000_000
-_HELPER_MARK = "SQM_HELPER_PROCESS"
 
 
 def start_for_replay(argv: list[str]) -> None:
