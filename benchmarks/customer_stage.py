@@ -1,12 +1,13 @@
 """CPU of the customer stage alone (`CustomerStage.prepare`) over a history, per event.
 
     python benchmarks/customer_stage.py HISTORY [--against TREE ...] [--runs 3] [--freeze]
+                                        [--chunk 20000]
 
 The direct runner's hot stage without its neighbours (ingest child, alert workers, ClickHouse
 writes, start-up), whose CPU swamps a few % of it in `benchmarks/replay_direct.py`: the
 history's valid events are validated up front, routed to `SQM_PARTITIONS` shards as the
-direct runner does, and prepared in chunks of 20,000 lines on in-memory state without an
-archive; only `prepare` is timed (process CPU time). Each run is a fresh process; with
+direct runner does, and prepared in chunks of 20,000 lines (`--chunk 500`: batches the size
+of the live worker's) on in-memory state without an archive; only `prepare` is timed (process CPU time). Each run is a fresh process; with
 `--against TREE` (a checkout of another version, e.g. a `git worktree add --detach`), the trees
 run alternately so that both see the same machine. Prints each run and the best and median.
 `--freeze` sets the runner's GC thresholds and freezes what is alive after each batch, as
@@ -72,9 +73,9 @@ print(len(events), cpu)
 """
 
 
-def one_run(tree: Path, history: Path, freeze: bool) -> tuple[int, float]:
+def one_run(tree: Path, history: Path, freeze: bool, chunk: int) -> tuple[int, float]:
     out = subprocess.run(
-        [sys.executable, "-c", ONE_RUN, str(checkout.view(tree)), str(history), str(CHUNK),
+        [sys.executable, "-c", ONE_RUN, str(checkout.view(tree)), str(history), str(chunk),
          "freeze" if freeze else "stock"],
         capture_output=True, text=True, check=True).stdout.split()
     return int(out[0]), float(out[1])
@@ -86,12 +87,13 @@ def main() -> None:
     parser.add_argument("--against", type=Path, action="append", default=[])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--freeze", action="store_true")
+    parser.add_argument("--chunk", type=int, default=CHUNK, help="events per batch")
     args = parser.parse_args()
     trees = [ROOT, *args.against]
     per_event: dict[Path, list[float]] = {tree: [] for tree in trees}
     for _ in range(args.runs):
         for tree in trees:
-            n, cpu = one_run(tree, args.history, args.freeze)
+            n, cpu = one_run(tree, args.history, args.freeze, args.chunk)
             per_event[tree].append(cpu / n * 1e6)
             print(f"{tree}: {n:,} events, customer stage {cpu:.2f} s CPU, "
                   f"{cpu / n * 1e6:.1f} µs/event", flush=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqm.streams.core.ports import ChangelogRecord
 from sqm.streams.core.state import MemoryStore
+from sqm.streams.core.sweep_index import SweepIndex
 
 Send = Callable[[int, bytes, bytes | None], object]  # partition, key, value (None: delete)
 
@@ -41,11 +42,12 @@ class BytesPartition:
     durable = True
 
     def __init__(self, data: MutableMapping[bytes, Any], key_partition: MutableMapping[bytes, int],
-                 partition: int, send: Send) -> None:
+                 partition: int, send: Send, sweep_index: SweepIndex) -> None:
         self.data = data
         self.key_partition = key_partition
         self.partition = partition
         self.send = send
+        self.sweep_index = sweep_index
 
     def get(self, key: str) -> Any | None:
         return self.data.get(key.encode())
@@ -81,20 +83,36 @@ class KeyedBytesStore:
 
     def __init__(self, data: MutableMapping[bytes, Any],
                  key_partition: MutableMapping[bytes, int] | None = None,
-                 send: Send | None = None) -> None:
+                 send: Send | None = None, recoveries: Callable[[], int] | None = None) -> None:
         self.data = data
         self.key_partition: MutableMapping[bytes, int] = (
             {} if key_partition is None else key_partition)
         self._owed: list[ChangelogRecord] = []
         self._send: Send = send or self._owe
+        # The engine writes the mapping itself when it recovers it: `recoveries` counts those
+        # (a change drops the sweep indexes, filled again from the data by the next sweeps).
+        self._recoveries = recoveries
+        self._recovered = recoveries() if recoveries is not None else 0
+        self._indexes: dict[int, SweepIndex] = {}
 
     def _owe(self, p: int, key: bytes, value: bytes | None) -> None:
         self._owed.append((p, key, value))
 
     def partition(self, p: int) -> BytesPartition:
-        # Cheap, and holds nothing of its own: the mapping is the state, so nothing goes stale
-        # across rebalances.
-        return BytesPartition(self.data, self.key_partition, p, self._send)
+        # Cheap, and holds nothing of its own but the sweep index, reset by a recovery: the
+        # mapping is the state, so nothing goes stale across rebalances.
+        if self._recoveries is not None and self._recoveries() != self._recovered:
+            self._recovered = self._recoveries()
+            self.forget_indexes()
+        index = self._indexes.get(p)
+        if index is None:
+            index = self._indexes[p] = SweepIndex()
+        return BytesPartition(self.data, self.key_partition, p, self._send, index)
+
+    def forget_indexes(self) -> None:
+        """The mapping changed outside this store: index it again before the next sweeps."""
+        for index in self._indexes.values():
+            index.reset()
 
     def owed(self) -> list[ChangelogRecord]:
         owed, self._owed = self._owed, []

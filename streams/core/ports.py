@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
+from sqm.streams.core.sweep_index import SweepIndex
+
 Rows = Mapping[str, Any]  # ClickHouse table -> rows (a list of dicts) or columns (a dict)
 
 
@@ -39,6 +41,9 @@ class PartitionState(Protocol):
     # False: nothing is ever recovered from this state (a one-shot replay), so nothing is
     # encoded for a changelog (`put` gets b"" from the customer stage).
     durable: bool
+    # Which entries a customer shard's eviction sweep must read; kept by the shard, `reset` by
+    # whatever else changes the state (core/sweep_index.py).
+    sweep_index: SweepIndex
 
     def get(self, key: str) -> Any | None: ...
 

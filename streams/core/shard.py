@@ -37,7 +37,9 @@ from sqm.streams.core.state import (
     parse_window_key,
     shard_prefixes,
     window_key,
+    window_minute,
 )
+from sqm.streams.core.sweep_index import SweepIndex
 
 HOUR_MS = 3_600_000
 
@@ -173,6 +175,7 @@ class Shard:
                 st = st_
             else:
                 st = WindowState() if counts is None else WindowState(counts)
+            self.store.sweep_index.add_window(key, wkey[0])
         elif isinstance(raw, bytes):
             st = WindowState.decode(raw)
         else:
@@ -248,6 +251,7 @@ class Shard:
             st.contacts[key[1]] = facts
             st.repeat[key[1]] = archived.is_repeat
             self.store.keep(ckey, st)
+            self.store.sweep_index.note_customer(ckey, _oldest(st))
         return len(found)
 
     # -- processing ------------------------------------------------------------------------
@@ -422,21 +426,35 @@ class Shard:
         self._meta_dirty = True
         horizon = self._horizon()
         last_minute = horizon - MINUTE_MS  # the latest window start that ends by the horizon
-        cprefix, wprefix = shard_prefixes(self.id)
         # What this batch touched stays until a later sweep: what is evicted was then written
         # (rows, batches before) by the time an archive may read it back (core/archive.py).
         dirty_windows, dirty_customers = self._dirty_windows, self._dirty_customers
         deleted, evictions = self._deleted, self.evictions
-        # Every key of the shard, in the store's order (that of the changelog's deletions):
-        # the loop stays flat, with `window_minute` inline.
+        index = self.store.sweep_index
+        if not index.built:
+            self._build_index(index)
+        for key in index.take_windows(last_minute):
+            if key in dirty_windows:
+                index.add_window(key, window_minute(key))  # due again at the next sweep
+                continue
+            if evictions is not None:
+                self._evict_window(evictions, key)
+            deleted.append(key)  # not dirty: nothing else to drop
+        for key in index.customers_before(horizon):
+            if key not in dirty_customers:
+                self._sweep_customer(key, horizon)
+
+    def _build_index(self, index: SweepIndex) -> None:
+        """Index the shard's state by reading all of it, as sweeps once did every hour."""
+        cprefix, wprefix = shard_prefixes(self.id)
+        windows: list[tuple[str, int]] = []
+        customers: list[tuple[str, int | None]] = []
         for key in self.store.keys((cprefix, wprefix)):
             if key.startswith(wprefix):
-                if int(key.split(SEP, 3)[2]) <= last_minute and key not in dirty_windows:
-                    if evictions is not None:
-                        self._evict_window(evictions, key)
-                    deleted.append(key)  # not dirty: nothing else to drop
-            elif key not in dirty_customers:
-                self._sweep_customer(key, horizon)
+                windows.append((key, window_minute(key)))
+            else:
+                customers.append((key, _oldest(self._customer(key))))
+        index.build(windows, customers)
 
     def _evict_window(self, evictions: Evictions, key: str) -> None:
         wkey = parse_window_key(key)
@@ -467,6 +485,12 @@ class Shard:
     def commit(self) -> None:
         """Write the changelog: windows, then customers, then deletions, then the meta."""
         store = self.store
+        index = store.sweep_index
+        if index.built:  # else filled from the state at the next sweep
+            for key, st in self._dirty_customers.items():
+                index.note_customer(key, _oldest(st))
+            for key in self._deleted:
+                index.forget_customer(key)
         if store.durable:
             for key, w in self._dirty_windows.items():
                 store.put(key, w, w.encode())
@@ -489,3 +513,8 @@ class Shard:
     def pending(self) -> Iterable[str]:
         """Keys with uncommitted changes (for tests)."""
         return [*self._dirty_windows, *self._dirty_customers, *self._deleted]
+
+
+def _oldest(st: CustomerState) -> int | None:
+    """The earliest last event of the customer's contacts (None without contacts)."""
+    return min([f.last_ts for f in st.contacts.values()], default=None)

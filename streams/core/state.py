@@ -19,6 +19,7 @@ import orjson
 from sqm.streams.core.facts import ContactFacts
 from sqm.streams.core.ports import PartitionState
 from sqm.streams.core.rollup import N_COUNTERS, WindowKey, pad
+from sqm.streams.core.sweep_index import SweepIndex
 
 SEP = "\x1f"  # cannot appear in JSON-decoded ids by accident the way "|" or "/" can
 
@@ -205,6 +206,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.data: dict[str, Any] = {}
+        self.sweep_index = SweepIndex()
 
     def get(self, key: str) -> Any | None:
         return self.data.get(key)

@@ -31,6 +31,7 @@ from faust.types import TP
 from kafka.partitioner.default import murmur2  # kafka-python's, not aiokafka's
 from mode import Worker
 
+from sqm.streams.engine.faust.recovery import OrderedTableManager
 from sqm.streams.engine.faust.tables import table_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +63,8 @@ def test_the_installed_versions_are_the_pinned_ones() -> None:
 
 
 def test_a_tables_data_is_the_memory_store_with_its_key_partition_map() -> None:
-    app = faust.App("internals-test", broker="kafka://127.0.0.1:1", store="memory://")
+    app = faust.App("internals-test", broker="kafka://127.0.0.1:1", store="memory://",
+                    TableManager=OrderedTableManager)
     table = app.Table("t", partitions=4, key_type=bytes, value_type=bytes, default=None)
     store: Any = table.data
     assert isinstance(store, MemoryStore), "tables.table_state: Table.data is no memory Store"

@@ -37,7 +37,7 @@ its end offset, so it used to drop the rest of that batch, the last writes befor
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from aiokafka import TopicPartition
@@ -51,8 +51,13 @@ FETCH_SETTLE_S = 1.5
 
 
 class OrderedRecovery(Recovery):
+    # Recoveries ended: the tables' data was written by Faust, not through the stages' stores,
+    # whose indexes of it are then stale (`recoveries`, read by `tables.table_state`).
+    ended = 0
+
     async def _start_streams(self, assignment: set[TP]) -> None:
         """Stop delivery, clear buffers, rewind the stream partitions, then resume them."""
+        self.ended += 1  # every table restored, the keys of other partitions dropped
         app, consumer = self.app, self.app.consumer
         streams = {tp for tp in assignment if not self._is_changelog_tp(tp)}
         consumer.stop_flow()
@@ -123,6 +128,14 @@ class OrderedRecovery(Recovery):
             self.tables.on_standbys_ready()
         app.on_rebalance_end()
         self.log.info("Worker ready")
+
+
+def recoveries(app: Any) -> Callable[[], int]:
+    """How many recoveries of `app`'s tables have ended, as a function."""
+    recovery = app.tables.recovery
+    if not isinstance(recovery, OrderedRecovery):
+        raise TypeError("the app's TableManager must be OrderedTableManager or TansuTableManager")
+    return lambda: recovery.ended
 
 
 class OrderedTableManager(TableManager):

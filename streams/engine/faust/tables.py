@@ -13,6 +13,7 @@ from sqm.sinks.writer import ClickHouseWriter
 from sqm.streams.core.partitions import KeyedBytesStore
 from sqm.streams.core.ports import ChangelogRecord, OutRecord, Rows
 from sqm.streams.engine.faust.record_batches import RecordBatches
+from sqm.streams.engine.faust.recovery import recoveries
 
 Ack = Callable[[], Awaitable[None]]
 
@@ -31,9 +32,12 @@ def table_state(table: TableT) -> KeyedBytesStore:
       changelog and reads to drop the keys of partitions assigned elsewhere
       (`on_recovery_completed`); written here so keys this worker wrote are dropped too.
       Faust has no public way to place a key in a partition without sending through it.
+
+    Faust writes that data itself when it recovers the table: the store is told of each
+    recovery's end (`recoveries`), so that it indexes the data again.
     """
     store: Any = cast(Any, table).data
-    return KeyedBytesStore(store.data, store._key_partition)
+    return KeyedBytesStore(store.data, store._key_partition, recoveries=recoveries(table.app))
 
 
 class FaustOutbox:
