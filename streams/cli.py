@@ -46,8 +46,10 @@ def _exit(code: str | int | None) -> NoReturn:
     replay, for nothing: its client is closed and every insert was on disk when it returned
     (an engine stopped here is one stopped by a crash, which ClickHouse is built to survive).
     The exit handlers still run (logging's, the helper processes'), and the output is flushed.
+    Under a profiler (`python -m cProfile`), which writes its output after `main` returns, it
+    exits as usual.
     """
-    if "chdb" not in sys.modules:
+    if "chdb" not in sys.modules or sys.getprofile() is not None:
         sys.exit(code)
     if code is None:
         status = 0
