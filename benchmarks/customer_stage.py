@@ -7,9 +7,10 @@ The direct runner's hot stage without its neighbours (ingest child, alert worker
 writes, start-up), whose CPU swamps a few % of it in `benchmarks/replay_direct.py`: the
 history's valid events are validated up front, routed to `SQM_PARTITIONS` shards as the
 direct runner does, and prepared in chunks of 20,000 lines (`--chunk 500`: batches the size
-of the live worker's) on in-memory state without an archive; only `prepare` is timed (process CPU time). Each run is a fresh process; with
-`--against TREE` (a checkout of another version, e.g. a `git worktree add --detach`), the trees
-run alternately so that both see the same machine. Prints each run and the best and median.
+of the live worker's) on in-memory state without an archive; only `prepare` is timed (process
+CPU time). Each run is a fresh process; with `--against TREE` (a checkout of another version,
+e.g. a `git worktree add --detach`), the trees run alternately so that both see the same
+machine. Prints each run and the best and median.
 `--freeze` sets the runner's GC thresholds and freezes what is alive after each batch, as
 `sqm replay` does (streams/gc_policy.py); without it the stock collector's full collections
 over the growing state weigh on every run (~40 % of the figure).

@@ -424,7 +424,10 @@ class Shard:
             return
         self.meta.swept_hour = hour
         self._meta_dirty = True
-        horizon = self._horizon()
+        self._sweep(self._horizon())
+
+    def _sweep(self, horizon: int) -> None:
+        """Evict the windows that ended by `horizon` and the contacts last seen before it."""
         last_minute = horizon - MINUTE_MS  # the latest window start that ends by the horizon
         # What this batch touched stays until a later sweep: what is evicted was then written
         # (rows, batches before) by the time an archive may read it back (core/archive.py).

@@ -26,13 +26,7 @@ from tests.histories import DAY, HOUR, arrival, history
 class FullScanShard(Shard):
     """The reference: every key of the shard read at every sweep."""
 
-    def _sweep_if_due(self) -> None:
-        hour = self.meta.low_watermark // HOUR_MS
-        if hour <= self.meta.swept_hour:
-            return
-        self.meta.swept_hour = hour
-        self._meta_dirty = True
-        horizon = self._horizon()
+    def _sweep(self, horizon: int) -> None:
         last_minute = horizon - MINUTE_MS
         cprefix, wprefix = shard_prefixes(self.id)
         for key in self.store.keys((cprefix, wprefix)):
