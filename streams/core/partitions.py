@@ -92,7 +92,7 @@ class KeyedBytesStore:
         # The engine writes the mapping itself when it recovers it: `recoveries` counts those
         # (a change drops the sweep indexes, filled again from the data by the next sweeps).
         self._recoveries = recoveries
-        self._recovered = recoveries() if recoveries is not None else 0
+        self._recovered: int | None = None
         self._indexes: dict[int, SweepIndex] = {}
 
     def _owe(self, p: int, key: bytes, value: bytes | None) -> None:
@@ -101,9 +101,11 @@ class KeyedBytesStore:
     def partition(self, p: int) -> BytesPartition:
         # Cheap, and holds nothing of its own but the sweep index, reset by a recovery: the
         # mapping is the state, so nothing goes stale across rebalances.
-        if self._recoveries is not None and self._recoveries() != self._recovered:
-            self._recovered = self._recoveries()
-            self.forget_indexes()
+        if self._recoveries is not None:
+            ended = self._recoveries()
+            if ended != self._recovered:
+                self._recovered = ended
+                self.forget_indexes()
         index = self._indexes.get(p)
         if index is None:
             index = self._indexes[p] = SweepIndex()

@@ -15,7 +15,7 @@ import inspect
 import tomllib
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
 import pytest
@@ -81,6 +81,19 @@ def test_a_tables_data_is_the_memory_store_with_its_key_partition_map() -> None:
     assert store.data == {b"kept": "live"}, (
         "tables.table_state: faust's memory Store no longer drops the keys of revoked "
         "partitions by `_key_partition`; a worker would keep serving stale state")
+
+
+def test_a_tables_state_is_indexed_again_after_each_recovery() -> None:
+    """Faust writes a recovered table's data itself: the customer shards' sweep indexes of it
+    (core/sweep_index.py) must be dropped when a recovery ends (`OrderedRecovery.ended`)."""
+    app = faust.App("internals-test-index", broker="kafka://127.0.0.1:1", store="memory://",
+                    TableManager=OrderedTableManager)
+    table = app.Table("t", partitions=4, key_type=bytes, value_type=bytes, default=None)
+    state = table_state(table)
+    state.partition(0).sweep_index.build([("w", 0)], [])
+    assert state.partition(0).sweep_index.built
+    cast(Any, app.tables.recovery).ended += 1
+    assert not state.partition(0).sweep_index.built
 
 
 # -- streams/engine/faust/record_batches.py: whole batches through aiokafka -------------------

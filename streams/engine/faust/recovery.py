@@ -131,11 +131,17 @@ class OrderedRecovery(Recovery):
 
 
 def recoveries(app: Any) -> Callable[[], int]:
-    """How many recoveries of `app`'s tables have ended, as a function."""
-    recovery = app.tables.recovery
-    if not isinstance(recovery, OrderedRecovery):
-        raise TypeError("the app's TableManager must be OrderedTableManager or TansuTableManager")
-    return lambda: recovery.ended
+    """How many recoveries of `app`'s tables have ended, as a function. Read when called:
+    the table manager makes its recovery service on first use, and its loop with it."""
+
+    def ended() -> int:
+        recovery = app.tables.recovery
+        if not isinstance(recovery, OrderedRecovery):
+            raise TypeError("the app's TableManager must be OrderedTableManager or "
+                            "TansuTableManager")
+        return recovery.ended
+
+    return ended
 
 
 class OrderedTableManager(TableManager):
