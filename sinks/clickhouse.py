@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,7 +60,24 @@ def load_engine(url: str) -> None:
     start work with relative paths, or start processes (which take the working directory),
     should start after it."""
     if urlsplit(url).scheme == "chdb":
-        import chdb  # noqa: F401
+        _import_chdb()
+
+
+def _import_chdb() -> None:
+    """Import chDB and its connection module without pyarrow, which that module imports for
+    chDB's own Arrow APIs only (clickhouse-connect reads Native format): pyarrow and numpy
+    cost ~0.1 s of CPU, a seventh of a small replay, in every process that opens a store.
+    Anything else that imports pyarrow later gets it as usual."""
+    if "chdb.state" in sys.modules:
+        return
+    hide = "pyarrow" not in sys.modules
+    if hide:
+        sys.modules["pyarrow"] = None  # type: ignore[assignment]  # its import now fails
+    try:
+        import chdb.state  # noqa: F401
+    finally:
+        if hide and sys.modules.get("pyarrow", "") is None:
+            del sys.modules["pyarrow"]
 
 
 def _connect_chdb(netloc: str, path: str) -> Client:
@@ -75,6 +93,7 @@ def _connect_chdb(netloc: str, path: str) -> Client:
         os.environ["TZ"] = "UTC"
         time.tzset()
     dsn = "chdb://memory" if location == "memory" else f"chdb://{location}"
+    _import_chdb()
     try:
         return clickhouse_connect.get_client(dsn=dsn, tz_mode="aware")
     except ClickHouseDriverError as ex:

@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 import orjson
 from clickhouse_connect.datatypes.base import ClickHouseType
 from clickhouse_connect.datatypes.temporal import DateTime, DateTime64
-from clickhouse_connect.driver import Client, options
+from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
 
-from sqm.sinks import pandas_on_demand
+from sqm.sinks import on_demand
 from sqm.sinks.retry import RETRYABLE_CODES, Health, RetryCounters, RetryPolicy, transient_reason
 
 __all__ = [
@@ -104,10 +104,8 @@ class ClickHouseWriter:
         self.on_insert: Callable[[str, float], None] | None = None
         # clickhouse-connect imports pandas and numpy on the first insert, if installed (to
         # check whether the data is a DataFrame or an array): ~0.4 s of the event loop's time
-        # mid-stream. pandas is left out until used (sinks/pandas_on_demand.py); numpy (chDB
-        # imports it already) is resolved here, at start-up.
-        pandas_on_demand.defer()
-        options.np  # noqa: B018 (the attribute access is the import)
+        # mid-stream. Both are left out until used (sinks/on_demand.py).
+        on_demand.defer()
 
     @property
     def client(self) -> Client:
