@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,10 +98,14 @@ class ChunkFeed:
 
     def _start_in_child(self) -> None:
         try:
-            self._lines = sum(1 for _ in read_lines(self.path))
-            self._chunks = chunks(self.path, self._lines)
             self._router.start()
+            # The first two chunks to the child before counting the lines (~0.1 s, which only
+            # the sizes of the last chunks need), then one more than later: the caller's
+            # start-up runs meanwhile, and the third chunk is the first the stages wait for.
+            self._chunks = chunks(self.path, lambda: self._lines)
             self._top_up(AHEAD)
+            self._lines = sum(1 for _ in read_lines(self.path))
+            self._top_up(AHEAD + 1)
         except BaseException as exc:  # raised in the caller's thread, by _join_early
             self._early_error = exc
 
@@ -149,14 +153,15 @@ class ChunkFeed:
             self._router.close()
 
 
-def chunks(path: Path, lines: int | None = None) -> Iterator[Chunk]:
+def chunks(path: Path, lines: int | Callable[[], int | None] | None = None) -> Iterator[Chunk]:
     """The file's non-empty lines in chunks, with their line numbers (too long ones apart).
-    With `lines` (how many there are), the last chunks shrink: see FIRST_CHUNK_LINES."""
+    With `lines` (how many there are, or a function that tells once known), the last chunks
+    shrink: see FIRST_CHUNK_LINES."""
     values: list[bytes] = []
     numbers: list[int] = []
     oversize: list[tuple[int, bytes]] = []
     first = min(FIRST_CHUNK_LINES, CHUNK_LINES)
-    size, left = first, lines
+    size, taken = first, 0
     for number, line in numbered_lines(path):
         if len(line) > MAX_LINE_BYTES:
             oversize.append((number, line))
@@ -166,9 +171,10 @@ def chunks(path: Path, lines: int | None = None) -> Iterator[Chunk]:
         if len(values) >= size:
             yield Chunk(numbers, values, oversize)
             size = min(size * 2, CHUNK_LINES)
-            if left is not None:
-                left -= len(values) + len(oversize)
-                size = min(size, max(first, left // 2))
+            taken += len(values) + len(oversize)
+            total = lines() if callable(lines) else lines
+            if total is not None:
+                size = min(size, max(first, (total - taken) // 2))
             values, numbers, oversize = [], [], []
     if values or oversize:
         yield Chunk(numbers, values, oversize)

@@ -35,6 +35,12 @@ def test_the_last_chunks_shrink_when_the_count_is_known(tmp_path: Path) -> None:
     # 10 → 5, and 5 (the floor).
     assert sizes == [5, 10, 20, 20, 20, 20, 20, 10, 5, 5]
     assert [len(c.values) for c in direct_feed.chunks(path)] == [5, 10, 20, 20, 20, 20, 20, 20]
+    # The count told once known (the feed counts while the first chunks are validated).
+    counted: list[int | None] = [None]
+    lazy = direct_feed.chunks(path, lambda: counted[0])
+    first_two = [len(next(lazy).values), len(next(lazy).values)]
+    counted[0] = total
+    assert first_two + [len(c.values) for c in lazy] == sizes
 
 
 @pytest.mark.usefixtures("small_chunks")
