@@ -5,7 +5,7 @@ stages apply chunk K, the child validates K+1 and K+2; no more, so that at most 
 in memory (docs/replay.md). Started with `start`, the first chunk is validated in this process,
 while the child, just started, takes the second: the stages wait for the first chunk only.
 `start_early` does better when the caller has other work first (opening the store, on one
-core): a thread counts the lines and starts the child on the first chunks meanwhile.
+core): a thread starts the child on the first chunks and counts the lines meanwhile.
 """
 
 from __future__ import annotations
