@@ -12,7 +12,7 @@ import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqm.streams.core.archive import Archive, ArchivedContact, ContactKey, Evictions
+from sqm.streams.core.archive import Archive, ContactKey, Evictions
 from sqm.streams.core.derive import ContactView, derive
 from sqm.streams.core.facts import (
     CREATED_ORDER_ID,
@@ -21,82 +21,37 @@ from sqm.streams.core.facts import (
     EMPTY,
     ContactFacts,
 )
-from sqm.streams.core.policy_file import Policy
-from sqm.streams.core.policy_spec import RepeatIdentity
 from sqm.streams.core.records import CREATED, EventRecord
-from sqm.streams.core.repeat import DEFAULT_REPEAT_WINDOW_MS, repeat_flags
-from sqm.streams.core.rollup import MINUTE_MS, WindowKey, add_into, delta, pad
+from sqm.streams.core.repeat import repeat_flags
+from sqm.streams.core.rollup import WindowKey, add_into, delta, pad
+from sqm.streams.core.shard_eviction import ShardEviction, oldest
+from sqm.streams.core.shard_types import (
+    GENERATION_EPOCH_S,
+    HOUR_MS,
+    OFFSET_BITS,
+    OFFSET_MASK,
+    Late,
+    Message,
+    ReadBack,
+    ShardConfig,
+    ShardResult,
+)
 from sqm.streams.core.state import (
     SEP,
     CustomerState,
-    Progress,
     ShardMeta,
     ShardStore,
     WindowState,
     meta_key,
-    parse_window_key,
     shard_prefixes,
     window_key,
-    window_minute,
 )
-from sqm.streams.core.sweep_index import SweepIndex
 
-HOUR_MS = 3_600_000
-
-# (offset, events), (offset, events, input partition the events were read from) or that and
-# the ingest stage's progress report, applied after the message's events.
-Message = (tuple[int, Sequence[EventRecord]] | tuple[int, Sequence[EventRecord], int]
-           | tuple[int, Sequence[EventRecord], int, Progress | None])
-# `Shard.wanted_contacts` and the archive's answer for them.
-ReadBack = tuple[dict[ContactKey, str], dict[ContactKey, ArchivedContact]]
-# Row versions (UInt64): the state generation in the high 29 bits, the input offset in the low
-# 35. Generations count seconds from 2024-01-01, which fits 29 bits until 2041.
-OFFSET_BITS = 35
-GENERATION_EPOCH_S = 1_704_067_200
-OFFSET_MASK = (1 << OFFSET_BITS) - 1
-
-
-@dataclass(frozen=True, slots=True)
-class ShardConfig:
-    policy: Policy = field(default_factory=Policy.default)
-    lateness_ms: int = HOUR_MS
-    repeat_window_ms: int = DEFAULT_REPEAT_WINDOW_MS
-    repeat_identity: RepeatIdentity = "customer"  # or order_id / topic: "the same issue"
-    # How long after its last event a contact (and a window) stays in state. It must cover the
-    # repeat window: an older contact can no longer make a new one a repeat.
-    state_ttl_ms: int = 8 * 24 * HOUR_MS
-    # The event clock waits for the ingest stage's progress reports (the worker; see
-    # ShardMeta.await_progress).
-    await_progress: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Late:
-    offset: int
-    index: int
-    event: EventRecord
-    reason: str
-
-
-@dataclass(slots=True)
-class ShardResult:
-    accepted: list[EventRecord] = field(default_factory=list)
-    duplicates: int = 0
-    late: list[Late] = field(default_factory=list)
-    contacts: list[tuple[ContactView, int]] = field(default_factory=list)  # (view, version)
-    # (tenant, contact) -> its view before this batch (None: new) for every contact the batch
-    # changed; contacts only re-written (duplicates) are absent.
-    before: dict[tuple[str, str], ContactView | None] = field(default_factory=dict)
-    windows: list[tuple[WindowKey, list[int], int]] = field(default_factory=list)
-    # Deltas aimed at windows evicted from state that no archive could restore:
-    # (window key, delta, input offset). Written to sqm.dropped_corrections.
-    dropped: list[tuple[WindowKey, list[int], int]] = field(default_factory=list)
-    restored_contacts: int = 0  # evicted contacts read back from the archive
-    restored_windows: int = 0
-
-    @property
-    def dropped_corrections(self) -> int:
-        return len(self.dropped)
+# The shard's data types live in shard_types.py; importing them from here keeps working.
+__all__ = [
+    "GENERATION_EPOCH_S", "HOUR_MS", "OFFSET_BITS", "OFFSET_MASK", "Late", "Message", "ReadBack",
+    "Shard", "ShardConfig", "ShardResult",
+]
 
 
 @dataclass(slots=True)
@@ -112,7 +67,9 @@ class _BatchState:
     touched_windows: dict[str, tuple[WindowKey, WindowState]] = field(default_factory=dict)
 
 
-class Shard:
+class Shard(ShardEviction):
+    """One shard's state and its batches (the eviction sweep: shard_eviction.py)."""
+
     def __init__(self, shard_id: int, store: ShardStore, config: ShardConfig,
                  archive: Archive | None = None, evictions: Evictions | None = None) -> None:
         self.id = shard_id
@@ -251,7 +208,7 @@ class Shard:
             st.contacts[key[1]] = facts
             st.repeat[key[1]] = archived.is_repeat
             self.store.keep(ckey, st)
-            self.store.sweep_index.note_customer(ckey, _oldest(st))
+            self.store.sweep_index.note_customer(ckey, oldest(st))
         return len(found)
 
     # -- processing ------------------------------------------------------------------------
@@ -417,73 +374,6 @@ class Shard:
             f"{self.config.lateness_ms / 1000:.0f} s"
         )
 
-    # -- eviction by event time -------------------------------------------------------------
-    def _sweep_if_due(self) -> None:
-        hour = self.meta.low_watermark // HOUR_MS
-        if hour <= self.meta.swept_hour:
-            return
-        self.meta.swept_hour = hour
-        self._meta_dirty = True
-        self._sweep(self._horizon())
-
-    def _sweep(self, horizon: int) -> None:
-        """Evict the windows that ended by `horizon` and the contacts last seen before it."""
-        last_minute = horizon - MINUTE_MS  # the latest window start that ends by the horizon
-        # What this batch touched stays until a later sweep: what is evicted was then written
-        # (rows, batches before) by the time an archive may read it back (core/archive.py).
-        dirty_windows, dirty_customers = self._dirty_windows, self._dirty_customers
-        deleted, evictions = self._deleted, self.evictions
-        index = self.store.sweep_index
-        if not index.built:
-            self._build_index(index)
-        for key in index.take_windows(last_minute):
-            if key in dirty_windows:
-                index.add_window(key, window_minute(key))  # due again at the next sweep
-                continue
-            if evictions is not None:
-                self._evict_window(evictions, key)
-            deleted.append(key)  # not dirty: nothing else to drop
-        for key in index.customers_before(horizon):
-            if key not in dirty_customers:
-                self._sweep_customer(key, horizon)
-
-    def _build_index(self, index: SweepIndex) -> None:
-        """Index the shard's state by reading all of it, as sweeps once did every hour."""
-        cprefix, wprefix = shard_prefixes(self.id)
-        windows: list[tuple[str, int]] = []
-        customers: list[tuple[str, int | None]] = []
-        for key in self.store.keys((cprefix, wprefix)):
-            if key.startswith(wprefix):
-                windows.append((key, window_minute(key)))
-            else:
-                customers.append((key, _oldest(self._customer(key))))
-        index.build(windows, customers)
-
-    def _evict_window(self, evictions: Evictions, key: str) -> None:
-        wkey = parse_window_key(key)
-        w = self._window(key, wkey)
-        if w is not None:
-            evictions.evicted_window(self.id, wkey, list(w.counts), w.stamp)
-
-    def _sweep_customer(self, key: str, horizon: int) -> None:
-        """Evict the customer's contacts whose last event is older than the horizon (the
-        customer with the last of them)."""
-        st = self._customer(key)
-        old = [cid for cid, f in st.contacts.items() if f.last_ts < horizon]
-        if not old:
-            return
-        for cid in old:
-            if self.evictions is not None:
-                f = st.contacts[cid]
-                self.evictions.evicted_contact((f.tenant_id, cid), f.event_ids,
-                                               st.repeat.get(cid, False))
-            del st.contacts[cid]
-            st.repeat.pop(cid, None)
-        if st.contacts:
-            self._dirty_customers[key] = st
-        else:
-            self._deleted.append(key)  # not dirty: nothing else to drop
-
     # -- changelog --------------------------------------------------------------------------
     def commit(self) -> None:
         """Write the changelog: windows, then customers, then deletions, then the meta."""
@@ -491,7 +381,7 @@ class Shard:
         index = store.sweep_index
         if index.built:  # else filled from the state at the next sweep
             for key, st in self._dirty_customers.items():
-                index.note_customer(key, _oldest(st))
+                index.note_customer(key, oldest(st))
             for key in self._deleted:
                 index.forget_customer(key)
         if store.durable:
@@ -517,7 +407,3 @@ class Shard:
         """Keys with uncommitted changes (for tests)."""
         return [*self._dirty_windows, *self._dirty_customers, *self._deleted]
 
-
-def _oldest(st: CustomerState) -> int | None:
-    """The earliest last event of the customer's contacts (None without contacts)."""
-    return min([f.last_ts for f in st.contacts.values()], default=None)
