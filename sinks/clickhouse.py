@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import logging
 import os
 import re
@@ -68,15 +69,26 @@ def _import_chdb() -> None:
     chDB's own Arrow APIs only (clickhouse-connect reads Native format): pyarrow and numpy
     cost ~0.1 s of CPU, a seventh of a small replay, in every process that opens a store.
     Anything else that imports pyarrow later gets it as usual."""
-    if "chdb.state" in sys.modules:
+    import_without_pyarrow("chdb.state")
+
+
+def import_without_pyarrow(module: str) -> None:
+    """Import `module` with pyarrow's import failing (unless pyarrow is imported already),
+    for a module that treats pyarrow as optional; one that needs it (another chDB version)
+    is imported again with it."""
+    if module in sys.modules:
         return
-    hide = "pyarrow" not in sys.modules
-    if hide:
-        sys.modules["pyarrow"] = None  # type: ignore[assignment]  # its import now fails
+    if "pyarrow" in sys.modules:
+        importlib.import_module(module)
+        return
+    sys.modules["pyarrow"] = None  # type: ignore[assignment]  # its import now fails
     try:
-        import chdb.state  # noqa: F401
+        importlib.import_module(module)
+    except ImportError:
+        del sys.modules["pyarrow"]
+        importlib.import_module(module)
     finally:
-        if hide and sys.modules.get("pyarrow", "") is None:
+        if sys.modules.get("pyarrow", "") is None:
             del sys.modules["pyarrow"]
 
 
