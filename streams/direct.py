@@ -28,9 +28,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,14 @@ from sqm.streams.core.alerting import AlertChange, AlertConfig
 from sqm.streams.core.ingest_batch import RoutedBatch
 from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.ports import Rows
-from sqm.streams.core.records import EventRecord
+from sqm.streams.core.records import (
+    CREATED,
+    WIRE_CONTACT,
+    WIRE_CUSTOMER,
+    WIRE_TENANT,
+    WIRE_TYPE,
+    EventRecord,
+)
 from sqm.streams.core.shard import GENERATION_EPOCH_S, Message, ReadBack
 from sqm.streams.core.stages.customers import CustomerBatch, CustomerStage, Origin
 from sqm.streams.core.stages.ingest import IngestBatch, IngestStage
@@ -77,6 +86,14 @@ class _Batch:
 
 
 @dataclass
+class _Writing:
+    """A chunk's write under way; `stored` is set once its rows are in (before its alerts)."""
+
+    task: asyncio.Future[None]
+    stored: asyncio.Event
+
+
+@dataclass
 class _Prepared:
     work: Prepared
     alerts: Pending = field(default_factory=list)  # the chunk's alert changes, maybe running
@@ -87,7 +104,7 @@ class _Prepared:
 class DirectReplay:
     def __init__(self, settings: Settings, client: Client, alert_config: AlertConfig,
                  stats: PipelineStats | None = None, resume: ReplayRun | None = None,
-                 events_client: Client | None = None) -> None:
+                 events_client: Client | None = None, read_client: Client | None = None) -> None:
         self.settings = settings
         self.stats = stats or PipelineStats()
         retry = RetryPolicy(outage_s=settings.clickhouse_outage_s)
@@ -97,7 +114,8 @@ class DirectReplay:
         self.events_writer = None if events_client is None else ClickHouseWriter(
             events_client, retry=retry, stats=self.stats)
         config = settings.shard_config()
-        archive = ClickHouseArchive(client, self.writer.retrying)
+        # Read-backs on a connection of their own (optional): they run beside the inserts.
+        archive = ClickHouseArchive(read_client or client, self.writer.retrying)
         n = settings.partitions
         # The stages the worker runs, on in-memory state without a changelog.
         self.ingest = IngestStage(n)  # no topics: its output is handed over in process
@@ -115,6 +133,7 @@ class DirectReplay:
             self.now = resume.started_at
         self.generation = int(time.time()) - GENERATION_EPOCH_S
         self.resume = resume
+        self._done_before = resume.lines_done if resume else 0  # lines written before
         self._run: ReplayRun | None = None
         # Re-reading the done part, evicted state comes back from what this run evicted, not
         # from the store, which already holds later rows (streams/replay_evicted.py).
@@ -149,26 +168,32 @@ class DirectReplay:
         if processes:
             log.info("alert partitions in %d worker processes", processes)
         gc_policy.install()  # the state is long-lived: keep it out of the collector's scans
+        writes: deque[_Writing] = deque()  # under way, oldest first
         try:
-            # Chunk K's read-back from the store runs once write K-2 is done and before write
-            # K-1 starts: chDB runs one query at a time, and a read queued behind an insert
-            # kept this loop waiting. It needs no more: what the shards evict in chunk K-1 was
-            # last written with chunk K-2 at the latest (core/archive.py).
-            writing: asyncio.Future[None] | None = None
             unwritten: _Prepared | None = None
             while (taken := await feed.take()) is not None:
-                batch = self._batch(path, *taken)
-                if writing is not None:
-                    await writing
-                read_back = self.customers.read_back(batch.customers)
+                chunk, routed, last = taken
+                # Chunk K reads back what the shards evicted up to chunk K-1, which chunk K-2
+                # wrote at the latest (core/archive.py): once that chunk's rows are in (not its
+                # alerts, nor the run's record), the query runs in a thread, on a connection of
+                # its own, while this one builds the chunk's records.
+                wanted = self.customers.wanted(_contacts_seen(routed))
+                if writes:
+                    await writes[-1].stored.wait()
+                reading = asyncio.get_running_loop().run_in_executor(  # submitted now
+                    None, self.customers.fetch, wanted)
+                batch = self._batch(path, chunk, routed, last)
+                read_back = await reading
                 if unwritten is not None:
-                    writing = await self._start_write(unwritten, progressed)
+                    writes.append(await self._start_write(unwritten, progressed, writes))
+                while len(writes) > 2:  # at most two chunks' writes under way
+                    await writes.popleft().task
                 unwritten = self._apply(batch, read_back)
                 gc_policy.tick()
-            if writing is not None:
-                await writing
             if unwritten is not None:
-                await self._write(unwritten, progressed)
+                writes.append(await self._start_write(unwritten, progressed, writes))
+            while writes:
+                await writes.popleft().task
         finally:
             self._end_re_read()
             self.alerts.close()
@@ -235,44 +260,54 @@ class DirectReplay:
         self._offsets[target] = offset + 1
         return offset
 
-    async def _start_write(self, prepared: _Prepared,
-                           progressed: Progressed | None) -> asyncio.Future[None]:
-        """Start writing `prepared`, and return once its rows' insert runs (in its thread):
-        the caller's work that follows then overlaps it. `settle` starts the insert a few
-        turns of the event loop later, so a bare yield returned before it, and the insert
-        waited for all of that work (the two took turns instead of overlapping)."""
-        started = asyncio.Event()
-        writing = asyncio.ensure_future(self._write(prepared, progressed, started))
+    async def _start_write(self, prepared: _Prepared, progressed: Progressed | None,
+                           writes: deque[_Writing]) -> _Writing:
+        """Start writing `prepared` after `writes` (the earlier chunks' under way), and return
+        once its rows' insert runs (in its thread): the caller's work that follows then
+        overlaps it. `settle` starts the insert a few turns of the event loop later, so a bare
+        yield returned before it, and the insert waited for all of that work (the two took
+        turns instead of overlapping)."""
+        started, stored = asyncio.Event(), asyncio.Event()
+        before = writes[-1].task if writes else None
+        task = asyncio.ensure_future(self._write(prepared, progressed, before, started, stored))
         waiting = asyncio.ensure_future(started.wait())
-        await asyncio.wait((writing, waiting), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((task, waiting), return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
-        return writing
+        return _Writing(task, stored)
 
     async def _write(self, prepared: _Prepared, progressed: Progressed | None,
-                     started: asyncio.Event | None = None) -> None:
+                     before: asyncio.Future[None] | None, started: asyncio.Event,
+                     stored: asyncio.Event) -> None:
+        """The chunk's rows, then its alerts and the run's record once the earlier chunk's
+        write is done: alert rows of one alert may share a version (the last inserted wins),
+        and the record says that every line up to the chunk's last is written."""
         def acknowledge() -> None:
             if progressed is not None:
                 progressed(prepared.settled)
 
-        run = self._run
-        assert run is not None and self.alerts is not None
-        if prepared.last_line <= run.lines_done:  # written before the run was interrupted
-            if started is not None:
-                started.set()
-            await self.alerts.result(prepared.alerts)  # the alert state moves on all the same
+        assert self.alerts is not None
+        alerts = self.alerts
+        if prepared.last_line <= self._done_before:  # written before the run was interrupted
+            started.set()
+            stored.set()
+            await alerts.result(prepared.alerts)  # the alert state moves on all the same
+            if before is not None:
+                await before
             acknowledge()
             self.stats.batches += 1
             return
-        alerts = self.alerts
         changes: list[AlertChange] = []
 
-        async def alert_rows() -> Rows:  # once the chunk's other rows (not events) are in
+        async def alert_rows() -> Rows:  # once the chunk's other rows are in
             changes.extend(await alerts.result(prepared.alerts))
+            if before is not None:
+                await before
             return alerts.rows(changes)
 
         await settle(RowsOutbox(self.writer, acknowledge, started, self.events_writer,
-                                alert_rows), prepared.work)
-        self._run = run = replace(run, lines_done=prepared.last_line)
+                                alert_rows, stored), prepared.work)
+        assert self._run is not None
+        self._run = run = replace(self._run, lines_done=prepared.last_line)
         await asyncio.to_thread(save_run, self.writer, run)
         self.stats.alert_changes += len(changes)
         if changes:
@@ -280,14 +315,31 @@ class DirectReplay:
         self.stats.batches += 1
 
 
+def _contacts_seen(routed: RoutedBatch) -> dict[int, tuple[dict[tuple[str, str, str], None],
+                                                           set[tuple[str, str]]]]:
+    """Per shard, what `CustomerStage.wanted` reads of the routed events (their distinct
+    (tenant, contact, customer) in order, and the contacts created), without the records."""
+    out: dict[int, tuple[dict[tuple[str, str, str], None], set[tuple[str, str]]]] = {}
+    for target, _source, wires in routed.wires:
+        seen, created = out.setdefault(target, ({}, set()))
+        seen.update(dict.fromkeys(map(_CONTACT_CUSTOMER, wires)))
+        created.update((w[WIRE_TENANT], w[WIRE_CONTACT]) for w in wires if w[WIRE_TYPE] == CREATED)
+    return out
+
+
+_CONTACT_CUSTOMER = itemgetter(WIRE_TENANT, WIRE_CONTACT, WIRE_CUSTOMER)
+
+
 async def replay_direct(settings: Settings, client: Client, alert_config: AlertConfig,
                         path: Path, *, show_progress: bool = True,
                         resume: ReplayRun | None = None,
                         feed: ChunkFeed | None = None,
-                        events_client: Client | None = None) -> ReplaySummary:
+                        events_client: Client | None = None,
+                        read_client: Client | None = None) -> ReplaySummary:
     """`sqm replay` on the direct runner: progress bar, then the same summary as the streaming
     path's. `feed`: the file's chunks, started early by the caller (closed here);
-    `events_client`: a second connection to the store, for the `events` inserts."""
+    `events_client`: a second connection to the store, for the `events` inserts;
+    `read_client`: a third, for the read-backs of evicted contacts."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -299,7 +351,7 @@ async def replay_direct(settings: Settings, client: Client, alert_config: AlertC
     started = time.monotonic()
     feed = feed or ChunkFeed(settings, path)
     runner = DirectReplay(settings, client, alert_config, resume=resume,
-                          events_client=events_client)
+                          events_client=events_client, read_client=read_client)
     bar = Bar(TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(),
               TextColumn("events settled"), TimeElapsedColumn(), disable=not show_progress)
     with bar:

@@ -36,7 +36,10 @@ class EvictedArchive:
     def __init__(self, store: ClickHouseArchive) -> None:
         self.store = store  # for the stored events themselves
         self._dir = tempfile.TemporaryDirectory(prefix="sqm-resume-")
-        self._db = sqlite3.connect(Path(self._dir.name) / "evicted.sqlite")
+        # Read from the direct runner's read-back thread and written by the stages in its
+        # own, never at the same time: the runner waits for the read-back before applying.
+        self._db = sqlite3.connect(Path(self._dir.name) / "evicted.sqlite",
+                                   check_same_thread=False)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
             "CREATE TABLE contacts (tenant TEXT, contact TEXT, ids BLOB, repeat INTEGER,"

@@ -153,19 +153,22 @@ def _replay_direct(settings: Settings, events: Path, reset: bool, progress: bool
     except BaseException:
         feed.close()
         raise
-    events_client = None
+    events_client = read_client = None
     try:
         before(client, "")
         events_client = connect(store_url(settings))  # the events' inserts beside the others
+        read_client = connect(store_url(settings))  # read-backs beside the inserts
         summary.append(asyncio.run(replay_direct(
             settings, client, load_alert_config(settings), events, show_progress=progress,
-            resume=resumed[0] if resumed else None, feed=feed, events_client=events_client)))
+            resume=resumed[0] if resumed else None, feed=feed, events_client=events_client,
+            read_client=read_client)))
     except KeyboardInterrupt:
         raise fail(f"interrupted: the store {settings.store_dir() or ''} holds part of the file; "
                    f"continue it with: {_resume_command(settings, events)}", 130) from None
     finally:
         feed.close()
-        if events_client is not None:
-            events_client.close()
+        for extra in (events_client, read_client):
+            if extra is not None:
+                extra.close()
         client.close()
     return 0

@@ -104,6 +104,8 @@ _field_values = attrgetter(*_FIELD_NAMES)
 # The positional wire form: field names in position order, and the positions the stages read.
 WIRE_FIELDS = _FIELD_NAMES
 WIRE_EVENT_ID = WIRE_FIELDS.index("event_id")
+WIRE_TYPE = WIRE_FIELDS.index("type")
+WIRE_CONTACT = WIRE_FIELDS.index("contact_id")
 WIRE_TS = WIRE_FIELDS.index("ts")
 WIRE_TENANT = WIRE_FIELDS.index("tenant_id")
 WIRE_CUSTOMER = WIRE_FIELDS.index("customer_id")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from sqm.streams.core.archive import Archive, ContactKey, Evictions
 from sqm.streams.core.derive import ContactView, derive
@@ -52,6 +53,8 @@ __all__ = [
     "GENERATION_EPOCH_S", "HOUR_MS", "OFFSET_BITS", "OFFSET_MASK", "Late", "Message", "ReadBack",
     "Shard", "ShardConfig", "ShardResult",
 ]
+
+_contact_customer = attrgetter("tenant_id", "contact_id", "customer_id")
 
 
 @dataclass(slots=True)
@@ -161,27 +164,25 @@ class Shard(ShardEviction):
         """The contacts this batch has events for that are not in state and that it does not
         create, each with its customer key: what to read back from the archive (evicted
         long-lived contacts; new contacts without their created event otherwise)."""
+        events = [e for m in messages for e in m[1]]
+        return self.wanted_keys(dict.fromkeys(map(_contact_customer, events)),
+                                {(e.tenant_id, e.contact_id) for e in events if e.type == CREATED})
+
+    def wanted_keys(self, seen: Iterable[tuple[str, str, str]],
+                    created: Collection[ContactKey]) -> dict[ContactKey, str]:
+        """`wanted_contacts` of a batch given as each distinct (tenant, contact, customer) of
+        its events, in the order of their first event, and the contacts it creates. Per
+        contact, the first customer not holding it (hostile input may give one contact
+        several customers)."""
         wanted: dict[ContactKey, str] = {}  # -> customer key
-        created: set[ContactKey] = set()
-        # (tenant, contact, customer) looked up already: state does not change here, and one
-        # found missing is in `wanted` from then on. One set test for most events.
-        checked: set[tuple[str, str, str]] = set()
         cprefix = shard_prefixes(self.id)[0]
-        for message in messages:
-            for e in message[1]:
-                if e.type == CREATED:
-                    created.add((e.tenant_id, e.contact_id))
-                    continue
-                seen = (e.tenant_id, e.contact_id, e.customer_id)
-                if seen in checked:
-                    continue
-                checked.add(seen)
-                key = (e.tenant_id, e.contact_id)
-                if key not in wanted:
-                    ckey = f"{cprefix}{e.tenant_id}{SEP}{e.customer_id}"  # customer_key, inline
-                    if e.contact_id not in self._stored_contacts(ckey):
-                        wanted[key] = ckey
-        return {k: ckey for k, ckey in wanted.items() if k not in created}
+        for tenant, contact, customer in seen:
+            key = (tenant, contact)
+            if key not in wanted and key not in created:
+                ckey = f"{cprefix}{tenant}{SEP}{customer}"  # customer_key, inline
+                if contact not in self._stored_contacts(ckey):
+                    wanted[key] = ckey
+        return wanted
 
     def _restore_contacts(self, messages: Sequence[Message],
                           read_back: ReadBack | None = None) -> int:

@@ -67,6 +67,7 @@ def alert_inputs(
     *,
     closed: bool = False,
     shards: int = 0,
+    split: bool = True,
 ) -> dict[int, list[bytes]]:
     """The `sqm.alert-inputs` messages for each alert partition (one, or several when large);
     every partition gets the watermark (a tick), so its clock moves even when this shard has
@@ -116,6 +117,8 @@ def alert_inputs(
             message["waits"].append(wait)
         if waiting is not None:
             message["waiting"].append(waiting)
+    if not split:
+        return {p: [orjson.dumps(m)] for p, m in out.items()}
     return {p: _chunked(m) for p, m in out.items()}
 
 

@@ -129,5 +129,8 @@ def test_large_inputs_are_split_under_the_message_limit():
     for p in parts:
         many.apply(p)
     assert one.monitor.to_state() == many.monitor.to_state()
+    # Handed over in process (the direct runner), where no message limit applies: one message.
+    [[unsplit]] = alert_inputs(0, T0 + 60_000, res.windows, res.contacts, 1, split=False).values()
+    assert orjson.loads(unsplit) == whole
     assert _chunked({"shard": 0, "windows": [], "waiting": [], "waits": []}) == [
         orjson.dumps({"shard": 0, "windows": [], "waiting": [], "waits": []})]

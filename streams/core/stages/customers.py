@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqm.streams.core import rows
-from sqm.streams.core.archive import Archive, Evictions
+from sqm.streams.core.archive import Archive, ContactKey, Evictions
 from sqm.streams.core.derive import ContactView
 from sqm.streams.core.ports import OutRecord, PartitionedStateStore
 from sqm.streams.core.records import EventRecord
@@ -115,13 +116,14 @@ class CustomerStage:
         inputs: dict[int, list[bytes]] = defaultdict(list)
         n = self.partitions
         n_events = 0
+        topic = self.alert_inputs_topic  # None: handed over in process, messages unsplit
         shards: dict[int, Shard] = {}
         for partition, messages in batch.messages.items():
             messages.sort(key=lambda m: m[0])
-            shards[partition] = Shard(partition, self.store.partition(partition), self.config,
-                                      self.archive, self.evictions)
+            shards[partition] = self._shard(partition)
         if read_back is None:
-            read_back = self._read_back(shards, batch.messages)
+            read_back = self.fetch({p: shard.wanted_contacts(batch.messages[p])
+                                    for p, shard in shards.items()})
         for partition, messages in batch.messages.items():
             shard = shards[partition]
             res = shard.process(messages, read_back.get(partition))
@@ -134,7 +136,7 @@ class CustomerStage:
                         for key, d, offset in res.dropped]
             for p, values in alert_inputs(partition, shard.meta.low_watermark, res.windows,
                                          res.contacts, n, res.before, closed=shard.meta.closed,
-                                         shards=n).items():
+                                         shards=n, split=topic is not None).items():
                 inputs[p] += values
             shard.commit()  # owed to the store's changelog, written only by `settle`
             n_events += sum(len(m[1]) for m in messages)
@@ -160,18 +162,29 @@ class CustomerStage:
     def read_back(self, batch: CustomerBatch) -> dict[int, ReadBack]:
         """What `prepare(batch)` reads back from the archive, read now: a caller can choose
         when the store is queried (the direct runner: while no insert holds it)."""
-        shards = {p: Shard(p, self.store.partition(p), self.config, self.archive,
-                           self.evictions) for p in batch.messages}
-        return self._read_back(shards, batch.messages)
+        return self.fetch({p: self._shard(p).wanted_contacts(messages)
+                           for p, messages in batch.messages.items()})
 
-    def _read_back(self, shards: dict[int, Shard],
-                   messages: dict[int, list[Message]]) -> dict[int, ReadBack]:
-        """Each shard's contacts to read back from the archive, read in one query for all of
-        them (each query costs a scan of the stored contacts, whatever the number of keys);
-        shards own disjoint customers, so none's answer depends on another's batch."""
+    def wanted(self, seen: Mapping[int, tuple[Iterable[tuple[str, str, str]],
+                                              Collection[ContactKey]]]
+               ) -> dict[int, dict[ContactKey, str]]:
+        """`read_back`'s first half, which reads the state: per shard partition, the contacts
+        to read back for a batch given as `Shard.wanted_keys` takes it (per shard partition,
+        its events' distinct (tenant, contact, customer) in order, and the contacts it
+        creates)."""
+        return {p: self._shard(p).wanted_keys(*keys) for p, keys in seen.items()}
+
+    def fetch(self, wanted: dict[int, dict[ContactKey, str]]) -> dict[int, ReadBack]:
+        """`read_back`'s second half: the archive's answer, in one query for all shards (each
+        query costs a scan of the stored contacts, whatever the number of keys; shards own
+        disjoint customers, so none's answer depends on another's batch). It reads no state:
+        a caller may run it in another thread."""
         if self.archive is None:
             return {}
-        wanted = {p: shard.wanted_contacts(messages[p]) for p, shard in shards.items()}
         keys = [key for w in wanted.values() for key in w]
         found = self.archive.contacts(keys) if keys else {}
         return {p: (w, {k: a for k, a in found.items() if k in w}) for p, w in wanted.items()}
+
+    def _shard(self, partition: int) -> Shard:
+        return Shard(partition, self.store.partition(partition), self.config, self.archive,
+                     self.evictions)
