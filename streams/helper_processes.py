@@ -24,7 +24,7 @@ import time
 from multiprocessing.context import BaseContext
 
 # What the helpers run (their initializers and functions) and what these import.
-_PRELOAD = ["sqm.streams.direct_workers", "sqm.streams.core.ingest_batch"]
+_PRELOAD = ["sqm.streams.direct_workers", "sqm.streams.ingest_pool"]
 ORPHAN_CHECK_S = 1.0  # where the worker's exit cannot be waited for (no pidfd)
 # `sqm replay` uses helpers for files over this size (streams/direct_feed.py, helper_counts).
 LARGE_FILE_BYTES = 10_000_000

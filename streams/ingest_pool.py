@@ -8,6 +8,11 @@ The child is a pure function server: it holds no state, reads no topic and commi
 delivery, offsets and rebalances stay the ingest consumer's (`ingest_consumer.py`), unchanged.
 
 `SQM_INGEST_PROCESSES` = 0 validates in the event loop (no child).
+
+The child runs the worker's garbage-collector policy (`streams/gc_policy.py`): a batch's
+temporaries (parsed events, their wire lists) outlive 700 allocations, so the stock thresholds
+scanned them again and again, and full collections rescanned every object inherited from the
+fork server (~20% of the validation's CPU: 9.3 against 7.4 µs a line).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from sqm.streams import helper_processes
 from sqm.streams.core.ingest_batch import RoutedBatch, route_batch
+from sqm.streams.gc_policy import GcPolicy
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +47,8 @@ class IngestRouter:
         # From the fork server, not a fork of this threaded process (streams/helper_processes.py).
         self._pool = ProcessPoolExecutor(
             self.processes, mp_context=helper_processes.context(),
-            initializer=helper_processes.child_init, initargs=(os.getpid(),))
-        self._pool.submit(route_batch, [], [], 1, 0, 0)
+            initializer=_child_init, initargs=(os.getpid(),))
+        self._pool.submit(_route_in_child, [], [], 1, 0, 0)
 
     def submit(self, values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
                horizon_ms: int, max_future_s: int, max_past_days: int = 0, *,
@@ -52,7 +58,7 @@ class IngestRouter:
         if self._pool is None:
             return route_batch(values, sources, partitions, horizon_ms, max_future_s,
                                max_past_days, encode=encode)
-        return self._pool.submit(route_batch, values, sources, partitions, horizon_ms,
+        return self._pool.submit(_route_in_child, values, sources, partitions, horizon_ms,
                                  max_future_s, max_past_days, encode=encode)
 
     @staticmethod
@@ -71,3 +77,22 @@ class IngestRouter:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
+
+
+_gc = GcPolicy(0)  # a child's (installed by _child_init)
+
+
+def _child_init(parent: int) -> None:
+    global _gc
+    helper_processes.child_init(parent)
+    _gc = GcPolicy()
+    _gc.install()
+    _gc.tick()  # what the fork server imported: never scanned again
+
+
+def _route_in_child(values: Sequence[bytes | None], sources: Sequence[int], partitions: int,
+                    horizon_ms: int, max_future_s: int, max_past_days: int = 0, *,
+                    encode: bool = True) -> RoutedBatch:
+    _gc.tick()  # between batches little is alive; a full collection when one is due
+    return route_batch(values, sources, partitions, horizon_ms, max_future_s, max_past_days,
+                       encode=encode)

@@ -177,3 +177,21 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_the_child_runs_the_collector_policy() -> None:
+    """The child validates with the worker's collector thresholds, and what it inherited from
+    the fork server is frozen (never scanned): the stock settings cost ~20% of the validation."""
+    import gc
+
+    from sqm.streams.gc_policy import THRESHOLDS
+
+    router = IngestRouter(1)
+    router.start()
+    try:
+        pool = router._pool
+        assert pool is not None
+        assert pool.submit(gc.get_threshold).result() == THRESHOLDS
+        assert pool.submit(gc.get_freeze_count).result() > 10_000
+    finally:
+        router.close()
