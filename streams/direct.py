@@ -43,7 +43,8 @@ from sqm.sinks.archive import ClickHouseArchive
 from sqm.sinks.writer import ClickHouseWriter, RetryPolicy
 from sqm.streams.config import Settings
 from sqm.streams.core import rows
-from sqm.streams.core.alerting import AlertChange, AlertConfig
+from sqm.streams.core.alerting import AlertConfig
+from sqm.streams.core.alerting.changes import ChangeColumns, changes_of
 from sqm.streams.core.ingest_batch import RoutedBatch
 from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.ports import Rows
@@ -296,10 +297,10 @@ class DirectReplay:
             acknowledge()
             self.stats.batches += 1
             return
-        changes: list[AlertChange] = []
+        changes: ChangeColumns = {}
 
         async def alert_rows() -> Rows:  # once the chunk's other rows are in
-            changes.extend(await alerts.result(prepared.alerts))
+            changes.update(await alerts.result(prepared.alerts))
             if before is not None:
                 await before
             return alerts.rows(changes)
@@ -309,9 +310,9 @@ class DirectReplay:
         assert self._run is not None
         self._run = run = replace(self._run, lines_done=prepared.last_line)
         await asyncio.to_thread(save_run, self.writer, run)
-        self.stats.alert_changes += len(changes)
-        if changes:
-            offer_annotations(changes)
+        if n_changes := len(changes.get("alert_id", ())):
+            self.stats.alert_changes += n_changes
+            offer_annotations(changes_of(changes))  # made only when Grafana is configured
         self.stats.batches += 1
 
 

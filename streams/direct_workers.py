@@ -22,7 +22,7 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from sqm.streams.core.alerting import AlertChange, AlertConfig
-from sqm.streams.core.alerting.changes import change_columns
+from sqm.streams.core.alerting.changes import ChangeColumns, change_columns, joined_columns
 from sqm.streams.core.partitions import MemoryPartitions
 from sqm.streams.core.ports import Rows
 from sqm.streams.core.stages.alerts import AlertStage
@@ -31,7 +31,8 @@ from sqm.streams.helper_processes import child_init, context
 
 Inputs = dict[int, list[bytes]]  # partition -> its alert-input messages of one chunk
 Split = dict[int, tuple[list[AlertChange], list[AlertChange]]]  # p -> (applied, evaluated)
-Pending = list[AlertChange] | list[Future[Split]]
+ColumnSplit = dict[int, tuple[ChangeColumns, ChangeColumns]]  # the same, as columns
+Pending = list[AlertChange] | list[Future[ColumnSplit]]
 
 _stage: AlertStage | None = None  # a worker's stage (its own partitions only)
 _gc = GcPolicy(0)
@@ -71,11 +72,14 @@ def _init(parent: int, config: AlertConfig, lateness_ms: int,
     _gc.install()
 
 
-def _step_owned(inputs: Inputs) -> Split:
+def _step_owned(inputs: Inputs) -> ColumnSplit:
     assert _stage is not None
     out = step_split(_stage, inputs)
     _gc.tick()
-    return out
+    # Sent back as columns (the rows the caller writes): pickling the changes one object each,
+    # and unpickling them in the caller, cost ten times as much.
+    return {p: (change_columns(applied), change_columns(evaluated))
+            for p, (applied, evaluated) in out.items()}
 
 
 class AlertPartitions:
@@ -124,21 +128,22 @@ class AlertPartitions:
         return [pool.submit(_step_owned, chunk) for pool, chunk in zip(
             self._pools, owned, strict=True)]
 
-    async def result(self, pending: Pending) -> list[AlertChange]:
-        """The chunk's changes in `AlertStage.prepare`'s order."""
+    async def result(self, pending: Pending) -> ChangeColumns:
+        """The chunk's changes in `AlertStage.prepare`'s order, as `sqm.alerts` columns."""
         if self.local is not None:
-            return pending  # type: ignore[return-value]
-        split: Split = {}
+            return change_columns(pending)  # type: ignore[arg-type]
+        split: ColumnSplit = {}
         for future in pending:
             assert isinstance(future, Future)
-            done: Split = await asyncio.wrap_future(future)
+            done: ColumnSplit = await asyncio.wrap_future(future)
             split.update(done)
-        return merge(split, self.n)
+        present = [p for p in range(self.n) if p in split]
+        return joined_columns([split[p][0] for p in present] + [split[p][1] for p in present])
 
     @staticmethod
-    def rows(changes: list[AlertChange]) -> Rows:
+    def rows(columns: ChangeColumns) -> Rows:
         """What the alert stage writes for these changes (`AlertStage`'s rows)."""
-        return {"alerts": change_columns(changes)} if changes else {}
+        return {"alerts": columns} if columns["alert_id"] else {}
 
     def pids(self) -> list[int]:
         """The worker processes' ids (for tests and measurements)."""

@@ -11,6 +11,7 @@ import asyncio
 import os
 
 from sqm.streams.core.alerting import AlertChange, parse_config
+from sqm.streams.core.alerting.changes import changes_of
 from sqm.streams.core.routing import shard_for
 from sqm.streams.core.shard import Message, Shard, ShardConfig
 from sqm.streams.core.state import DictStore, Progress
@@ -63,7 +64,7 @@ def changes_by_chunk(chunks: list[list[list[bytes]]], processes: int,
         pending = [parts.submit(inputs) for inputs in chunks]  # all queued before any result
 
         async def collect() -> list[list[AlertChange]]:
-            return [await parts.result(p) for p in pending]
+            return [list(changes_of(await parts.result(p))) for p in pending]
 
         if owners is not None:
             owners.update(parts.owner)
@@ -111,3 +112,16 @@ def test_a_partition_fed_later_joins_a_worker_and_changes_stay_the_same() -> Non
         got, _ = changes_by_chunk(chunks, processes, owners)
         assert sorted(owners) == list(range(SHARDS))
         assert got == reference, processes
+
+
+def test_columns_give_back_the_changes() -> None:
+    """The workers send columns: the changes come back from them unchanged, in order."""
+    from sqm.streams.core.alerting.changes import change_columns, joined_columns
+
+    chunks = chunk_inputs(700)
+    reference, _ = changes_by_chunk(chunks, 0)
+    flat = [c for changes in reference for c in changes]
+    assert flat
+    assert list(changes_of(change_columns(flat))) == flat
+    halves = [change_columns(changes) for changes in reference]
+    assert list(changes_of(joined_columns(halves))) == flat

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
@@ -82,11 +84,25 @@ _FIELDS = tuple(f.name for f in fields(AlertChange))
 _VALUES = attrgetter(*_FIELDS)
 
 
-def change_columns(changes: list[AlertChange]) -> dict[str, tuple[Any, ...]]:
+ChangeColumns = dict[str, tuple[Any, ...]]
+
+
+def change_columns(changes: list[AlertChange]) -> ChangeColumns:
     """Many changes as `sqm.alerts` columns, times as epoch ms (the writer's column form)."""
     if not changes:
         return dict.fromkeys(_FIELDS, ())
     return dict(zip(_FIELDS, zip(*map(_VALUES, changes), strict=True), strict=True))
+
+
+def joined_columns(parts: Iterable[ChangeColumns]) -> ChangeColumns:
+    """`change_columns` of the parts' changes one after the other."""
+    parts = list(parts)
+    return {name: tuple(chain.from_iterable(part[name] for part in parts)) for name in _FIELDS}
+
+
+def changes_of(columns: ChangeColumns) -> Iterator[AlertChange]:
+    """The changes `change_columns` made these columns of, in order."""
+    return (AlertChange(*values) for values in zip(*(columns[n] for n in _FIELDS), strict=True))
 
 
 def alert_id(*parts: str | int) -> str:
