@@ -19,7 +19,8 @@ engine-free stages run in order on the file's lines:
 The file is one ordered input (one source partition, offsets = line numbers): the event clock
 is the latest event time read, and closes at the end of the file. Each chunk's rows are
 written (in threads: `events` on a connection of its own beside the other tables, when the
-caller gives one) while the next chunk is processed, one chunk's write at a time, in order.
+caller gives one) while the next chunk is processed, after the chunk before's rows; its alerts
+and the run's record after the chunk before's (docs/replay.md).
 Results equal the streaming path's (`tests/integration/test_engines.py`).
 """
 
