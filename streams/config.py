@@ -130,7 +130,8 @@ class Settings(BaseSettings):
     )
     replay_alert_processes: int | None = Field(
         None, ge=0, le=64, description="`sqm replay` (direct runner): worker processes for the "
-        "alert stage; 0 = in the replay's process; unset = 2 for files over 10 MB, else 0"
+        "alert stage; 0 = in the replay's process; unset = for files over 10 MB 1 on two cores, 2 "
+        "on more, else 0"
     )
     web_port: int = Field(6066, ge=1, le=65535)
     metrics_port: int = Field(

@@ -10,6 +10,7 @@ core): a thread starts the child on the first chunks and counts the lines meanwh
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -29,7 +30,10 @@ CHUNK_LINES = 20_000  # the chunks' size once the pipeline runs
 # are left, on one core.
 FIRST_CHUNK_LINES = 5_000
 CHILD_FROM_LINES = 50_000  # below this, a child process costs more to start than it saves
-ALERT_PROCESSES = 2  # the alert stage's worker processes for large files, by default
+# The alert stage's worker processes for large files, by default: one on two cores, where the
+# replay's own process, the ingest child and chDB's threads keep both busy (a second worker
+# only added its overhead: 3.66 against 3.80 s for the 150k-event history), two on more.
+ALERT_PROCESSES = 1 if (os.cpu_count() or 1) <= 2 else 2
 # Chunks validating while one is applied: with two, the stages still waited for the child at
 # times (its core is shared with chDB and the alert workers); three gained ~0.1 s of a 4 s
 # replay, four nothing more.
