@@ -73,6 +73,7 @@ from sqm.streams.replay_summary import (
     oversize_reason,
 )
 from sqm.streams.stats import PipelineStats
+from sqm.streams.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,8 @@ class DirectReplay:
         self.alerts = AlertPartitions(self.settings.partitions, self.alert_config,
                                       self.settings.lateness_s * 1000, processes, gc_policy)
         if processes:
-            log.info("alert partitions in %d worker processes", processes)
+            log.info("alert partitions in %s", plural(processes, "worker process",
+                                                      "worker processes"))
         gc_policy.install()  # the state is long-lived: keep it out of the collector's scans
         writes: deque[_Writing] = deque()  # under way, oldest first
         try:
