@@ -174,17 +174,38 @@ def history(contacts: int, days: int) -> Path:
 STORES_IN: list[Path | None] = [None]  # --stores
 
 
+QUIET_AFTER_DELETE_S = 40.0
+DELETED_MARK = ".sqm-bench-stores-deleted"  # in the stores' parent: when the last were removed
+
+
 @cache
 def stores() -> Path:
     """Where the runs' stores go (in `--stores`, or the system's temporary folder), removed
-    at exit, not after each run. ext4 allocates a new file's inode past those freed in the
-    last minutes of its block group one by one: deleting a run's ~1,200 files just before the
-    next run made that run's inserts ~50% dearer in CPU (0.47 against 0.75 s for the
-    history's `events` inserts), and so does a folder where other work has just deleted many
-    files (/tmp after a test suite: ~0.3 s of a replay's wall time). No user's first replay
-    pays that: on a shared machine, point `--stores` at a quiet folder."""
-    where = Path(tempfile.mkdtemp(prefix="sqm-bench-stores-", dir=STORES_IN[0]))
-    atexit.register(shutil.rmtree, where, True)
+    at exit, not after each run. ext4 without a journal (as here) allocates a new file's inode
+    past those freed in the last ~30 s one by one (`recently_deleted`): deleting a run's ~1,200
+    files just before the next run made that run's inserts ~50% dearer in CPU (0.47 against
+    0.75 s for the history's `events` inserts; the whole replay's system time 1.2-1.4 s against
+    0.8), and so does a folder where other work has just deleted many files (/tmp after a test
+    suite: ~0.3 s of a replay's wall time). No user's first replay pays that: on a shared
+    machine, point `--stores` at a quiet folder. An invocation started within
+    QUIET_AFTER_DELETE_S of the last one's removal waits for the rest first."""
+    parent = STORES_IN[0] or Path(tempfile.gettempdir())
+    mark = parent / DELETED_MARK
+    try:
+        wait = float(mark.read_text()) + QUIET_AFTER_DELETE_S - time.time()
+    except (OSError, ValueError):
+        wait = 0.0
+    if wait > 0:
+        print(f"waiting {wait:.0f} s: the last run's stores were removed just now "
+              "(see `stores` in this file)", file=sys.stderr)
+        time.sleep(wait)
+    where = Path(tempfile.mkdtemp(prefix="sqm-bench-stores-", dir=parent))
+
+    def remove() -> None:
+        shutil.rmtree(where, True)
+        mark.write_text(str(time.time()))
+
+    atexit.register(remove)
     return where
 
 

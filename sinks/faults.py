@@ -42,40 +42,21 @@ def timeout_error(attempt: int = 1) -> OperationalError:
     return ex
 
 
-class FlakyClient:
-    """A client that is unreachable for `seconds` from its `after_inserts`-th insert on.
+class Outage:
+    """One outage of the server, shared by every connection to it (`FlakyClient`s): it opens
+    at the `after_inserts`-th insert through any of them and lasts `seconds` of wall time."""
 
-    `kind="timeout"` lets every other call reach the server before raising (an insert that
-    landed but whose answer was lost: the case replaying must make harmless)."""
-
-    def __init__(self, client: Any, *, after_inserts: int, seconds: float,
-                 kind: Kind = "refused") -> None:
-        self._client = client
+    def __init__(self, *, after_inserts: int, seconds: float, kind: Kind = "refused") -> None:
         self._after = after_inserts
         self._seconds = seconds
-        self._kind = kind
+        self.kind = kind
         self._lock = threading.Lock()
         self.inserts = 0
         self.refused = 0  # calls that failed
         self.started: float | None = None  # monotonic start of the outage
         self.ended: float | None = None
 
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if name not in _CALLS:
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            fail, landed = self._decide(name)
-            if not fail:
-                return attr(*args, **kwargs)
-            if landed:
-                attr(*args, **kwargs)
-            raise timeout_error() if self._kind == "timeout" else refused_error()
-
-        return call
-
-    def _decide(self, name: str) -> tuple[bool, bool]:
+    def decide(self, name: str) -> tuple[bool, bool]:
         """(fail this call, let it reach the server first)."""
         with self._lock:
             if name in ("insert", "raw_insert"):
@@ -88,7 +69,51 @@ class FlakyClient:
                     self.ended = now
                 return False, False
             self.refused += 1
-            return True, self._kind == "timeout" and self.refused % 2 == 0
+            return True, self.kind == "timeout" and self.refused % 2 == 0
+
+
+class FlakyClient:
+    """A client that is unreachable for `seconds` from its `after_inserts`-th insert on (or
+    during `outage`, shared with other connections).
+
+    `kind="timeout"` lets every other call reach the server before raising (an insert that
+    landed but whose answer was lost: the case replaying must make harmless)."""
+
+    def __init__(self, client: Any, *, after_inserts: int = 0, seconds: float = 0.0,
+                 kind: Kind = "refused", outage: Outage | None = None) -> None:
+        self._client = client
+        self.outage = outage or Outage(after_inserts=after_inserts, seconds=seconds, kind=kind)
+
+    @property
+    def inserts(self) -> int:
+        return self.outage.inserts
+
+    @property
+    def refused(self) -> int:
+        return self.outage.refused
+
+    @property
+    def started(self) -> float | None:
+        return self.outage.started
+
+    @property
+    def ended(self) -> float | None:
+        return self.outage.ended
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if name not in _CALLS:
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            fail, landed = self.outage.decide(name)
+            if not fail:
+                return attr(*args, **kwargs)
+            if landed:
+                attr(*args, **kwargs)
+            raise timeout_error() if self.outage.kind == "timeout" else refused_error()
+
+        return call
 
 
 def peak_rss_mb(pid: int | str) -> float:
@@ -111,30 +136,33 @@ def main(argv: list[str]) -> None:
 
     import orjson
 
+    import sqm.sinks.clickhouse as clickhouse
     import sqm.streams.engine.faust.runtime as runtime
     import sqm.streams.store as store
 
     after, seconds, kind, *args = argv
-    made: list[FlakyClient] = []
-    real_open = store.open_store
+    # Every connection to the store shares the outage (the direct runner has three).
+    outage = Outage(after_inserts=int(after), seconds=float(seconds), kind=kind)  # type: ignore[arg-type]
+    real_open, real_connect = store.open_store, clickhouse.connect
 
     def open_store(*a: Any, **kw: Any) -> Any:
-        flaky = FlakyClient(real_open(*a, **kw), after_inserts=int(after),
-                            seconds=float(seconds), kind=kind)  # type: ignore[arg-type]
-        made.append(flaky)
-        return flaky
+        return FlakyClient(real_open(*a, **kw), outage=outage)
+
+    def connect(*a: Any, **kw: Any) -> Any:
+        return FlakyClient(real_connect(*a, **kw), outage=outage)
 
     def report() -> None:
-        f = made[0] if made else None
         out = {
-            "outage_s": (f.ended - f.started) if f and f.started and f.ended else None,
-            "refused": f.refused if f else 0,
-            "inserts": f.inserts if f else 0,
+            "outage_s": (outage.ended - outage.started)
+            if outage.started and outage.ended else None,
+            "refused": outage.refused,
+            "inserts": outage.inserts,
             "peak_rss_mb": peak_rss_mb("self"),
         }
         print("FAULTS " + orjson.dumps(out).decode(), file=sys.stderr, flush=True)
 
     store.open_store = open_store  # type: ignore[assignment]
+    clickhouse.connect = connect  # type: ignore[assignment]
     runtime.open_store = open_store  # type: ignore[assignment]
     atexit.register(report)
     from sqm.streams.cli import main as cli

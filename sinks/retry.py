@@ -115,12 +115,16 @@ class Health:
         log.warning("ClickHouse unavailable (%s): retrying for up to %g s, input paused until "
                     "it is back", reason, budget_s)
 
-    def succeeded(self) -> float | None:
-        """Seconds it was down, if this success ends an outage."""
+    def succeeded(self, started: float | None = None) -> float | None:
+        """Seconds it was down, if this success ends an outage. `started`: when the call
+        began (monotonic); one that began before the outage was seen proves nothing (a
+        connection's call in flight as another's failed)."""
         if self._down_since is None:  # the common case: no lock
             return None
         with self._lock:
             if self._down_since is None:
+                return None
+            if started is not None and started < self._down_since:
                 return None
             down_s = time.monotonic() - self._down_since
             retries, self._down_since, self._retries = self._retries, None, 0

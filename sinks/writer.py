@@ -88,10 +88,13 @@ class ClickHouseWriter:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         stats: RetryCounters | None = None,
+        health: Health | None = None,
     ) -> None:
         self._client = client
         self.stats = stats  # retries and outage seconds are counted here, if given
-        self._health = Health()
+        # Whether the store is up, told once per change: writers on other connections to the
+        # same store pass one to share (an outage is the store's, not a connection's).
+        self._health = health or Health()
         self._database = database
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -138,7 +141,7 @@ class ClickHouseWriter:
         name = f"{self._database}.{table}"
         columns = list(rows[0])
         data = _to_columns(name, columns, rows)
-        types = self._with_retry(table, lambda: self._column_types(table, columns))
+        types = self._column_types(table, columns)
         for index, ch_type in enumerate(types):
             tick = _tick(ch_type)
             if tick is not None:
@@ -152,7 +155,7 @@ class ClickHouseWriter:
         if len({len(values) for values in data}) > 1:
             lengths = {c: len(v) for c, v in columns.items()}
             raise SinkError(name, f"columns differ in length: {lengths}")
-        types = self._with_retry(table, lambda: self._column_types(table, names))
+        types = self._column_types(table, names)
         body = _json_columns(name, names, data, types)
         if body is not None:
             # Parsed by ClickHouse's C++ (chDB releases the GIL), not encoded in Python.
@@ -185,7 +188,10 @@ class ClickHouseWriter:
         known = self._types.get(table)
         if known is None or any(c not in known for c in columns):
             # First use, or the table gained a column since (a migration ran): describe again.
-            ctx = self._client.create_insert_context(table, database=self._database)
+            # Retried here, not around the cached lookup: a call that never reaches the store
+            # must not say it is back (`Health` is shared with other connections' writers).
+            ctx = self._with_retry(table, lambda: self._client.create_insert_context(
+                table, database=self._database))
             known = dict(zip(ctx.column_names, ctx.column_types, strict=True))
             with self._types_lock:
                 self._types[table] = known
@@ -201,6 +207,7 @@ class ClickHouseWriter:
         attempt = 0
         while True:
             attempt += 1
+            started = time.monotonic()
             try:
                 result = call()
             except SinkError:
@@ -237,7 +244,7 @@ class ClickHouseWriter:
                 # Raised while encoding rows client-side: bad data, retrying cannot help.
                 raise SinkError(name, f"cannot encode rows: {ex!r}") from ex
             else:
-                down_s = self._health.succeeded()
+                down_s = self._health.succeeded(started)
                 if down_s is not None and self.stats is not None:
                     self.stats.outage_s += down_s
                 return result

@@ -41,6 +41,7 @@ from clickhouse_connect.driver.client import Client
 
 from sqm.sinks.annotation_outbox import offer_annotations
 from sqm.sinks.archive import ClickHouseArchive
+from sqm.sinks.retry import Health
 from sqm.sinks.writer import ClickHouseWriter, RetryPolicy
 from sqm.streams.config import Settings
 from sqm.streams.core import rows
@@ -111,11 +112,12 @@ class DirectReplay:
         self.settings = settings
         self.stats = stats or PipelineStats()
         retry = RetryPolicy(outage_s=settings.clickhouse_outage_s)
-        self.writer = ClickHouseWriter(client, retry=retry, stats=self.stats)
+        health = Health()  # one store: one line when it goes down, one when it is back
+        self.writer = ClickHouseWriter(client, retry=retry, stats=self.stats, health=health)
         # A second connection for the `events` inserts, beside the chunk's other rows (a
         # connection runs one query at a time): optional.
         self.events_writer = None if events_client is None else ClickHouseWriter(
-            events_client, retry=retry, stats=self.stats)
+            events_client, retry=retry, stats=self.stats, health=health)
         config = settings.shard_config()
         # Read-backs on a connection of their own (optional): they run beside the inserts.
         archive = ClickHouseArchive(read_client or client, self.writer.retrying)

@@ -6,6 +6,7 @@ client boundary (sinks/faults.py) over a real chDB store."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import pytest
@@ -75,3 +76,39 @@ def test_the_budget_setting_is_validated() -> None:
         Settings(clickhouse_outage_s=0)
 
 
+
+
+def test_writers_sharing_a_store_say_down_once_and_back_once(
+        client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    """Two writers on two connections to one store share its `Health` (the direct runner's):
+    an outage of the store is one line down and one back, however the writers' calls
+    interleave. Neither a call that never reaches the store (a column lookup from the cache)
+    nor one that began before the outage was seen says it is back."""
+    from sqm.sinks.faults import Outage
+    from sqm.sinks.retry import Health
+
+    client.command("TRUNCATE TABLE sqm.contacts")
+    health = Health()
+    outage = Outage(after_inserts=2, seconds=0.5)
+    first = ClickHouseWriter(FlakyClient(client, outage=outage), retry=FAST,  # type: ignore[arg-type]
+                             health=health)
+    second = ClickHouseWriter(FlakyClient(client, outage=outage), retry=FAST,  # type: ignore[arg-type]
+                              health=health)
+    with caplog.at_level(logging.WARNING, logger="sqm.sinks.writer"):
+        second.write({"contacts": [contact_row("warm")]})  # its column types cached
+        opening = threading.Thread(target=first.write, args=({"contacts": [contact_row("a")]},))
+        opening.start()  # opens the outage and waits it out
+        while not outage.refused:
+            time.sleep(0.01)
+        second.write({"contacts": [contact_row("b")]})  # during the outage, from the cache
+        opening.join()
+    assert client.command("SELECT count() FROM sqm.contacts FINAL") == 3
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages
+    assert messages[0].startswith("ClickHouse unavailable") and messages[1].startswith(
+        "ClickHouse back after 0."), messages
+    # A success that began before the outage was seen proves nothing.
+    down = Health()
+    down.failed("timeout", 5)
+    assert down.succeeded(started=time.monotonic() - 60) is None
+    assert down.succeeded(started=time.monotonic()) is not None
