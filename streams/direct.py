@@ -91,7 +91,8 @@ class _Batch:
 
 @dataclass
 class _Writing:
-    """A chunk's write under way; `stored` is set once its rows are in (before its alerts)."""
+    """A chunk's write under way; `stored` is set once its rows are in (before its alerts),
+    or once the write ended, failed or not."""
 
     task: asyncio.Future[None]
     stored: asyncio.Event
@@ -186,6 +187,8 @@ class DirectReplay:
                 wanted = self.customers.wanted(_contacts_seen(routed))
                 if writes:
                     await writes[-1].stored.wait()
+                    if writes[-1].task.done():
+                        writes[-1].task.result()  # a write that failed ends the replay
                 reading = asyncio.get_running_loop().run_in_executor(  # submitted now
                     None, self.customers.fetch, wanted)
                 batch = self._batch(path, chunk, routed, last)
@@ -276,6 +279,7 @@ class DirectReplay:
         started, stored = asyncio.Event(), asyncio.Event()
         before = writes[-1].task if writes else None
         task = asyncio.ensure_future(self._write(prepared, progressed, before, started, stored))
+        task.add_done_callback(lambda _: stored.set())  # failed too: the waiter must see it
         waiting = asyncio.ensure_future(started.wait())
         await asyncio.wait((task, waiting), return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()

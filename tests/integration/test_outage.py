@@ -67,3 +67,21 @@ def test_a_10_s_outage_is_waited_out_and_the_store_is_exact(
     assert expected["events"] and expected["alerts"] and expected["sla_1m"]
     assert differences(store_tables(tmp_path / "outage", engine=engine), expected) == {}
     assert report["peak_rss_mb"] < 1500, report  # bounded: no backlog piles up in memory
+
+
+def test_an_outage_past_the_budget_ends_the_direct_replay_in_one_line(tmp_path: Path) -> None:
+    """A write that fails for good mid-replay (its rows past `SQM_CLICKHOUSE_OUTAGE_S`) ends
+    the replay with one line and exit code 1, whatever chunk the runner waits on: not a hang
+    (two chunks later, the read-back waits for that write's rows)."""
+    events = tmp_path / "events.jsonl"  # ~26k lines: four chunks
+    made = sqm("simulate", str(events), "--contacts", "4000", "--days", "2")
+    assert made.returncode == 0, made.stderr
+    env = {**ENV, "SQM_CLICKHOUSE_OUTAGE_S": "1"}
+    run = subprocess.run([sys.executable, "-m", "sqm.sinks.faults", "3", "60", "refused",
+                          "replay", str(events), "--store", str(tmp_path / "s"), "--no-progress"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert run.returncode == 1, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert re.search(r"unavailable for \d\.\d s, over the outage budget", run.stderr), \
+        run.stderr[-3000:]
