@@ -139,3 +139,43 @@ def test_ingest_sends_the_events_then_the_progress_report_then_the_dead_letters(
 INPUT = {"event_id": "e1", "type": "contact.queued", "occurred_at": "2026-03-02T01:00:00Z",
          "tenant_id": "t1", "contact_id": "c1", "customer_id": "u1", "channel": "chat",
          "queue": "billing", "schema_version": 1}
+
+
+def test_the_direct_runners_wanted_contacts_from_wire_lists_equal_the_records() -> None:
+    """The direct runner asks `CustomerStage.wanted` from the routed wire lists (before the
+    records are built): the same contacts, with the same customer each, as `read_back`'s
+    first half from the records: held ones not asked, created ones not asked, a contact with
+    two customers asked for the first that does not hold it."""
+    from sqm.streams.core.records import EventRecord
+    from sqm.streams.core.routing import shard_for
+    from sqm.streams.direct import _contacts_seen
+    from tests.histories import to_json
+
+    stage = CustomerStage(ShardConfig(), 4, MemoryPartitions())
+    first = [ev("contact.created", T0 + i, f"c{i}", customer=f"u{i % 5}", queue="q")
+             for i in range(30)]
+    messages: dict[int, list[Any]] = {p: [] for p in range(4)}
+    for e in first:
+        messages[shard_for(e.tenant_id, e.customer_id, 4)].append((0, [e]))
+    stage.prepare(CustomerBatch(messages, Origin("by-customer"), NOW))
+    second = [
+        *(ev("contact.queued", T0 + 100 + i, f"c{i}", customer=f"u{i % 5}", queue="q")
+          for i in range(0, 30, 3)),  # held
+        *(ev("message.sent", T0 + 200 + i, f"n{i}", customer=f"u{i}", sender="customer")
+          for i in range(12)),  # not held, not created here: asked
+        ev("contact.created", T0 + 300, "n3", customer="u3", queue="q"),  # created: not asked
+        ev("contact.queued", T0 + 301, "c1", customer="u9", queue="q"),  # another customer
+        ev("contact.queued", T0 + 302, "n5", customer="u1", queue="q"),  # first u5, then u1
+    ]
+    values = [to_json(e) for e in second]
+    routed = route_batch(values, [0] * len(values), 4, T0 + 3_600_000, 300, encode=False)
+    records: dict[int, list[Any]] = {p: [] for p in range(4)}
+    for target, _source, wires in routed.wires:
+        records[target].append((1, [EventRecord(*w) for w in wires]))
+    expected = {p: stage._shard(p).wanted_contacts(msgs) for p, msgs in records.items() if msgs}
+    got = stage.wanted(_contacts_seen(routed))
+    assert got == expected
+    asked = {key for w in got.values() for key in w}
+    assert ("t1", "n0") in asked and ("t1", "n3") not in asked and ("t1", "c0") not in asked
+    assert ("t1", "c1") in asked  # u9 does not hold it
+    assert len(asked) == 12 + 1 - 1  # n0..n11 and c1, not n3
