@@ -32,7 +32,7 @@ from clickhouse_connect.driver import Client
 from clickhouse_connect.driver.exceptions import Error as ClickHouseDriverError
 from clickhouse_connect.driver.exceptions import OperationalError
 
-__all__ = ["StoreError", "connect", "load_engine"]
+__all__ = ["StoreError", "connect", "in_process", "load_engine"]
 
 
 class StoreError(RuntimeError):
@@ -53,6 +53,11 @@ def connect(url: str) -> Client:
     raise StoreError(
         f"unsupported store URL scheme {parts.scheme!r} (use chdb://, http://, https://)"
     )
+
+
+def in_process(client: object) -> bool:
+    """Whether `client` runs ClickHouse in this process (chDB), on this machine's cores."""
+    return type(client).__name__ == "ChdbClient"
 
 
 def load_engine(url: str) -> None:

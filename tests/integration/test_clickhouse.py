@@ -423,6 +423,22 @@ def test_higher_version_replaces_lower_in_any_arrival_order(client: Client) -> N
     assert total == [(10, Decimal("82.500"))]
 
 
+def test_rows_of_one_key_in_one_insert_are_collapsed_by_reads_not_at_insert(
+    client: Client,
+) -> None:
+    """Inserts skip collapsing within the block (`optimize_on_insert=0`: part of their cost);
+    FINAL still reads the highest version, in row and column form, in either order."""
+    writer = ClickHouseWriter(client)
+    writer.write({"contacts": [contact_row("c1", version=3, is_abandoned=True),
+                               contact_row("c1", version=1)]})
+    writer.write({"contacts": as_columns([contact_row("c2", version=1),
+                                          contact_row("c2", version=2, is_repeat=False)])})
+    assert client.command("SELECT count() FROM sqm.contacts") == 4  # both rows of each kept
+    contacts = read_final(client, "contacts", "contact_id")
+    assert [(r["contact_id"], r["version"]) for r in contacts] == [("c1", 3), ("c2", 2)]
+    assert contacts[0]["is_abandoned"] is True and contacts[1]["is_repeat"] is False
+
+
 def test_rows_with_differing_columns_are_rejected(client: Client) -> None:
     row = contact_row()
     del row["csat"]
