@@ -79,6 +79,11 @@ from sqm.streams.words import plural
 log = logging.getLogger(__name__)
 
 Progressed = Callable[[int], None]
+WRITES_UNDER_WAY = 2  # chunks' writes at most, beside the chunk being applied
+# A chunk's write starts once the chunk before's rows are in, not its record; the loop then
+# waits for the write before those two, record included. So a run that stops may have stored
+# the rows of up to this many chunks past its last record (which `--resume` must not read back).
+PAST_RECORD = WRITES_UNDER_WAY + 1
 
 
 @dataclass
@@ -140,6 +145,7 @@ class DirectReplay:
         self.generation = int(time.time()) - GENERATION_EPOCH_S
         self.resume = resume
         self._done_before = resume.lines_done if resume else 0  # lines written before
+        self._past_record = 0  # chunks past the record applied
         self._run: ReplayRun | None = None
         # Re-reading the done part, evicted state comes back from what this run evicted, not
         # from the store, which already holds later rows (streams/replay_evicted.py).
@@ -195,7 +201,7 @@ class DirectReplay:
                 read_back = await reading
                 if unwritten is not None:
                     writes.append(await self._start_write(unwritten, progressed, writes))
-                while len(writes) > 2:  # at most two chunks' writes under way
+                while len(writes) > WRITES_UNDER_WAY:
                     await writes.popleft().task
                 unwritten = self._apply(batch, read_back)
                 gc_policy.tick()
@@ -249,12 +255,15 @@ class DirectReplay:
         out = dict(customers.rows)
         out["dead_letters"] = batch.dead + out["dead_letters"]
         if self.resume is not None and batch.last_line > self.resume.lines_done:
-            self._end_re_read()  # the first chunk past the record is applied
+            self._past_record += 1
+            if self._past_record >= PAST_RECORD:  # every chunk the stopped run may have written
+                self._end_re_read()
         return _Prepared(Prepared(out), alerts, batch.lines, batch.last_line)
 
     def _end_re_read(self) -> None:
-        """From the chunk after the first one past the record on, evicted state comes back
-        from the store again: what it holds for it was written by then (docs/replay.md)."""
+        """From the chunk after the last one the stopped run may have written on, evicted
+        state comes back from the store again: what it holds for it was written by then, by
+        this run or the stopped one alike (docs/replay.md)."""
         if self._evicted is None:
             return
         log.info("resumed replay: %d contacts and %d windows evicted while re-reading",

@@ -37,28 +37,51 @@ pytestmark = pytest.mark.integration
 
 CHUNK = 10
 PROGRAM = """
-import os, signal, sys
+import os, signal, sys, time
 import sqm.streams.direct as direct
 import sqm.streams.direct_feed as feed
+import sqm.streams.direct_outbox as outbox
 
 feed.CHUNK_LINES = int(sys.argv[1])
-kill_at = int(sys.argv[2])
+kill_at, rows_in = int(sys.argv[2]), int(sys.argv[3])
 real = direct.save_run
+stored = [0]  # chunks whose rows are in
+real_init = outbox.RowsOutbox.__init__
+
+def init(self, *args, **kwargs):
+    real_init(self, *args, **kwargs)
+    event = self.stored
+    if event is not None:
+        real_set = event.set
+        def counted():
+            if not event.is_set():
+                stored[0] += 1
+            real_set()
+        event.set = counted
 
 def save_run(writer, run):
     if run.lines_done == kill_at:  # the chunk's rows are written, its record is not
+        # Held until `rows_in` chunks' rows are in: the next chunks' writes go on meanwhile.
+        deadline = time.monotonic() + 60
+        while stored[0] < rows_in and time.monotonic() < deadline:
+            time.sleep(0.01)
+        print(f"killed with {stored[0]} chunks' rows in", file=sys.stderr, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)
     real(writer, run)
 
+outbox.RowsOutbox.__init__ = init
 direct.save_run = save_run
 from sqm.streams.cli import main
-sys.argv = ["sqm", *sys.argv[3:]]
+sys.argv = ["sqm", *sys.argv[4:]]
 main()
 """
 
 
-def run(kill_at: int, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", PROGRAM, str(CHUNK), str(kill_at), *args],
+def run(kill_at: int, *args: str, rows_in: int = 0) -> subprocess.CompletedProcess[str]:
+    """The CLI; SIGKILLed when it would record line `kill_at` (-1: never), once the rows of
+    `rows_in` chunks are in (its record held meanwhile)."""
+    return subprocess.run([sys.executable, "-c", PROGRAM, str(CHUNK), str(kill_at),
+                           str(rows_in), *args],
                           cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300,
                           check=False)
 
@@ -151,3 +174,34 @@ def test_resume_restoring_evicted_state_gives_the_uninterrupted_store(
     csat = [r for r in expected["sla_1m"] if r[1] == "t1" and r[2] == "chat"]
     assert csat, expected["sla_1m"][:3]
     assert differences(store_tables(Path(store)), expected) == {}
+
+
+@pytest.mark.parametrize("ahead", [1, 2])
+def test_resume_is_exact_when_the_store_holds_chunks_past_the_record(
+        tmp_path: Path, ahead: int) -> None:
+    """A chunk's write starts once the chunk before's rows are in, not its record, so a run
+    can stop with the rows of up to three chunks past its last record (`PAST_RECORD`). Here
+    the record of the chunk `ahead` before the survey's is held until the survey's chunk is
+    written, then the run is killed: the store holds the contact's survey, two or three
+    chunks past the record. The resumed run must keep restoring evicted state from what it
+    evicted through those chunks: read back from the store, the contact came with its survey,
+    counted as a duplicate, and its window lost the CSAT (the resume reading the store from
+    the second chunk past the record on failed both cases)."""
+    events, marks = history()
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b"\n".join(to_json(e) for e in events) + b"\n")
+    line = {e.event_id: n for n, e in enumerate(events, 1)}
+    survey, new = line[marks["a-past:survey.submitted"]], line[marks["b-past:contact.created"]]
+    chunk = -(-survey // CHUNK)  # 1-based: chunks are CHUNK lines from the first
+    assert -(-new // CHUNK) == chunk
+    held = (chunk - ahead) * CHUNK  # the record held: that of the chunk `ahead` before
+    args = ["replay", str(path), "--no-progress"]
+    clean = run(-1, *args, "--store", str(tmp_path / "clean"))
+    assert clean.returncode == 0, clean.stderr
+    store = str(tmp_path / "store")
+    killed = run(held, *args, "--store", store, rows_in=chunk)
+    assert killed.returncode == -9, killed.stderr
+    assert f"killed with {chunk} chunks' rows in" in killed.stderr, killed.stderr
+    resumed = run(-1, *args, "--store", store, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert differences(store_tables(Path(store)), store_tables(tmp_path / "clean")) == {}
