@@ -3,13 +3,14 @@
 A resumed run reads the file again from line 1 and evicts the same state at the same points as
 the run it continues (the stages are deterministic given the file). What the store holds now
 is not what that run read back: it already holds the rows of every chunk up to the record and
-maybe the chunk after it, so an evicted contact would come back with its later events (merged
-as duplicates, their window changes lost) and an evicted window with its later counts. Here the
-re-read keeps, as it evicts them, what the run it continues had stored at that moment: each
-contact's event ids and repeat flag, each window's counts. A contact comes back with exactly
+maybe of up to three chunks after it (`PAST_RECORD`, streams/direct.py), so an evicted
+contact would come back with its later events (merged as duplicates, their window changes
+lost) and an evicted window with its later counts. Here the re-read keeps, as it evicts them,
+what the run it continues had stored at that moment: each contact's event ids and repeat flag,
+each window's counts. A contact comes back with exactly
 those stored events (`sqm.events` rows are written once per event and never change), a window
 with those counts. Kept in a temporary SQLite file, so memory stays bounded however much is
-evicted; dropped once the first chunk past the record is applied, after which the store is
+evicted; dropped once the third chunk past the record is applied, after which the store is
 read again (what it holds for anything evicted from then on was written by then).
 
 A replay starts on an empty store (`sqm replay` refuses one holding events unless `--reset`),
