@@ -7,11 +7,11 @@ maybe of up to three chunks after it (`PAST_RECORD`, streams/direct.py), so an e
 contact would come back with its later events (merged as duplicates, their window changes
 lost) and an evicted window with its later counts. Here the re-read keeps, as it evicts them,
 what the run it continues had stored at that moment: each contact's event ids and repeat flag,
-each window's counts. A contact comes back with exactly
-those stored events (`sqm.events` rows are written once per event and never change), a window
-with those counts. Kept in a temporary SQLite file, so memory stays bounded however much is
-evicted; dropped once the third chunk past the record is applied, after which the store is
-read again (what it holds for anything evicted from then on was written by then).
+each window's counts. A contact comes back with exactly those stored events (`sqm.events` rows
+are written once per event and never change), a window with those counts. Kept in a temporary
+SQLite file, so memory stays bounded however much is evicted; dropped once the third chunk
+past the record is applied, after which the store is read again (what it holds for anything
+evicted from then on was written by then).
 
 A replay starts on an empty store (`sqm replay` refuses one holding events unless `--reset`),
 so whatever is not kept here was never stored: a contact is new, a window was never written.
