@@ -57,6 +57,7 @@ def connect(url: str) -> Client:
 
 def in_process(client: object) -> bool:
     """Whether `client` runs ClickHouse in this process (chDB), on this machine's cores."""
+    # By name: the driver's chDB client lives in a private module of clickhouse-connect.
     return type(client).__name__ == "ChdbClient"
 
 
