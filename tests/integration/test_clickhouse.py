@@ -24,7 +24,7 @@ from clickhouse_connect.driver import Client
 from clickhouse_connect.driver._backend.httpcommon import build_http_error
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from sqm.sinks.clickhouse import StoreError, connect
+from sqm.sinks.clickhouse import StoreError, connect, in_process
 from sqm.sinks.migrations import load_migrations, migrate
 from sqm.sinks.writer import ClickHouseWriter, RetryPolicy, SinkError, transient_reason
 
@@ -437,6 +437,8 @@ def test_rows_of_one_key_in_one_insert_are_collapsed_by_reads_not_at_insert(
     contacts = read_final(client, "contacts", "contact_id")
     assert [(r["contact_id"], r["version"]) for r in contacts] == [("c1", 3), ("c2", 2)]
     assert contacts[0]["is_abandoned"] is True and contacts[1]["is_repeat"] is False
+    # chDB's inserts also run on one thread (it shares this process's cores); not a server's.
+    assert in_process(client) and not in_process(object())
 
 
 def test_rows_with_differing_columns_are_rejected(client: Client) -> None:
